@@ -1,0 +1,111 @@
+//! Scalar BSON values: numbers, dates, identifiers, binary.
+
+use bson::oid::ObjectId;
+use bson::spec::BinarySubtype;
+use bson::{Binary, Bson, Decimal128, Timestamp};
+use rand::{Rng as _, RngCore};
+
+use crate::schema::model::Scalar;
+use crate::schema::{DEFAULT_MAX_DATE_MS, DEFAULT_MIN_DATE_MS};
+use crate::seed::Rng;
+
+pub fn scalar(s: &Scalar, rng: &mut Rng) -> Bson {
+    match s {
+        Scalar::Null => Bson::Null,
+        Scalar::Bool => Bson::Boolean(rng.random()),
+        Scalar::Int32 { min, max } => Bson::Int32(rng.random_range(*min..=*max)),
+        Scalar::Int64 { min, max } => Bson::Int64(rng.random_range(*min..=*max)),
+        Scalar::Double { min, max, decimals } => {
+            let v = uniform(*min, *max, rng);
+            Bson::Double(match decimals {
+                Some(d) => round_to(v, *d).clamp(*min, *max),
+                None => v,
+            })
+        }
+        Scalar::Decimal128 { min, max, scale } => {
+            let factor = 10f64.powi(*scale as i32);
+            let coefficient = (uniform(*min, *max, rng) * factor).round() as i128;
+            Bson::Decimal128(decimal128(coefficient, *scale))
+        }
+        Scalar::String(g) => Bson::String(super::text::string(g, rng)),
+        Scalar::ObjectId => Bson::ObjectId(object_id(rng)),
+        Scalar::DateTime { min_ms, max_ms } => {
+            Bson::DateTime(bson::DateTime::from_millis(rng.random_range(*min_ms..=*max_ms)))
+        }
+        Scalar::Binary { min_len, max_len } => {
+            let mut bytes = vec![0u8; rng.random_range(*min_len..=*max_len) as usize];
+            rng.fill_bytes(&mut bytes);
+            Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes })
+        }
+        Scalar::Uuid => Bson::Binary(Binary::from_uuid(uuid(rng))),
+        Scalar::Timestamp { min_s, max_s } => Bson::Timestamp(Timestamp {
+            time: rng.random_range(*min_s..=*max_s),
+            increment: rng.random_range(1..=1000),
+        }),
+    }
+}
+
+fn uniform(min: f64, max: f64, rng: &mut Rng) -> f64 {
+    if min >= max { min } else { rng.random_range(min..=max) }
+}
+
+fn round_to(v: f64, decimals: u32) -> f64 {
+    let factor = 10f64.powi(decimals as i32);
+    (v * factor).round() / factor
+}
+
+/// A random ObjectId whose timestamp falls in the default date range, as if created by
+/// some other process at some earlier time.
+pub fn object_id(rng: &mut Rng) -> ObjectId {
+    let secs = rng.random_range(DEFAULT_MIN_DATE_MS / 1000..=DEFAULT_MAX_DATE_MS / 1000) as u32;
+    let mut bytes = [0u8; 12];
+    bytes[..4].copy_from_slice(&secs.to_be_bytes());
+    rng.fill_bytes(&mut bytes[4..]);
+    ObjectId::from_bytes(bytes)
+}
+
+/// A random (version 4) UUID.
+pub fn uuid(rng: &mut Rng) -> bson::Uuid {
+    let mut b = [0u8; 16];
+    rng.fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    bson::Uuid::from_bytes(b)
+}
+
+/// `coefficient × 10^-scale` as IEEE 754-2008 decimal128 (BID encoding), built
+/// directly rather than by formatting and parsing a string on the hot path.
+pub fn decimal128(coefficient: i128, scale: u32) -> Decimal128 {
+    const EXPONENT_BIAS: u64 = 6176;
+    let magnitude = coefficient.unsigned_abs();
+    debug_assert!(magnitude < 1u128 << 113, "coefficient beyond decimal128 precision");
+    let exponent = EXPONENT_BIAS - scale as u64;
+    let high = ((coefficient < 0) as u64) << 63 | exponent << 49 | ((magnitude >> 64) as u64 & ((1 << 49) - 1));
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&(magnitude as u64).to_le_bytes());
+    bytes[8..].copy_from_slice(&high.to_le_bytes());
+    Decimal128::from_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn decimal128_matches_the_parser() {
+        for (c, s, text) in [(12345i128, 2, "123.45"), (-5, 1, "-0.5"), (0, 2, "0.00"), (7, 0, "7")] {
+            let ours = decimal128(c, s);
+            let parsed: Decimal128 = text.parse().unwrap();
+            assert_eq!(ours.bytes(), parsed.bytes(), "{text}");
+            assert_eq!(ours.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn uuids_are_version_4() {
+        let u = uuid(&mut Rng::seed_from_u64(1)).to_string();
+        assert_eq!(&u[14..15], "4");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
+    }
+}

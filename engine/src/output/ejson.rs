@@ -1,0 +1,244 @@
+//! MongoDB Extended JSON v2, written straight from BSON into a byte buffer.
+//!
+//! Same output as `bson`'s `into_relaxed_extjson`/`into_canonical_extjson` followed by
+//! `serde_json` (a test checks byte equality), without building a `serde_json::Value`
+//! tree per document: generation is fast enough that this conversion would otherwise
+//! dominate.
+
+use base64::Engine as _;
+use bson::{Bson, Document};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Plain JSON numbers and ISO dates where no type is lost (what most tools expect).
+    Relaxed,
+    /// Every number and date wrapped with its exact BSON type.
+    Canonical,
+}
+
+/// 9999-12-31T23:59:59.999Z: relaxed Extended JSON writes dates up to the year 9999 as
+/// ISO strings and later ones as milliseconds. (`bson` 3.1 clamps later dates to this
+/// instant instead, which loses data; forge does not.)
+const MAX_ISO_DATE_MS: i64 = 253_402_300_799_999;
+
+pub fn write_document(out: &mut Vec<u8>, doc: &Document, mode: Mode) {
+    out.push(b'{');
+    for (i, (k, v)) in doc.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, k);
+        out.push(b':');
+        write_value(out, v, mode);
+    }
+    out.push(b'}');
+}
+
+fn write_value(out: &mut Vec<u8>, v: &Bson, mode: Mode) {
+    let canonical = mode == Mode::Canonical;
+    match v {
+        Bson::Null => out.extend_from_slice(b"null"),
+        Bson::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Bson::String(s) => write_str(out, s),
+        Bson::Document(d) => write_document(out, d, mode),
+        Bson::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item, mode);
+            }
+            out.push(b']');
+        }
+        Bson::Int32(n) if canonical => wrapped(out, "$numberInt", itoa::Buffer::new().format(*n)),
+        Bson::Int64(n) if canonical => wrapped(out, "$numberLong", itoa::Buffer::new().format(*n)),
+        Bson::Int32(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+        Bson::Int64(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+        Bson::Double(f) if f.is_nan() => wrapped(out, "$numberDouble", if f.is_sign_negative() { "-NaN" } else { "NaN" }),
+        Bson::Double(f) if f.is_infinite() => {
+            wrapped(out, "$numberDouble", if f.is_sign_negative() { "-Infinity" } else { "Infinity" })
+        }
+        Bson::Double(f) if canonical && *f == 0.0 => {
+            wrapped(out, "$numberDouble", if f.is_sign_negative() { "-0.0" } else { "0.0" })
+        }
+        Bson::Double(f) if canonical && f.is_normal() => {
+            let mut s = f.to_string();
+            if f.fract() == 0.0 {
+                s.push_str(".0");
+            }
+            wrapped(out, "$numberDouble", &s)
+        }
+        Bson::Double(f) => serde_json::to_writer(&mut *out, f).expect("writing to a Vec cannot fail"),
+        Bson::ObjectId(oid) => wrapped(out, "$oid", &oid.to_hex()),
+        Bson::DateTime(dt) => {
+            let ms = dt.timestamp_millis();
+            let iso = (!canonical && (0..=MAX_ISO_DATE_MS).contains(&ms)).then(|| dt.try_to_rfc3339_string().ok());
+            match iso.flatten() {
+                Some(iso) => wrapped(out, "$date", &iso),
+                None => {
+                    out.extend_from_slice(b"{\"$date\":");
+                    wrapped(out, "$numberLong", itoa::Buffer::new().format(ms));
+                    out.push(b'}');
+                }
+            }
+        }
+        Bson::Decimal128(d) => match plain_decimal(d) {
+            Some(text) => wrapped(out, "$numberDecimal", &text),
+            None => wrapped(out, "$numberDecimal", &d.to_string()),
+        },
+        Bson::Binary(b) => {
+            out.extend_from_slice(b"{\"$binary\":{\"base64\":\"");
+            let start = out.len();
+            out.resize(start + base64::encoded_len(b.bytes.len(), true).unwrap_or(0), 0);
+            let written = base64::engine::general_purpose::STANDARD
+                .encode_slice(&b.bytes, &mut out[start..])
+                .expect("buffer sized for the encoding");
+            out.truncate(start + written);
+            let subtype: u8 = b.subtype.into();
+            out.extend_from_slice(format!("\",\"subType\":\"{subtype:02x}\"}}}}").as_bytes());
+        }
+        Bson::Timestamp(ts) => {
+            out.extend_from_slice(b"{\"$timestamp\":{\"t\":");
+            out.extend_from_slice(itoa::Buffer::new().format(ts.time).as_bytes());
+            out.extend_from_slice(b",\"i\":");
+            out.extend_from_slice(itoa::Buffer::new().format(ts.increment).as_bytes());
+            out.extend_from_slice(b"}}");
+        }
+        // Types forge never generates (regex, code, min/max key...): the slow, general path.
+        other => {
+            let value = match mode {
+                Mode::Relaxed => other.clone().into_relaxed_extjson(),
+                Mode::Canonical => other.clone().into_canonical_extjson(),
+            };
+            serde_json::to_writer(&mut *out, &value).expect("writing to a Vec cannot fail");
+        }
+    }
+}
+
+/// The decimal128 string of the common case (finite, no exponent notation), by the
+/// rules of the decimal128 spec; `None` for values `Display` must handle. `bson`'s own
+/// `Display` is general and slow, and money fields are everywhere.
+fn plain_decimal(d: &bson::Decimal128) -> Option<String> {
+    let bytes = d.bytes();
+    let low = u64::from_le_bytes(bytes[..8].try_into().ok()?);
+    let high = u64::from_le_bytes(bytes[8..].try_into().ok()?);
+    if (high >> 61) & 0b11 == 0b11 {
+        return None; // NaN, infinity, or the large-coefficient form
+    }
+    let exponent = ((high >> 49) & 0x3fff) as i64 - 6176;
+    let coefficient = (((high & ((1 << 49) - 1)) as u128) << 64) | low as u128;
+    if coefficient >= 10u128.pow(34) || exponent > 0 {
+        return None;
+    }
+    let digits = coefficient.to_string();
+    let adjusted = exponent + digits.len() as i64 - 1;
+    if adjusted < -6 {
+        return None;
+    }
+    let mut s = String::with_capacity(digits.len() + 4);
+    if high >> 63 == 1 {
+        s.push('-');
+    }
+    let point = digits.len() as i64 + exponent; // digits before the decimal point
+    if exponent == 0 {
+        s.push_str(&digits);
+    } else if point > 0 {
+        s.push_str(&digits[..point as usize]);
+        s.push('.');
+        s.push_str(&digits[point as usize..]);
+    } else {
+        s.push_str("0.");
+        (0..-point).for_each(|_| s.push('0'));
+        s.push_str(&digits);
+    }
+    Some(s)
+}
+
+/// `{"<key>":"<text>"}` where `text` needs no escaping.
+fn wrapped(out: &mut Vec<u8>, key: &str, text: &str) {
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":\"");
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\"}");
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::{Binary, Timestamp, doc, oid::ObjectId, spec::BinarySubtype};
+
+    fn sample() -> Document {
+        doc! {
+            "_id": ObjectId::parse_str("65a1b2c3d4e5f60718293a4b").unwrap(),
+            "s": "quote \" and \\ and \n and é",
+            "i": 42i32, "l": -9_000_000_000i64,
+            "d": 1.5, "whole": 3.0, "zero": -0.0, "big": 1e300, "tiny": 5e-324,
+            "nan": f64::NAN, "inf": f64::NEG_INFINITY,
+            "date": bson::DateTime::from_millis(1_700_000_000_123),
+            "old": bson::DateTime::from_millis(-86_400_000),
+            "dec": "123.45".parse::<bson::Decimal128>().unwrap(),
+            "bin": Binary { subtype: BinarySubtype::Generic, bytes: vec![0, 1, 2, 250] },
+            "uuid": Binary::from_uuid(bson::Uuid::parse_str("3f2504e0-4f89-41d3-9a0c-0305e82c3301").unwrap()),
+            "ts": Timestamp { time: 1_700_000_000, increment: 7 },
+            "nested": { "arr": [1i32, "two", null, true, { "x": 1i32 }] },
+            "re": bson::Regex { pattern: "^a".to_string().try_into().unwrap(), options: "i".to_string().try_into().unwrap() },
+        }
+    }
+
+    #[test]
+    fn matches_the_bson_crate_byte_for_byte() {
+        let doc = sample();
+        for mode in [Mode::Relaxed, Mode::Canonical] {
+            let mut ours = Vec::new();
+            write_document(&mut ours, &doc, mode);
+            let theirs = match mode {
+                Mode::Relaxed => Bson::Document(doc.clone()).into_relaxed_extjson(),
+                Mode::Canonical => Bson::Document(doc.clone()).into_canonical_extjson(),
+            };
+            assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&theirs).unwrap(), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn decimals_print_like_the_bson_crate() {
+        let texts = [
+            "0", "-0", "0.00", "1", "-1.5", "123.45", "0.001", "0.0000001", "1E+3", "1.23E-10",
+            "9999999999999999999999999999999999", "-0.000000", "12345678901234567890.123456789",
+            "NaN", "Infinity", "-Infinity", "1E+6144", "1E-6176",
+        ];
+        for text in texts {
+            let d: bson::Decimal128 = text.parse().unwrap();
+            if let Some(ours) = plain_decimal(&d) {
+                assert_eq!(ours, d.to_string(), "{text}");
+            }
+        }
+        assert_eq!(plain_decimal(&"123.45".parse().unwrap()).as_deref(), Some("123.45"));
+    }
+
+    #[test]
+    fn round_trips_through_the_bson_parser() {
+        let mut doc = sample();
+        doc.insert("far", bson::DateTime::from_millis(300_000_000_000_000));
+        doc.insert("last_iso", bson::DateTime::from_millis(MAX_ISO_DATE_MS));
+        for mode in [Mode::Relaxed, Mode::Canonical] {
+            let mut out = Vec::new();
+            write_document(&mut out, &doc, mode);
+            let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            let back = Bson::try_from(json).unwrap();
+            let Bson::Document(back) = back else { panic!("not a document") };
+            // NaN != NaN, so compare everything else field by field.
+            for (k, v) in doc.iter().filter(|(k, _)| *k != "nan") {
+                if mode == Mode::Relaxed && matches!(v, Bson::Int64(_) | Bson::Double(_)) {
+                    continue; // relaxed mode narrows numbers by design
+                }
+                assert_eq!(back.get(k), Some(v), "{mode:?} {k}");
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Where generated documents go, and in which text form.
+
+pub mod ejson;
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use bson::Document;
+
+use crate::error::Error;
+
+/// Text layouts for file output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextFormat {
+    /// One document per line (what `mongoimport` reads by default).
+    Ndjson,
+    /// One JSON array (for `mongoimport --jsonArray`).
+    Json,
+}
+
+impl TextFormat {
+    /// Appends document `index` to `out`, with the separators its layout needs.
+    pub fn write_doc(self, out: &mut Vec<u8>, index: u64, doc: &Document, mode: ejson::Mode) {
+        match self {
+            TextFormat::Ndjson => {
+                ejson::write_document(out, doc, mode);
+                out.push(b'\n');
+            }
+            TextFormat::Json => {
+                out.extend_from_slice(if index == 0 { b"  " } else { b",\n  " });
+                ejson::write_document(out, doc, mode);
+            }
+        }
+    }
+
+    pub fn header(self) -> &'static [u8] {
+        match self {
+            TextFormat::Ndjson => b"",
+            TextFormat::Json => b"[\n",
+        }
+    }
+
+    pub fn footer(self, count: u64) -> &'static [u8] {
+        match self {
+            TextFormat::Ndjson => b"",
+            TextFormat::Json if count == 0 => b"]\n",
+            TextFormat::Json => b"\n]\n",
+        }
+    }
+}
+
+/// `-` for standard output, otherwise a file that is created or truncated.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Stdout,
+    File(PathBuf),
+}
+
+impl Target {
+    pub fn parse(s: &str) -> Self {
+        if s == "-" { Target::Stdout } else { Target::File(PathBuf::from(s)) }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Target::Stdout => "standard output".into(),
+            Target::File(p) => p.display().to_string(),
+        }
+    }
+
+    pub fn open(&self) -> Result<Box<dyn Write + Send>, Error> {
+        Ok(match self {
+            Target::Stdout => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+            Target::File(p) => Box::new(BufWriter::with_capacity(1 << 16, create(p)?)),
+        })
+    }
+}
+
+fn create(path: &Path) -> Result<File, Error> {
+    File::create(path).map_err(|e| Error::Usage(format!("--out: cannot create '{}': {e}", path.display())))
+}

@@ -1,0 +1,307 @@
+//! The `x-gen` generation hints and the MongoDB type vocabulary they use.
+
+use serde_json::Value;
+
+use super::SchemaError;
+use super::model::{KeyGen, LengthDist};
+
+/// A BSON type a schema node can ask for, from `mongoType`, `bsonType` or `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BsonKind {
+    Null,
+    Bool,
+    /// JSON Schema `integer`: Int32 when the range fits, Int64 otherwise.
+    Integer,
+    Int32,
+    Int64,
+    Double,
+    Decimal128,
+    String,
+    ObjectId,
+    Date,
+    Binary,
+    Uuid,
+    Timestamp,
+    Object,
+    Array,
+}
+
+impl BsonKind {
+    /// A JSON Schema `type` name.
+    pub fn from_json_type(name: &str) -> Option<Self> {
+        Some(match name {
+            "null" => Self::Null,
+            "boolean" => Self::Bool,
+            "integer" => Self::Integer,
+            "number" => Self::Double,
+            "string" => Self::String,
+            "object" => Self::Object,
+            "array" => Self::Array,
+            _ => return None,
+        })
+    }
+
+    /// A `mongoType` / `bsonType` name, as mongoforge and MongoDB's `$jsonSchema` spell them.
+    pub fn from_mongo_type(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "null" => Self::Null,
+            "bool" | "boolean" => Self::Bool,
+            "int" | "int32" => Self::Int32,
+            "long" | "int64" => Self::Int64,
+            "double" | "number" => Self::Double,
+            "decimal" | "decimal128" => Self::Decimal128,
+            "string" => Self::String,
+            "objectid" => Self::ObjectId,
+            "date" | "datetime" => Self::Date,
+            "bindata" | "binary" => Self::Binary,
+            "uuid" => Self::Uuid,
+            "timestamp" => Self::Timestamp,
+            "object" => Self::Object,
+            "array" => Self::Array,
+            _ => return None,
+        })
+    }
+
+    pub fn is_container(self) -> bool {
+        matches!(self, Self::Object | Self::Array)
+    }
+}
+
+/// Parsed `x-gen` object of one schema node.
+#[derive(Debug, Default)]
+pub struct Hints {
+    pub mongo_type: Option<BsonKind>,
+    pub presence: Option<f64>,
+    pub array_len: Option<LenHint>,
+    pub key: Option<KeyGen>,
+    pub key_count: Option<LenHint>,
+    pub type_weights: Vec<(String, f64)>,
+    pub min: Option<Value>,
+    pub max: Option<Value>,
+    pub decimals: Option<u32>,
+    pub faker: Option<String>,
+}
+
+/// The `{min, max, p50, p90, p99, strategy}` form of `arrayLen` and `keyCount`.
+#[derive(Debug, Default, Clone)]
+pub struct LenHint {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub strategy: Option<String>,
+}
+
+
+impl Hints {
+    /// Parses `x-gen` at `path`; unknown hint names go to `unknown`.
+    pub fn parse(
+        value: Option<&Value>,
+        path: &str,
+        unknown: &mut Vec<(String, String)>,
+    ) -> Result<Self, SchemaError> {
+        let Some(value) = value else {
+            return Ok(Self::default());
+        };
+        let path = format!("{path}/x-gen");
+        let obj = value
+            .as_object()
+            .ok_or_else(|| SchemaError::new(&path, "x-gen must be an object"))?;
+        let mut hints = Hints::default();
+        for (k, v) in obj {
+            let at = format!("{path}/{k}");
+            match k.as_str() {
+                "mongoType" => {
+                    let name = v
+                        .as_str()
+                        .ok_or_else(|| SchemaError::new(&at, "mongoType must be a string"))?;
+                    hints.mongo_type = Some(BsonKind::from_mongo_type(name).ok_or_else(|| {
+                        SchemaError::new(
+                            &at,
+                            format!(
+                                "unknown mongoType '{name}' (expected one of objectId, date, \
+                                 decimal128, long, int, double, binData, timestamp, uuid, string, \
+                                 bool, null, object, array)"
+                            ),
+                        )
+                    })?);
+                }
+                "presence" => {
+                    let p = v.as_f64().filter(|p| (0.0..=1.0).contains(p)).ok_or_else(|| {
+                        SchemaError::new(&at, "presence must be a number from 0 to 1")
+                    })?;
+                    hints.presence = Some(p);
+                }
+                "arrayLen" => hints.array_len = Some(LenHint::parse(v, &at)?),
+                "keyCount" => hints.key_count = Some(LenHint::parse(v, &at)?),
+                "key" => hints.key = Some(parse_key(v, &at, &mut hints.key_count)?),
+                "typeWeights" => {
+                    let map = v.as_object().ok_or_else(|| {
+                        SchemaError::new(&at, "typeWeights must map type names to weights")
+                    })?;
+                    for (ty, w) in map {
+                        let w = w.as_f64().filter(|w| *w >= 0.0).ok_or_else(|| {
+                            SchemaError::new(
+                                format!("{at}/{ty}"),
+                                "a type weight must be a non-negative number",
+                            )
+                        })?;
+                        hints.type_weights.push((ty.clone(), w));
+                    }
+                }
+                "min" => hints.min = Some(v.clone()),
+                "max" => hints.max = Some(v.clone()),
+                "decimals" => {
+                    let d = v.as_u64().filter(|d| *d <= 30).ok_or_else(|| {
+                        SchemaError::new(&at, "decimals must be a whole number from 0 to 30")
+                    })?;
+                    hints.decimals = Some(d as u32);
+                }
+                "faker" => {
+                    let name = v
+                        .as_str()
+                        .ok_or_else(|| SchemaError::new(&at, "faker must be a string"))?;
+                    hints.faker = Some(name.to_string());
+                }
+                _ => unknown.push((format!("x-gen.{k}"), at)),
+            }
+        }
+        Ok(hints)
+    }
+}
+
+impl LenHint {
+    fn parse(v: &Value, path: &str) -> Result<Self, SchemaError> {
+        let obj = v.as_object().ok_or_else(|| {
+            SchemaError::new(path, "expected an object such as {\"min\": 0, \"max\": 10, \"p50\": 3}")
+        })?;
+        let num = |key: &str| -> Result<Option<f64>, SchemaError> {
+            match obj.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_f64().filter(|n| *n >= 0.0).map(Some).ok_or_else(|| {
+                    SchemaError::new(format!("{path}/{key}"), "must be a non-negative number")
+                }),
+            }
+        };
+        for key in obj.keys() {
+            if !["min", "max", "p50", "p90", "p99", "strategy", "avg", "mean"].contains(&key.as_str())
+            {
+                return Err(SchemaError::new(
+                    format!("{path}/{key}"),
+                    "unknown length hint (expected min, max, p50, p90, p99, strategy)",
+                ));
+            }
+        }
+        let strategy = match obj.get("strategy") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                return Err(SchemaError::new(format!("{path}/strategy"), "must be a string"));
+            }
+        };
+        Ok(LenHint {
+            min: num("min")?,
+            max: num("max")?,
+            p50: num("p50")?,
+            p90: num("p90")?,
+            p99: num("p99")?,
+            strategy,
+        })
+    }
+
+    /// The distribution, with `lo`/`hi` as the bounds from `minItems`/`maxItems`.
+    pub fn to_dist(&self, path: &str, lo: u32, hi: Option<u32>) -> Result<LengthDist, SchemaError> {
+        let min = self.min.unwrap_or(lo as f64);
+        let has_percentiles = self.p50.is_some() || self.p90.is_some() || self.p99.is_some();
+        let top = [self.p50, self.p90, self.p99].into_iter().flatten().fold(min, f64::max);
+        let max = self.max.or(hi.map(f64::from)).unwrap_or(top.max(min + 5.0));
+        if min < lo as f64 || hi.is_some_and(|hi| max > hi as f64) {
+            return Err(SchemaError::new(
+                path,
+                format!("length range {min}..{max} is outside minItems/maxItems"),
+            ));
+        }
+        if min > max {
+            return Err(SchemaError::new(path, format!("min {min} is greater than max {max}")));
+        }
+        let strategy = self.strategy.as_deref().unwrap_or(if has_percentiles {
+            "percentiles"
+        } else {
+            "uniform"
+        });
+        match strategy {
+            "uniform" => Ok(LengthDist::Uniform { min: min as u32, max: max as u32 }),
+            "percentiles" | "percentile" | "empirical" => {
+                let p50 = self.p50.unwrap_or((min + max) / 2.0);
+                let p90 = self.p90.unwrap_or(p50 + 0.8 * (max - p50));
+                let p99 = self.p99.unwrap_or(p90 + 0.9 * (max - p90));
+                let ordered = min <= p50 && p50 <= p90 && p90 <= p99 && p99 <= max;
+                if !ordered {
+                    return Err(SchemaError::new(
+                        path,
+                        format!(
+                            "lengths must satisfy min <= p50 <= p90 <= p99 <= max \
+                             (got {min}, {p50}, {p90}, {p99}, {max})"
+                        ),
+                    ));
+                }
+                Ok(LengthDist::Percentiles { min, p50, p90, p99, max })
+            }
+            other => Err(SchemaError::new(
+                format!("{path}/strategy"),
+                format!("unknown strategy '{other}' (expected uniform or percentiles)"),
+            )),
+        }
+    }
+}
+
+/// `key`: a string (`uuid`, `objectId`, `number`, `date`, `word`) or
+/// `{"format": .., "pattern": .., "count": {..}}`.
+fn parse_key(v: &Value, path: &str, count: &mut Option<LenHint>) -> Result<KeyGen, SchemaError> {
+    let (format, pattern) = match v {
+        Value::String(s) => (Some(s.as_str()), None),
+        Value::Object(obj) => {
+            if let Some(c) = obj.get("count") {
+                *count = Some(LenHint::parse(c, &format!("{path}/count"))?);
+            }
+            (
+                obj.get("format").and_then(Value::as_str),
+                obj.get("pattern").and_then(Value::as_str),
+            )
+        }
+        _ => return Err(SchemaError::new(path, "key must be a string or an object")),
+    };
+    if let Some(pattern) = pattern {
+        return Ok(KeyGen::Pattern(Box::new(super::pattern::compile_pattern(pattern, &format!("{path}/pattern"))?)));
+    }
+    match format.map(str::to_ascii_lowercase).as_deref() {
+        Some("uuid") => Ok(KeyGen::Uuid),
+        Some("objectid") => Ok(KeyGen::ObjectId),
+        Some("number") | Some("integer") | Some("numeric") => {
+            Ok(KeyGen::Number { min: 0, max: 1_000_000 })
+        }
+        Some("date") => Ok(KeyGen::Date),
+        Some("word") | Some("string") | None => Ok(KeyGen::Word),
+        Some(other) => Err(SchemaError::new(
+            path,
+            format!("unknown key format '{other}' (expected uuid, objectId, number, date, word)"),
+        )),
+    }
+}
+
+/// Reads a date bound: an RFC 3339 string or milliseconds since the epoch.
+pub fn date_bound(v: &Value, path: &str) -> Result<i64, SchemaError> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| SchemaError::new(path, "a date bound must be whole milliseconds")),
+        Value::String(s) => {
+            let full = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.clone() };
+            bson::DateTime::parse_rfc3339_str(&full)
+                .map(|d| d.timestamp_millis())
+                .map_err(|_| SchemaError::new(path, format!("'{s}' is not an RFC 3339 date")))
+        }
+        _ => Err(SchemaError::new(path, "a date bound must be an RFC 3339 string or milliseconds")),
+    }
+}

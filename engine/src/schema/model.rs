@@ -1,0 +1,172 @@
+//! The compiled schema: what the generator walks for every document.
+//!
+//! Compilation (see `compile.rs`) resolves `$ref`s, unions, hints and field-name
+//! heuristics once, so that generating a document is a walk over plain data with no
+//! string matching or JSON look-ups on the hot path.
+
+use bson::Bson;
+
+/// Index of a node in [`CompiledSchema::nodes`]. Nodes live in an arena so that a
+/// recursive `$ref` can point back at a node that is still being compiled.
+pub type NodeId = usize;
+
+#[derive(Debug)]
+pub struct CompiledSchema {
+    pub nodes: Vec<Node>,
+    /// The document node; always an [`Node::Object`].
+    pub root: NodeId,
+    /// How `_id` is made; it is always the first field of a document.
+    pub id: IdGen,
+}
+
+impl CompiledSchema {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id]
+    }
+}
+
+#[derive(Debug)]
+pub enum Node {
+    /// Placeholder while a `$ref` target is compiled; never present after compilation.
+    Pending,
+    Object(ObjectNode),
+    Array(ArrayNode),
+    Scalar(Scalar),
+    /// One of several alternatives (a type union, `anyOf`/`oneOf`), picked by weight.
+    Choice(Vec<(f64, NodeId)>),
+    Enum(Vec<Bson>),
+    Const(Bson),
+}
+
+#[derive(Debug)]
+pub struct ObjectNode {
+    pub fields: Vec<Field>,
+    /// Extra keys that look like data (UUIDs, dates...), from `x-gen.key`.
+    pub dynamic: Option<DynamicKeys>,
+}
+
+#[derive(Debug)]
+pub struct Field {
+    pub name: String,
+    /// Probability that the field is present; 1.0 for `required` fields.
+    pub presence: f64,
+    pub node: NodeId,
+}
+
+#[derive(Debug)]
+pub struct DynamicKeys {
+    pub key: KeyGen,
+    pub count: LengthDist,
+    pub value: NodeId,
+}
+
+#[derive(Debug, Clone)]
+pub enum KeyGen {
+    Uuid,
+    ObjectId,
+    Number { min: i64, max: i64 },
+    Date,
+    Word,
+    Pattern(Box<rand_regex::Regex>),
+}
+
+#[derive(Debug)]
+pub struct ArrayNode {
+    /// Leading positional items (`items: [..]`), then `rest` for the remaining slots.
+    pub prefix: Vec<NodeId>,
+    pub rest: Option<NodeId>,
+    pub len: LengthDist,
+}
+
+/// A distribution of lengths (array sizes, key counts).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LengthDist {
+    Uniform { min: u32, max: u32 },
+    /// Piecewise-linear inverse CDF through (0, min), (.5, p50), (.9, p90), (.99, p99),
+    /// (1, max); samples are rounded to the nearest integer so the observed percentiles
+    /// land on the hinted ones.
+    Percentiles { min: f64, p50: f64, p90: f64, p99: f64, max: f64 },
+}
+
+impl LengthDist {
+    pub fn min(&self) -> u32 {
+        match self {
+            LengthDist::Uniform { min, .. } => *min,
+            LengthDist::Percentiles { min, .. } => *min as u32,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Scalar {
+    Null,
+    Bool,
+    Int32 { min: i32, max: i32 },
+    Int64 { min: i64, max: i64 },
+    Double { min: f64, max: f64, decimals: Option<u32> },
+    Decimal128 { min: f64, max: f64, scale: u32 },
+    String(StringGen),
+    ObjectId,
+    /// Milliseconds since the Unix epoch, inclusive bounds.
+    DateTime { min_ms: i64, max_ms: i64 },
+    Binary { min_len: u32, max_len: u32 },
+    Uuid,
+    Timestamp { min_s: u32, max_s: u32 },
+}
+
+#[derive(Debug)]
+pub struct StringGen {
+    pub kind: StringKind,
+    pub min_len: u32,
+    pub max_len: u32,
+}
+
+/// What a string holds. Formats come from `format`; the faker kinds from the field name.
+#[derive(Debug)]
+pub enum StringKind {
+    Words,
+    Sentence,
+    Paragraph,
+    Pattern(Box<rand_regex::Regex>),
+    DateTime { min_ms: i64, max_ms: i64 },
+    Date { min_ms: i64, max_ms: i64 },
+    Time,
+    Uuid,
+    ObjectIdHex,
+    Email,
+    Uri,
+    Ipv4,
+    Ipv6,
+    Hostname,
+    Name,
+    FirstName,
+    LastName,
+    Username,
+    Phone,
+    Street,
+    City,
+    State,
+    Country,
+    CountryCode,
+    ZipCode,
+    Company,
+    JobTitle,
+    CurrencyCode,
+    Color,
+}
+
+/// How `_id` values are made. They must be unique within a run, so the generator
+/// derives them from the document index rather than from the random stream.
+#[derive(Debug)]
+pub enum IdGen {
+    /// ObjectId with a per-seed machine part and the document index as counter.
+    ObjectId,
+    /// `offset + index`, as Int32 or Int64.
+    Int32 { offset: i32 },
+    Int64 { offset: i64 },
+    /// The hex form of the ObjectId above.
+    HexString,
+    /// A random UUID (collisions are negligible), as a string or BSON binary subtype 4.
+    UuidString,
+    UuidBinary,
+}
