@@ -95,9 +95,8 @@ impl Job {
                 });
             }
             for chunk in 0..self.chunks() {
-                let (buf, n) = inboxes[(chunk % threads as u64) as usize]
-                    .recv()
-                    .expect("a worker ended before its last chunk");
+                let (buf, n) =
+                    inboxes[(chunk % threads as u64) as usize].recv().expect("a worker ended before its last chunk");
                 out.write_all(&buf)?;
                 written.docs += n;
                 written.bytes += buf.len() as u64;

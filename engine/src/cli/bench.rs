@@ -66,7 +66,13 @@ pub fn run(args: Args) -> Result<(), Error> {
         let avg_bytes = single.mb_per_s * 1e6 / single.docs_per_s;
         println!(
             "{:<22} {:>10.0} {:>14.0} {:>14.0} {:>10.1} {:>14.0} {:>10.1} {:>7.2}x",
-            spec, avg_bytes, build, single.docs_per_s, single.mb_per_s, parallel.docs_per_s, parallel.mb_per_s,
+            spec,
+            avg_bytes,
+            build,
+            single.docs_per_s,
+            single.mb_per_s,
+            parallel.docs_per_s,
+            parallel.mb_per_s,
             parallel.docs_per_s / single.docs_per_s
         );
     }

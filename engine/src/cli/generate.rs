@@ -53,9 +53,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Error> {
     let schema = super::load_schema(args.schema.as_deref())?;
     let seed = super::resolve_seed(args.seed, args.quiet);
-    args.start
-        .checked_add(args.count)
-        .ok_or_else(|| Error::Usage("--start plus --count overflows".into()))?;
+    args.start.checked_add(args.count).ok_or_else(|| Error::Usage("--start plus --count overflows".into()))?;
     let job = Job {
         generator: Generator::new(Arc::new(schema), seed),
         start: args.start,
@@ -67,9 +65,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     let target = Target::parse(&args.out);
     let mut out = target.open()?;
     let started = Instant::now();
-    let written = job
-        .run(&mut out)
-        .map_err(|e| Error::Runtime(format!("writing to {}: {e}", target.name())))?;
+    let written = job.run(&mut out).map_err(|e| Error::Runtime(format!("writing to {}: {e}", target.name())))?;
     if !args.quiet && matches!(target, Target::File(_)) {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(

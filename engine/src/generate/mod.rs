@@ -123,7 +123,9 @@ fn dynamic_key(key: &KeyGen, rng: &mut Rng) -> String {
         KeyGen::ObjectId => scalars::object_id(rng).to_hex(),
         KeyGen::Number { min, max } => rng.random_range(*min..=*max).to_string(),
         KeyGen::Date => {
-            let mut s = text::rfc3339(rng.random_range(crate::schema::DEFAULT_MIN_DATE_MS..=crate::schema::DEFAULT_MAX_DATE_MS));
+            let mut s = text::rfc3339(
+                rng.random_range(crate::schema::DEFAULT_MIN_DATE_MS..=crate::schema::DEFAULT_MAX_DATE_MS),
+            );
             s.truncate(10);
             s
         }

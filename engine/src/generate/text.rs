@@ -15,8 +15,8 @@ use crate::schema::model::{StringGen, StringKind};
 use crate::seed::Rng;
 
 const COLORS: &[&str] = &[
-    "red", "green", "blue", "yellow", "orange", "purple", "black", "white", "gray", "pink",
-    "brown", "teal", "navy", "maroon", "olive", "silver",
+    "red", "green", "blue", "yellow", "orange", "purple", "black", "white", "gray", "pink", "brown", "teal", "navy",
+    "maroon", "olive", "silver",
 ];
 
 pub fn string(g: &StringGen, rng: &mut Rng) -> String {
@@ -134,9 +134,7 @@ fn email(rng: &mut Rng) -> String {
 
 /// RFC 3339 with millisecond precision, as MongoDB tools print dates.
 pub fn rfc3339(ms: i64) -> String {
-    bson::DateTime::from_millis(ms)
-        .try_to_rfc3339_string()
-        .unwrap_or_else(|_| ms.to_string())
+    bson::DateTime::from_millis(ms).try_to_rfc3339_string().unwrap_or_else(|_| ms.to_string())
 }
 
 /// Brings `s` within `min..=max` characters (JSON Schema counts characters, not

@@ -25,13 +25,50 @@ pub const MAX_DEPTH: usize = 24;
 
 /// Keywords that are read, or that carry no meaning for generation.
 const KNOWN_KEYWORDS: &[&str] = &[
-    "$schema", "$id", "id", "$comment", "title", "description", "default", "examples",
-    "definitions", "$defs", "$ref", "type", "bsonType", "properties", "required",
-    "additionalProperties", "patternProperties", "items", "additionalItems", "minItems",
-    "maxItems", "uniqueItems", "enum", "const", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "minLength", "maxLength", "pattern", "format", "formatMinimum",
-    "formatMaximum", "anyOf", "oneOf", "allOf", "x-gen", "readOnly", "writeOnly",
-    "contentEncoding", "contentMediaType", "minProperties", "maxProperties",
+    "$schema",
+    "$id",
+    "id",
+    "$comment",
+    "title",
+    "description",
+    "default",
+    "examples",
+    "definitions",
+    "$defs",
+    "$ref",
+    "type",
+    "bsonType",
+    "properties",
+    "required",
+    "additionalProperties",
+    "patternProperties",
+    "items",
+    "additionalItems",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "formatMinimum",
+    "formatMaximum",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "x-gen",
+    "readOnly",
+    "writeOnly",
+    "contentEncoding",
+    "contentMediaType",
+    "minProperties",
+    "maxProperties",
 ];
 
 const FORMATS: &str = "date-time, date, time, uuid, objectid, email, uri, url, hostname, ipv4, ipv6";
@@ -71,9 +108,8 @@ impl<'a> Compiler<'a> {
 
     fn warn_unknown(&mut self, keyword: &str, path: &str) {
         if self.warned.insert(keyword.to_string()) {
-            self.warnings.push(format!(
-                "schema keyword '{keyword}' (first at {path}) is not used for generation; ignored"
-            ));
+            self.warnings
+                .push(format!("schema keyword '{keyword}' (first at {path}) is not used for generation; ignored"));
         }
     }
 
@@ -170,7 +206,9 @@ impl<'a> Compiler<'a> {
             }
             Some(Value::Array(list)) if !list.is_empty() => {
                 for (i, t) in list.iter().enumerate() {
-                    let s = t.as_str().ok_or_else(|| SchemaError::new(format!("{at}/{i}"), "a type name must be a string"))?;
+                    let s = t
+                        .as_str()
+                        .ok_or_else(|| SchemaError::new(format!("{at}/{i}"), "a type name must be a string"))?;
                     names.push((s.to_string(), parse(s).ok_or_else(|| unknown_type(&format!("{at}/{i}"), s))?));
                 }
             }
@@ -199,10 +237,11 @@ impl<'a> Compiler<'a> {
                 Some(m) if scalar_count == 1 && !kind.is_container() && kind != BsonKind::Null => m,
                 _ => kind,
             };
-            let weight = hints.type_weights.iter().find(|(t, _)| *t == name).map_or(
-                if hints.type_weights.is_empty() { 1.0 } else { 0.0 },
-                |(_, w)| *w,
-            );
+            let weight = hints
+                .type_weights
+                .iter()
+                .find(|(t, _)| *t == name)
+                .map_or(if hints.type_weights.is_empty() { 1.0 } else { 0.0 }, |(_, w)| *w);
             out.push((weight, kind));
         }
         Ok(out)
@@ -227,7 +266,10 @@ impl<'a> Compiler<'a> {
                 let fits = min >= i32::MIN as f64 && max <= i32::MAX as f64;
                 match kind {
                     BsonKind::Int32 if !fits => {
-                        return Err(SchemaError::new(path, format!("range {min}..{max} does not fit mongoType int; use long")));
+                        return Err(SchemaError::new(
+                            path,
+                            format!("range {min}..{max} does not fit mongoType int; use long"),
+                        ));
                     }
                     BsonKind::Int64 => Node::Scalar(Scalar::Int64 { min: min as i64, max: max as i64 }),
                     _ if fits => Node::Scalar(Scalar::Int32 { min: min as i32, max: max as i32 }),
@@ -266,9 +308,14 @@ impl<'a> Compiler<'a> {
             None => Vec::new(),
             Some(Value::Array(list)) => list
                 .iter()
-                .map(|v| v.as_str().ok_or_else(|| SchemaError::new(format!("{path}/required"), "required must list field names")))
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| SchemaError::new(format!("{path}/required"), "required must list field names"))
+                })
                 .collect::<Result<_, _>>()?,
-            Some(_) => return Err(SchemaError::new(format!("{path}/required"), "required must be an array of field names")),
+            Some(_) => {
+                return Err(SchemaError::new(format!("{path}/required"), "required must be an array of field names"));
+            }
         };
         let mut fields = Vec::new();
         if let Some(props) = obj.get("properties") {
@@ -288,7 +335,8 @@ impl<'a> Compiler<'a> {
         }
         for r in &required {
             if !fields.iter().any(|f| f.name == *r) {
-                self.warnings.push(format!("{path}/required: field '{r}' has no schema in properties; it is not generated"));
+                self.warnings
+                    .push(format!("{path}/required: field '{r}' has no schema in properties; it is not generated"));
             }
         }
         let dynamic = match &hints.key {
@@ -314,7 +362,13 @@ impl<'a> Compiler<'a> {
         Ok(ObjectNode { fields, dynamic })
     }
 
-    fn array(&mut self, obj: &Map<String, Value>, path: &str, name: &str, hints: &Hints) -> Result<ArrayNode, SchemaError> {
+    fn array(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        name: &str,
+        hints: &Hints,
+    ) -> Result<ArrayNode, SchemaError> {
         let (lo, hi) = (count(obj, "minItems", path)?, count(obj, "maxItems", path)?);
         let lo = lo.unwrap_or(0);
         let mut prefix = Vec::new();
@@ -325,7 +379,9 @@ impl<'a> Compiler<'a> {
                     prefix.push(self.compile(sub, &format!("{path}/items/{i}"), name)?);
                 }
                 match obj.get("additionalItems") {
-                    Some(sub @ Value::Object(_)) => Some(self.compile(sub, &format!("{path}/additionalItems"), name)?),
+                    Some(sub @ Value::Object(_)) => {
+                        Some(self.compile(sub, &format!("{path}/additionalItems"), name)?)
+                    }
                     _ => None,
                 }
             }
@@ -350,13 +406,11 @@ impl<'a> Compiler<'a> {
         if let Some(id) = self.refs.get(r) {
             return Ok(*id);
         }
-        let pointer = r
-            .strip_prefix('#')
-            .ok_or_else(|| SchemaError::new(path, format!("only references inside the schema file are supported, not '{r}'")))?;
-        let target = self
-            .doc
-            .pointer(pointer)
-            .ok_or_else(|| SchemaError::new(path, format!("$ref '{r}' points at nothing")))?;
+        let pointer = r.strip_prefix('#').ok_or_else(|| {
+            SchemaError::new(path, format!("only references inside the schema file are supported, not '{r}'"))
+        })?;
+        let target =
+            self.doc.pointer(pointer).ok_or_else(|| SchemaError::new(path, format!("$ref '{r}' points at nothing")))?;
         // Reserve the slot first so that a recursive reference finds it.
         let id = self.add(Node::Pending);
         self.refs.insert(r.to_string(), id);
@@ -439,15 +493,18 @@ fn id_gen(node: &Node) -> Result<IdGen, SchemaError> {
 fn count(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<u32>, SchemaError> {
     match obj.get(key) {
         None => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .filter(|n| *n <= u32::MAX as u64)
-            .map(|n| Some(n as u32))
-            .ok_or_else(|| SchemaError::new(format!("{path}/{key}"), format!("{key} must be a non-negative whole number"))),
+        Some(v) => v.as_u64().filter(|n| *n <= u32::MAX as u64).map(|n| Some(n as u32)).ok_or_else(|| {
+            SchemaError::new(format!("{path}/{key}"), format!("{key} must be a non-negative whole number"))
+        }),
     }
 }
 
-fn length_range(obj: &Map<String, Value>, path: &str, default_min: u32, default_max: u32) -> Result<(u32, u32), SchemaError> {
+fn length_range(
+    obj: &Map<String, Value>,
+    path: &str,
+    default_min: u32,
+    default_max: u32,
+) -> Result<(u32, u32), SchemaError> {
     let min = count(obj, "minLength", path)?;
     let max = count(obj, "maxLength", path)?;
     let (min, max) = match (min, max) {
@@ -464,11 +521,19 @@ fn length_range(obj: &Map<String, Value>, path: &str, default_min: u32, default_
 
 /// Reads `minimum`/`maximum` and their exclusive forms (draft-07 numbers or draft-04
 /// booleans), falling back to a range suggested by the field name.
-fn numeric_range(obj: &Map<String, Value>, path: &str, name: &str, integer: bool) -> Result<(f64, f64, Option<u32>), SchemaError> {
+fn numeric_range(
+    obj: &Map<String, Value>,
+    path: &str,
+    name: &str,
+    integer: bool,
+) -> Result<(f64, f64, Option<u32>), SchemaError> {
     let num = |key: &str| -> Result<Option<f64>, SchemaError> {
         match obj.get(key) {
             None | Some(Value::Bool(_)) => Ok(None),
-            Some(v) => v.as_f64().map(Some).ok_or_else(|| SchemaError::new(format!("{path}/{key}"), format!("{key} must be a number"))),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| SchemaError::new(format!("{path}/{key}"), format!("{key} must be a number"))),
         }
     };
     let step = if integer { 1.0 } else { f64::EPSILON };
@@ -490,12 +555,13 @@ fn numeric_range(obj: &Map<String, Value>, path: &str, name: &str, integer: bool
     let (dmin, dmax, decimals) = names::numeric_range_for(name).unwrap_or((0.0, 1000.0, None));
     let (min, max) = match (min, max) {
         (None, None) => (dmin, dmax),
-        (Some(a), None) => (a, a.max(dmax).max(a + 1000.0)),
-        (None, Some(b)) => (dmin.min(b).min(b - 1000.0).max(if b >= 0.0 && dmin >= 0.0 { 0.0 } else { f64::MIN }), b),
+        // One bound given: keep the name's default for the other when it fits.
+        (Some(a), None) => (a, if dmax > a { dmax } else { a + 1000.0 }),
+        (None, Some(b)) => (if dmin < b { dmin } else { b - 1000.0 }, b),
         (Some(a), Some(b)) => (a, b),
     };
     let (min, max) = if integer { (min.ceil(), max.floor()) } else { (min, max) };
-    if !(min <= max) {
+    if min > max {
         return Err(SchemaError::new(path, format!("minimum {min} is greater than maximum {max}")));
     }
     if integer && (min < i64::MIN as f64 || max > i64::MAX as f64) {
@@ -548,7 +614,10 @@ fn string(obj: &Map<String, Value>, path: &str, name: &str, hints: &Hints) -> Re
         }
     } else if let Some(f) = &hints.faker {
         names::faker_kind(f).ok_or_else(|| {
-            SchemaError::new(format!("{path}/x-gen/faker"), format!("unknown faker '{f}' (supported: {})", names::FAKER_NAMES))
+            SchemaError::new(
+                format!("{path}/x-gen/faker"),
+                format!("unknown faker '{f}' (supported: {})", names::FAKER_NAMES),
+            )
         })?
     } else {
         names::string_kind_for(name).unwrap_or(StringKind::Words)
@@ -560,10 +629,15 @@ fn string(obj: &Map<String, Value>, path: &str, name: &str, hints: &Hints) -> Re
 /// strings are converted when `mongoType` asks for a date, ObjectId, decimal or long.
 fn to_bson(v: &Value, kind: Option<BsonKind>, path: &str) -> Result<Bson, SchemaError> {
     let bad = |what: &str| SchemaError::new(path, format!("{v} is not a valid {what}"));
-    let b = Bson::try_from(v.clone()).map_err(|e| SchemaError::new(path, format!("invalid Extended JSON value: {e}")))?;
+    let b =
+        Bson::try_from(v.clone()).map_err(|e| SchemaError::new(path, format!("invalid Extended JSON value: {e}")))?;
     Ok(match (kind, &b) {
-        (Some(BsonKind::ObjectId), Bson::String(s)) => Bson::ObjectId(bson::oid::ObjectId::parse_str(s).map_err(|_| bad("ObjectId"))?),
-        (Some(BsonKind::Date), Bson::String(s)) => Bson::DateTime(bson::DateTime::from_millis(date_bound(v, path).map_err(|_| bad(&format!("date '{s}'")))?)),
+        (Some(BsonKind::ObjectId), Bson::String(s)) => {
+            Bson::ObjectId(bson::oid::ObjectId::parse_str(s).map_err(|_| bad("ObjectId"))?)
+        }
+        (Some(BsonKind::Date), Bson::String(s)) => {
+            Bson::DateTime(bson::DateTime::from_millis(date_bound(v, path).map_err(|_| bad(&format!("date '{s}'")))?))
+        }
         (Some(BsonKind::Decimal128), Bson::String(s)) => Bson::Decimal128(s.parse().map_err(|_| bad("decimal"))?),
         (Some(BsonKind::Decimal128), Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_)) => {
             Bson::Decimal128(v.to_string().parse().map_err(|_| bad("decimal"))?)

@@ -93,29 +93,20 @@ pub struct LenHint {
     pub strategy: Option<String>,
 }
 
-
 impl Hints {
     /// Parses `x-gen` at `path`; unknown hint names go to `unknown`.
-    pub fn parse(
-        value: Option<&Value>,
-        path: &str,
-        unknown: &mut Vec<(String, String)>,
-    ) -> Result<Self, SchemaError> {
+    pub fn parse(value: Option<&Value>, path: &str, unknown: &mut Vec<(String, String)>) -> Result<Self, SchemaError> {
         let Some(value) = value else {
             return Ok(Self::default());
         };
         let path = format!("{path}/x-gen");
-        let obj = value
-            .as_object()
-            .ok_or_else(|| SchemaError::new(&path, "x-gen must be an object"))?;
+        let obj = value.as_object().ok_or_else(|| SchemaError::new(&path, "x-gen must be an object"))?;
         let mut hints = Hints::default();
         for (k, v) in obj {
             let at = format!("{path}/{k}");
             match k.as_str() {
                 "mongoType" => {
-                    let name = v
-                        .as_str()
-                        .ok_or_else(|| SchemaError::new(&at, "mongoType must be a string"))?;
+                    let name = v.as_str().ok_or_else(|| SchemaError::new(&at, "mongoType must be a string"))?;
                     hints.mongo_type = Some(BsonKind::from_mongo_type(name).ok_or_else(|| {
                         SchemaError::new(
                             &at,
@@ -128,24 +119,22 @@ impl Hints {
                     })?);
                 }
                 "presence" => {
-                    let p = v.as_f64().filter(|p| (0.0..=1.0).contains(p)).ok_or_else(|| {
-                        SchemaError::new(&at, "presence must be a number from 0 to 1")
-                    })?;
+                    let p = v
+                        .as_f64()
+                        .filter(|p| (0.0..=1.0).contains(p))
+                        .ok_or_else(|| SchemaError::new(&at, "presence must be a number from 0 to 1"))?;
                     hints.presence = Some(p);
                 }
                 "arrayLen" => hints.array_len = Some(LenHint::parse(v, &at)?),
                 "keyCount" => hints.key_count = Some(LenHint::parse(v, &at)?),
                 "key" => hints.key = Some(parse_key(v, &at, &mut hints.key_count)?),
                 "typeWeights" => {
-                    let map = v.as_object().ok_or_else(|| {
-                        SchemaError::new(&at, "typeWeights must map type names to weights")
-                    })?;
+                    let map = v
+                        .as_object()
+                        .ok_or_else(|| SchemaError::new(&at, "typeWeights must map type names to weights"))?;
                     for (ty, w) in map {
                         let w = w.as_f64().filter(|w| *w >= 0.0).ok_or_else(|| {
-                            SchemaError::new(
-                                format!("{at}/{ty}"),
-                                "a type weight must be a non-negative number",
-                            )
+                            SchemaError::new(format!("{at}/{ty}"), "a type weight must be a non-negative number")
                         })?;
                         hints.type_weights.push((ty.clone(), w));
                     }
@@ -153,15 +142,14 @@ impl Hints {
                 "min" => hints.min = Some(v.clone()),
                 "max" => hints.max = Some(v.clone()),
                 "decimals" => {
-                    let d = v.as_u64().filter(|d| *d <= 30).ok_or_else(|| {
-                        SchemaError::new(&at, "decimals must be a whole number from 0 to 30")
-                    })?;
+                    let d = v
+                        .as_u64()
+                        .filter(|d| *d <= 30)
+                        .ok_or_else(|| SchemaError::new(&at, "decimals must be a whole number from 0 to 30"))?;
                     hints.decimals = Some(d as u32);
                 }
                 "faker" => {
-                    let name = v
-                        .as_str()
-                        .ok_or_else(|| SchemaError::new(&at, "faker must be a string"))?;
+                    let name = v.as_str().ok_or_else(|| SchemaError::new(&at, "faker must be a string"))?;
                     hints.faker = Some(name.to_string());
                 }
                 _ => unknown.push((format!("x-gen.{k}"), at)),
@@ -179,14 +167,15 @@ impl LenHint {
         let num = |key: &str| -> Result<Option<f64>, SchemaError> {
             match obj.get(key) {
                 None | Some(Value::Null) => Ok(None),
-                Some(v) => v.as_f64().filter(|n| *n >= 0.0).map(Some).ok_or_else(|| {
-                    SchemaError::new(format!("{path}/{key}"), "must be a non-negative number")
-                }),
+                Some(v) => v
+                    .as_f64()
+                    .filter(|n| *n >= 0.0)
+                    .map(Some)
+                    .ok_or_else(|| SchemaError::new(format!("{path}/{key}"), "must be a non-negative number")),
             }
         };
         for key in obj.keys() {
-            if !["min", "max", "p50", "p90", "p99", "strategy", "avg", "mean"].contains(&key.as_str())
-            {
+            if !["min", "max", "p50", "p90", "p99", "strategy", "avg", "mean"].contains(&key.as_str()) {
                 return Err(SchemaError::new(
                     format!("{path}/{key}"),
                     "unknown length hint (expected min, max, p50, p90, p99, strategy)",
@@ -217,19 +206,12 @@ impl LenHint {
         let top = [self.p50, self.p90, self.p99].into_iter().flatten().fold(min, f64::max);
         let max = self.max.or(hi.map(f64::from)).unwrap_or(top.max(min + 5.0));
         if min < lo as f64 || hi.is_some_and(|hi| max > hi as f64) {
-            return Err(SchemaError::new(
-                path,
-                format!("length range {min}..{max} is outside minItems/maxItems"),
-            ));
+            return Err(SchemaError::new(path, format!("length range {min}..{max} is outside minItems/maxItems")));
         }
         if min > max {
             return Err(SchemaError::new(path, format!("min {min} is greater than max {max}")));
         }
-        let strategy = self.strategy.as_deref().unwrap_or(if has_percentiles {
-            "percentiles"
-        } else {
-            "uniform"
-        });
+        let strategy = self.strategy.as_deref().unwrap_or(if has_percentiles { "percentiles" } else { "uniform" });
         match strategy {
             "uniform" => Ok(LengthDist::Uniform { min: min as u32, max: max as u32 }),
             "percentiles" | "percentile" | "empirical" => {
@@ -265,10 +247,7 @@ fn parse_key(v: &Value, path: &str, count: &mut Option<LenHint>) -> Result<KeyGe
             if let Some(c) = obj.get("count") {
                 *count = Some(LenHint::parse(c, &format!("{path}/count"))?);
             }
-            (
-                obj.get("format").and_then(Value::as_str),
-                obj.get("pattern").and_then(Value::as_str),
-            )
+            (obj.get("format").and_then(Value::as_str), obj.get("pattern").and_then(Value::as_str))
         }
         _ => return Err(SchemaError::new(path, "key must be a string or an object")),
     };
@@ -278,9 +257,7 @@ fn parse_key(v: &Value, path: &str, count: &mut Option<LenHint>) -> Result<KeyGe
     match format.map(str::to_ascii_lowercase).as_deref() {
         Some("uuid") => Ok(KeyGen::Uuid),
         Some("objectid") => Ok(KeyGen::ObjectId),
-        Some("number") | Some("integer") | Some("numeric") => {
-            Ok(KeyGen::Number { min: 0, max: 1_000_000 })
-        }
+        Some("number") | Some("integer") | Some("numeric") => Ok(KeyGen::Number { min: 0, max: 1_000_000 }),
         Some("date") => Ok(KeyGen::Date),
         Some("word") | Some("string") | None => Ok(KeyGen::Word),
         Some(other) => Err(SchemaError::new(
@@ -293,9 +270,7 @@ fn parse_key(v: &Value, path: &str, count: &mut Option<LenHint>) -> Result<KeyGe
 /// Reads a date bound: an RFC 3339 string or milliseconds since the epoch.
 pub fn date_bound(v: &Value, path: &str) -> Result<i64, SchemaError> {
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .ok_or_else(|| SchemaError::new(path, "a date bound must be whole milliseconds")),
+        Value::Number(n) => n.as_i64().ok_or_else(|| SchemaError::new(path, "a date bound must be whole milliseconds")),
         Value::String(s) => {
             let full = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.clone() };
             bson::DateTime::parse_rfc3339_str(&full)

@@ -81,11 +81,20 @@ pub struct ArrayNode {
 /// A distribution of lengths (array sizes, key counts).
 #[derive(Debug, Clone, PartialEq)]
 pub enum LengthDist {
-    Uniform { min: u32, max: u32 },
+    Uniform {
+        min: u32,
+        max: u32,
+    },
     /// Piecewise-linear inverse CDF through (0, min), (.5, p50), (.9, p90), (.99, p99),
     /// (1, max); samples are rounded to the nearest integer so the observed percentiles
     /// land on the hinted ones.
-    Percentiles { min: f64, p50: f64, p90: f64, p99: f64, max: f64 },
+    Percentiles {
+        min: f64,
+        p50: f64,
+        p90: f64,
+        p99: f64,
+        max: f64,
+    },
 }
 
 impl LengthDist {
@@ -101,17 +110,40 @@ impl LengthDist {
 pub enum Scalar {
     Null,
     Bool,
-    Int32 { min: i32, max: i32 },
-    Int64 { min: i64, max: i64 },
-    Double { min: f64, max: f64, decimals: Option<u32> },
-    Decimal128 { min: f64, max: f64, scale: u32 },
+    Int32 {
+        min: i32,
+        max: i32,
+    },
+    Int64 {
+        min: i64,
+        max: i64,
+    },
+    Double {
+        min: f64,
+        max: f64,
+        decimals: Option<u32>,
+    },
+    Decimal128 {
+        min: f64,
+        max: f64,
+        scale: u32,
+    },
     String(StringGen),
     ObjectId,
     /// Milliseconds since the Unix epoch, inclusive bounds.
-    DateTime { min_ms: i64, max_ms: i64 },
-    Binary { min_len: u32, max_len: u32 },
+    DateTime {
+        min_ms: i64,
+        max_ms: i64,
+    },
+    Binary {
+        min_len: u32,
+        max_len: u32,
+    },
     Uuid,
-    Timestamp { min_s: u32, max_s: u32 },
+    Timestamp {
+        min_s: u32,
+        max_s: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -162,8 +194,12 @@ pub enum IdGen {
     /// ObjectId with a per-seed machine part and the document index as counter.
     ObjectId,
     /// `offset + index`, as Int32 or Int64.
-    Int32 { offset: i32 },
-    Int64 { offset: i64 },
+    Int32 {
+        offset: i32,
+    },
+    Int64 {
+        offset: i64,
+    },
     /// The hex form of the ObjectId above.
     HexString,
     /// A random UUID (collisions are negligible), as a string or BSON binary subtype 4.

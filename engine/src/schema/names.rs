@@ -49,8 +49,9 @@ pub const FAKER_NAMES: &str = "word, sentence, paragraph, name, firstName, lastN
 pub fn string_kind_for(name: &str) -> Option<StringKind> {
     let n = normalize(name);
     let exact = match n.as_str() {
-        "name" | "fullname" | "displayname" | "customername" | "contactname" | "authorname"
-        | "ownername" => Some(StringKind::Name),
+        "name" | "fullname" | "displayname" | "customername" | "contactname" | "authorname" | "ownername" => {
+            Some(StringKind::Name)
+        }
         "title" | "subject" | "headline" => Some(StringKind::Sentence),
         "ip" | "ipaddress" | "ipv4" => Some(StringKind::Ipv4),
         "ipv6" => Some(StringKind::Ipv6),
@@ -62,7 +63,9 @@ pub fn string_kind_for(name: &str) -> Option<StringKind> {
     if exact.is_some() {
         return exact;
     }
-    const SUFFIXES: &[(&str, fn() -> StringKind)] = &[
+    // Constructors, not values: `StringKind` holds boxed patterns and is not `Copy`.
+    type Make = fn() -> StringKind;
+    const SUFFIXES: &[(&str, Make)] = &[
         ("email", || StringKind::Email),
         ("firstname", || StringKind::FirstName),
         ("givenname", || StringKind::FirstName),
@@ -119,10 +122,7 @@ pub fn numeric_range_for(name: &str) -> Option<(f64, f64, Option<u32>)> {
         (18.0, 90.0, None)
     } else if ends("year") {
         (1970.0, 2025.0, None)
-    } else if ["price", "amount", "total", "cost", "balance", "salary", "subtotal", "fee"]
-        .iter()
-        .any(|s| ends(s))
-    {
+    } else if ["price", "amount", "total", "cost", "balance", "salary", "subtotal", "fee"].iter().any(|s| ends(s)) {
         (1.0, 1000.0, Some(2))
     } else if ["quantity", "qty"].iter().any(|s| ends(s)) {
         (1.0, 20.0, None)

@@ -13,17 +13,12 @@ use super::SchemaError;
 /// stop at 8 extra copies.
 pub fn compile_pattern(pattern: &str, path: &str) -> Result<rand_regex::Regex, SchemaError> {
     let body = strip_anchors(pattern);
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(body)
-        .map_err(|e| {
+    let hir =
+        regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(body).map_err(|e| {
             SchemaError::new(path, format!("invalid pattern '{pattern}': {}", last_line(&e.to_string())))
         })?;
-    rand_regex::Regex::with_hir(printable(hir), 8).map_err(|e| {
-        SchemaError::new(path, format!("pattern '{pattern}' cannot be generated: {e}"))
-    })
+    rand_regex::Regex::with_hir(printable(hir), 8)
+        .map_err(|e| SchemaError::new(path, format!("pattern '{pattern}' cannot be generated: {e}")))
 }
 
 fn strip_anchors(pattern: &str) -> &str {
@@ -96,7 +91,9 @@ mod tests {
                     && s[4..].bytes().all(|b| b.is_ascii_digit())
             }
             "^SKU-[0-9a-f]{6}$" => {
-                s.len() == 10 && s.starts_with("SKU-") && s[4..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+                s.len() == 10
+                    && s.starts_with("SKU-")
+                    && s[4..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
             }
             "a.b" => s.len() == 3 && s.starts_with('a') && s.ends_with('b') && (0x20..0x7f).contains(&s.as_bytes()[1]),
             "(red|green|blue)" => ["red", "green", "blue"].contains(&s),

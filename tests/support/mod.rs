@@ -1,0 +1,122 @@
+//! Test support for the end-to-end tests: the `forge` binary and a real
+//! MongoDB-compatible server (DESIGN.md §5).
+//!
+//! The server is `FORGE_TEST_URI` when set (a real mongod or Atlas wins), otherwise a
+//! `secantusd-rs` this process starts once and that dies with it. There is no
+//! fallback to a mock: with no server the tests fail and say how to get one.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A `forge` command, built by cargo for this test run.
+pub fn forge() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_forge"));
+    cmd.env_remove("MONGODB_URI");
+    cmd
+}
+
+/// The connection string of the test server.
+pub fn server_uri() -> &'static str {
+    static URI: OnceLock<String> = OnceLock::new();
+    URI.get_or_init(|| match std::env::var("FORGE_TEST_URI") {
+        Ok(uri) if !uri.is_empty() => uri,
+        _ => start_server(),
+    })
+}
+
+/// A database name no other test (or earlier run) uses.
+pub fn fresh_db(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("forge_test_{}_{}_{name}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub async fn client() -> mongodb::Client {
+    let client = mongodb::Client::with_uri_str(server_uri())
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test server at {}: {e}", server_uri()));
+    client
+        .database("admin")
+        .run_command(bson::doc! { "ping": 1 })
+        .await
+        .unwrap_or_else(|e| panic!("the test server at {} does not answer: {e}", server_uri()));
+    client
+}
+
+fn start_server() -> String {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("secantus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create the test server's data directory");
+    // Spawned from a thread that never ends, so that PR_SET_PDEATHSIG (which follows
+    // the spawning thread) kills the server exactly when this test process exits.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut cmd = Command::new("secantusd-rs");
+        cmd.args(["--host", "127.0.0.1", "--port", "0", "--cache-size", "256M"])
+            .args(["--log-file-max", "16MB", "--log-level", "WARNING", "--oplog-max-entries", "2000000"])
+            .arg("--storage-path")
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = tx.send(Err(format!(
+                    "no MongoDB test server: set FORGE_TEST_URI, or install secantusd-rs with \
+                     `scripts/test-server.sh install` (starting it failed: {e})"
+                )));
+                return;
+            }
+        };
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let port = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| line.split("listening on 127.0.0.1:").nth(1).map(|p| p.trim().to_string()));
+        let _ = tx.send(port.ok_or_else(|| "secantusd-rs exited without reporting a port".to_string()));
+        // Keep reading so the server never blocks on a full pipe; keep this thread alive.
+        for _ in lines {}
+        let _ = child.wait();
+        loop {
+            std::thread::park();
+        }
+    });
+    match rx.recv().expect("server thread") {
+        Ok(port) => format!("mongodb://127.0.0.1:{port}/"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Runs `forge` with `args` and returns (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = forge().args(args).output().expect("run forge");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Parses Extended JSON lines back into BSON documents.
+pub fn parse_ndjson(text: &str) -> Vec<bson::Document> {
+    text.lines()
+        .map(|line| {
+            let json: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}"));
+            match bson::Bson::try_from(json).expect("valid Extended JSON") {
+                bson::Bson::Document(d) => d,
+                other => panic!("not a document: {other:?}"),
+            }
+        })
+        .collect()
+}
