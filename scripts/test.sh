@@ -23,4 +23,14 @@ if [ -z "${FORGE_TEST_URI:-}" ]; then
 fi
 
 echo "== tests"
-cargo test --workspace "$@"
+log=$(mktemp -t forge-test-log.XXXXXX)
+set +e
+cargo test --workspace "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run: cargo prints one per test binary, and the last
+# binary (doc-tests of a small crate) may have none to run.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"
