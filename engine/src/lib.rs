@@ -5,6 +5,8 @@ pub mod cli;
 pub mod error;
 pub mod examples;
 pub mod generate;
+pub mod mutation;
+pub mod plan;
 pub mod output;
 pub mod pipeline;
 pub mod schema;

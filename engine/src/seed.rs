@@ -15,6 +15,8 @@ pub type Rng = Xoshiro256PlusPlus;
 pub enum Stream {
     Document = 1,
     IdMachine = 2,
+    /// Operation `i` of a traffic run: its kind, target and mutation.
+    Operation = 3,
 }
 
 /// SplitMix64's finaliser: a bijective mix with good avalanche.

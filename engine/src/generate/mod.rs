@@ -43,14 +43,27 @@ impl Generator {
     /// Document number `index` of this run.
     pub fn document(&self, index: u64) -> Document {
         let mut rng = seed::rng(self.seed, Stream::Document, index);
+        let id = self.ids.make(&self.compiled().id, index, &mut rng);
+        self.document_with_id(id, &mut rng)
+    }
+
+    /// A document drawn from `rng` with the given `_id` (replacements keep their target's).
+    pub fn document_with_id(&self, id: Bson, rng: &mut Rng) -> Document {
         let schema = self.compiled();
         let mut doc = Document::new();
-        doc.insert("_id", self.ids.make(&schema.id, index, &mut rng));
-        let Node::Object(root) = schema.node(schema.root) else {
-            unreachable!("compilation guarantees an object root")
-        };
-        self.fill_object(root, &mut doc, &mut rng, 0);
+        doc.insert("_id", id);
+        let Node::Object(root) = schema.node(schema.root) else { unreachable!("compilation guarantees an object root") };
+        self.fill_object(root, &mut doc, rng, 0);
         doc
+    }
+
+    /// A fresh value for one schema node (a field's new value in an update).
+    pub fn value_of(&self, node: NodeId, rng: &mut Rng) -> Bson {
+        self.value(node, rng, 1)
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
     }
 
     fn fill_object(&self, obj: &ObjectNode, doc: &mut Document, rng: &mut Rng, depth: usize) {

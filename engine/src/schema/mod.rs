@@ -4,6 +4,7 @@ mod compile;
 mod hints;
 pub mod model;
 mod names;
+pub mod paths;
 mod pattern;
 
 use std::path::Path;

@@ -1,0 +1,271 @@
+//! The planner: operation index → what to write, sequentially and deterministically.
+//!
+//! It owns the targets (the IdCache) and the operation mix. Everything random about
+//! operation `i` (its kind, its target, its mutation) is drawn from an RNG seeded by
+//! (run seed, i), so the same seed and flags give the same operation stream whatever
+//! the number of writers.
+
+pub mod id_cache;
+pub mod selector;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bson::{Bson, Document, doc};
+
+pub use id_cache::{IdCache, IdKey};
+pub use selector::{OpKind, OpSelector};
+
+use crate::generate::Generator;
+use crate::mutation::{DeleteAction, DeleteBehavior, Mutation, OpContext, UpdateStrategy};
+use crate::seed::{self, Stream};
+
+/// One planned write, in the shape the writer sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Insert(Document),
+    Update { filter: Document, update: Document },
+    Replace { filter: Document, replacement: Document },
+    Delete { filter: Document },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpPlan {
+    pub index: u64,
+    /// The kind the mix chose (a tombstone delete is a `Delete` written as an update).
+    pub kind: OpKind,
+    pub id: Bson,
+    pub write: Write,
+}
+
+/// How targets are chosen from the IdCache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sampling {
+    /// Uniformly at random.
+    Random,
+    /// In `_id` order, round-robin.
+    Sequential,
+    /// Favouring the newest documents.
+    WeightedRecent,
+}
+
+/// Where a planner's targets come from when its cache runs dry.
+pub trait TargetSource: Send {
+    /// Adds targets to `cache`, skipping `skip`; returns how many were added.
+    fn refill(&mut self, cache: &mut IdCache, skip: &HashSet<IdKey>) -> Result<usize, String>;
+}
+
+/// Which deleted `_id`s a planner keeps away from later operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeleteTracking {
+    /// Deleted `_id`s may be targeted again (their updates then match nothing).
+    None,
+    /// Never target an `_id` this run deleted.
+    Memory,
+    /// Keep targeting, with a filter guard so that deleted targets match nothing.
+    Filter,
+}
+
+pub struct Planner {
+    seed: u64,
+    next: u64,
+    inserts: u64,
+    selector: OpSelector,
+    generator: Arc<Generator>,
+    strategy: Box<dyn UpdateStrategy>,
+    replace: Box<dyn UpdateStrategy>,
+    delete: DeleteBehavior,
+    cache: IdCache,
+    sampling: Sampling,
+    source: Option<Box<dyn TargetSource>>,
+    tracking: DeleteTracking,
+    deleted: HashSet<IdKey>,
+    /// Updates and deletes that found no target and became inserts.
+    pub converted_to_insert: u64,
+}
+
+pub struct PlannerConfig {
+    pub seed: u64,
+    pub selector: OpSelector,
+    pub generator: Arc<Generator>,
+    pub strategy: Box<dyn UpdateStrategy>,
+    pub delete: DeleteBehavior,
+    pub id_cache_size: usize,
+}
+
+impl Planner {
+    /// A CDC planner: it inserts documents and targets the `_id`s it inserted.
+    pub fn new(config: PlannerConfig) -> Self {
+        let replace = crate::mutation::builtin("regenerate", config.generator.clone()).expect("regenerate always builds");
+        Planner {
+            seed: config.seed,
+            next: 0,
+            inserts: 0,
+            selector: config.selector,
+            generator: config.generator,
+            strategy: config.strategy,
+            replace,
+            delete: config.delete,
+            cache: IdCache::new(config.id_cache_size),
+            sampling: Sampling::Random,
+            source: None,
+            tracking: DeleteTracking::None,
+            deleted: HashSet::new(),
+            converted_to_insert: 0,
+        }
+    }
+
+    /// A mutation planner: targets come from `source` (an existing collection).
+    pub fn with_source(mut self, source: Box<dyn TargetSource>, sampling: Sampling, tracking: DeleteTracking) -> Self {
+        self.source = Some(source);
+        self.sampling = sampling;
+        self.tracking = tracking;
+        self
+    }
+
+    pub fn planned(&self) -> u64 {
+        self.next
+    }
+
+    /// The next operation, or `None` when a mutation run has no target left.
+    pub fn next_op(&mut self) -> Result<Option<OpPlan>, String> {
+        let index = self.next;
+        self.next += 1;
+        let mut rng = seed::rng(self.seed, Stream::Operation, index);
+        let mut kind = self.selector.pick(&mut rng);
+        if kind != OpKind::Insert && self.cache.is_empty() {
+            if let Some(source) = &mut self.source {
+                source.refill(&mut self.cache, &self.deleted)?;
+            }
+            if self.cache.is_empty() {
+                if self.source.is_some() {
+                    return Ok(None);
+                }
+                kind = OpKind::Insert;
+                self.converted_to_insert += 1;
+            }
+        }
+        if kind == OpKind::Insert {
+            let doc = self.generator.document(self.inserts);
+            self.inserts += 1;
+            let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+            self.cache.insert(id.clone());
+            return Ok(Some(OpPlan { index, kind, id, write: Write::Insert(doc) }));
+        }
+        let id = match self.sampling {
+            Sampling::Random => self.cache.pick(&mut rng).cloned(),
+            Sampling::Sequential => self.cache.next_in_order(),
+            Sampling::WeightedRecent => self.cache.pick_recent(&mut rng),
+        }
+        .expect("cache checked non-empty");
+        let filter = self.filter(&id);
+        let ctx = OpContext { op_index: index, target: &id };
+        let write = match kind {
+            OpKind::Update | OpKind::Replace => {
+                let strategy = if kind == OpKind::Update { &self.strategy } else { &self.replace };
+                match strategy.mutate(&ctx, &mut rng) {
+                    Mutation::Update(update) => Write::Update { filter, update },
+                    Mutation::Replace(replacement) => Write::Replace { filter, replacement },
+                    Mutation::Skip => return self.next_op(),
+                }
+            }
+            OpKind::Delete => {
+                if self.delete.forgets() || self.tracking == DeleteTracking::Memory {
+                    self.cache.remove(&id);
+                }
+                if self.tracking == DeleteTracking::Memory {
+                    self.deleted.insert(IdKey::of(&id));
+                }
+                match self.delete.action() {
+                    DeleteAction::Delete => Write::Delete { filter },
+                    DeleteAction::Update(update) => Write::Update { filter, update },
+                }
+            }
+            OpKind::Insert => unreachable!("handled above"),
+        };
+        Ok(Some(OpPlan { index, kind, id, write }))
+    }
+
+    fn filter(&self, id: &Bson) -> Document {
+        let mut filter = doc! { "_id": id.clone() };
+        if self.tracking == DeleteTracking::Filter
+            && let Some(guard) = self.delete.guard()
+        {
+            filter.extend(guard);
+        }
+        filter
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Schema;
+
+    fn planner(ratios: &str, cache: usize, delete: DeleteBehavior) -> Planner {
+        let schema = Arc::new(Schema::from_json_str(crate::examples::CUSTOMERS.json).unwrap());
+        let generator = Arc::new(Generator::new(schema, 5));
+        Planner::new(PlannerConfig {
+            seed: 5,
+            selector: OpSelector::parse(ratios, &OpKind::ALL).unwrap(),
+            strategy: crate::mutation::builtin("partial", generator.clone()).unwrap(),
+            generator,
+            delete,
+            id_cache_size: cache,
+        })
+    }
+
+    fn ops(p: &mut Planner, n: usize) -> Vec<OpPlan> {
+        (0..n).map(|_| p.next_op().unwrap().unwrap()).collect()
+    }
+
+    #[test]
+    fn same_seed_same_stream() {
+        let a = ops(&mut planner("insert:50,update:30,replace:10,delete:10", 100, DeleteBehavior::Remove), 2000);
+        let b = ops(&mut planner("insert:50,update:30,replace:10,delete:10", 100, DeleteBehavior::Remove), 2000);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn targets_are_live_inserted_ids_within_the_cache_window() {
+        let mut p = planner("insert:50,update:40,delete:10", 100, DeleteBehavior::Remove);
+        let mut inserted: Vec<Bson> = Vec::new();
+        let mut deleted: HashSet<IdKey> = HashSet::new();
+        for op in ops(&mut p, 5000) {
+            match op.kind {
+                OpKind::Insert => inserted.push(op.id.clone()),
+                _ => {
+                    let key = IdKey::of(&op.id);
+                    assert!(!deleted.contains(&key), "op {} targets a deleted _id", op.index);
+                    let pos = inserted.iter().rposition(|i| *i == op.id).expect("targets an inserted _id");
+                    assert!(inserted.len() - pos <= 100 + deleted.len(), "older than the cache window");
+                    if op.kind == OpKind::Delete {
+                        deleted.insert(key);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_cache_turns_updates_into_inserts() {
+        let mut p = planner("update:1", 10, DeleteBehavior::Remove);
+        let first = p.next_op().unwrap().unwrap();
+        assert_eq!(first.kind, OpKind::Insert);
+        assert_eq!(p.converted_to_insert, 1);
+        assert_eq!(p.next_op().unwrap().unwrap().kind, OpKind::Update);
+    }
+
+    #[test]
+    fn tombstones_are_updates_and_keep_the_target() {
+        let tomb = DeleteBehavior::Tombstone { flag: "_deleted".into(), time: "_deletedAt".into() };
+        let mut p = planner("insert:1,delete:1", 1, tomb);
+        let all = ops(&mut p, 50);
+        let deletes: Vec<_> = all.iter().filter(|o| o.kind == OpKind::Delete).collect();
+        assert!(!deletes.is_empty());
+        for d in deletes {
+            let Write::Update { update, .. } = &d.write else { panic!("{d:?}") };
+            assert!(update.get_document("$set").unwrap().get_bool("_deleted").unwrap());
+        }
+    }
+}
