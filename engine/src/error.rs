@@ -12,13 +12,16 @@ pub enum Error {
     /// A failure while running: exit code 1.
     #[error("{0}")]
     Runtime(String),
+    /// A run that failed after its final report was printed: exit code 1.
+    #[error("{0}")]
+    Reported(String),
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Schema(_) => 2,
-            Error::Runtime(_) => 1,
+            Error::Runtime(_) | Error::Reported(_) => 1,
         }
     }
 }

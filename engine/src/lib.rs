@@ -5,11 +5,15 @@ pub mod cli;
 pub mod error;
 pub mod examples;
 pub mod generate;
+pub mod metrics;
+pub mod mongo;
 pub mod mutation;
-pub mod plan;
 pub mod output;
 pub mod pipeline;
+pub mod plan;
+pub mod rate;
 pub mod schema;
 pub mod seed;
+pub mod traffic;
 
 pub use error::Error;

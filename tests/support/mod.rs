@@ -120,3 +120,45 @@ pub fn parse_ndjson(text: &str) -> Vec<bson::Document> {
         })
         .collect()
 }
+
+/// A change event reduced to what the tests check.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub op: String,
+    pub id: bson::Bson,
+    pub wall_ms: Option<i64>,
+}
+
+/// Reads a change stream until no event arrives for `idle`.
+pub async fn drain_events(
+    stream: &mut mongodb::change_stream::ChangeStream<mongodb::change_stream::event::ChangeStreamEvent<bson::Document>>,
+    idle: std::time::Duration,
+) -> Vec<Event> {
+    use futures_util::StreamExt;
+    let mut events = Vec::new();
+    while let Ok(Some(next)) = tokio::time::timeout(idle, stream.next()).await {
+        let event = next.expect("change stream event");
+        let id = event.document_key.as_ref().and_then(|k| k.get("_id")).cloned().unwrap_or(bson::Bson::Null);
+        events.push(Event {
+            op: format!("{:?}", event.operation_type).to_lowercase(),
+            id,
+            wall_ms: event.wall_time.map(|t| t.timestamp_millis()),
+        });
+    }
+    events
+}
+
+/// Runs `forge` off the async runtime (the driver keeps its connections alive meanwhile).
+pub async fn run_async(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || run(&args.iter().map(String::as_str).collect::<Vec<_>>())).await.unwrap()
+}
+
+/// Reads a `--report` file.
+pub fn read_report(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("report written")).expect("report is JSON")
+}
+
+/// `report.ops.<kind>.<field>`, 0 when absent.
+pub fn count(report: &serde_json::Value, kind: &str, field: &str) -> u64 {
+    report["ops"][kind][field].as_u64().unwrap_or(0)
+}

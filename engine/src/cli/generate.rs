@@ -1,12 +1,29 @@
-//! `forge generate`.
+//! `forge generate`: documents to a file, to MongoDB, or as a CDC simulation.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::traffic::{ConnectionArgs, TrafficArgs};
 use crate::error::Error;
 use crate::generate::Generator;
 use crate::output::{Target, TextFormat, ejson};
 use crate::pipeline::Job;
+use crate::plan::{OpKind, OpSelector, Planner, PlannerConfig};
+use crate::schema::Schema;
+use crate::traffic::RunInfo;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Extended JSON, one document per line (what mongoimport reads)
+    Ndjson,
+    /// Extended JSON, one array (mongoimport --jsonArray)
+    Json,
+    /// Bulk inserts into --collection
+    Mongo,
+    /// Change-data-capture traffic: inserts, updates, replaces and deletes against the
+    /// documents this run inserted, in the mix of --operation-ratios
+    MongoCdc,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -15,12 +32,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     schema: Option<String>,
 
-    /// Number of documents
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
-    count: u64,
+    /// Number of documents (operations for mongo-cdc). Default: 10 for file output;
+    /// for MongoDB output, until --duration or Ctrl-C
+    #[arg(short = 'n', long, value_name = "N")]
+    count: Option<u64>,
 
-    /// Seed for all randomness: the same seed and flags give byte-identical output.
-    /// Default: a random seed, printed on stderr
+    /// Seed for all randomness: the same seed and flags give byte-identical output and
+    /// the same operation stream. Default: a random seed, printed on stderr
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
 
@@ -29,11 +47,11 @@ pub struct Args {
     #[arg(long, value_name = "I", default_value_t = 0)]
     start: u64,
 
-    /// Output layout
-    #[arg(long, value_enum, default_value_t = TextFormat::Ndjson)]
-    output: TextFormat,
+    /// Where documents go
+    #[arg(long, value_enum, default_value_t = Output::Ndjson)]
+    output: Output,
 
-    /// Output file, or - for standard output
+    /// Output file, or - for standard output (ndjson and json)
     #[arg(long, value_name = "PATH", default_value = "-")]
     out: String,
 
@@ -41,25 +59,58 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ejson::Mode::Relaxed)]
     ejson: ejson::Mode,
 
-    /// Generator threads (output is identical for any value). Default: all cores
+    /// Generator threads for file output (the output is identical for any value).
+    /// Default: all cores
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
 
-    /// No seed notice or summary on stderr
+    /// No seed notice, progress lines or file summary on stderr
     #[arg(short, long)]
     quiet: bool,
+
+    /// mongo-cdc: relative weights of insert, update, replace and delete
+    #[arg(
+        long,
+        value_name = "MIX",
+        default_value = "insert:100",
+        help_heading = "CDC simulation (--output mongo-cdc)"
+    )]
+    operation_ratios: String,
+
+    /// mongo-cdc: inserts made before the mix starts (not counted in -n)
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "CDC simulation (--output mongo-cdc)")]
+    warmup_inserts: u64,
+
+    /// mongo-cdc: what an update does: regenerate (replaceOne with a fresh document),
+    /// partial ($set/$unset of a few fields), increment ($inc of numbers), mixed
+    #[arg(long, value_name = "NAME", default_value = "partial", help_heading = "CDC simulation (--output mongo-cdc)")]
+    update_strategy: String,
+
+    #[command(flatten, next_help_heading = "MongoDB output (--output mongo, mongo-cdc)")]
+    connection: ConnectionArgs,
+
+    #[command(flatten, next_help_heading = "MongoDB output (--output mongo, mongo-cdc)")]
+    traffic: TrafficArgs,
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
     let schema = super::load_schema(args.schema.as_deref())?;
     let seed = super::resolve_seed(args.seed, args.quiet);
-    args.start.checked_add(args.count).ok_or_else(|| Error::Usage("--start plus --count overflows".into()))?;
+    match args.output {
+        Output::Ndjson | Output::Json => to_file(args, schema, seed),
+        Output::Mongo | Output::MongoCdc => to_mongo(args, schema, seed),
+    }
+}
+
+fn to_file(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
+    let count = args.count.unwrap_or(10);
+    args.start.checked_add(count).ok_or_else(|| Error::Usage("--start plus --count overflows".into()))?;
     let job = Job {
         generator: Generator::new(Arc::new(schema), seed),
         start: args.start,
-        count: args.count,
+        count,
         threads: args.threads.map_or_else(super::default_threads, usize::from),
-        format: args.output,
+        format: if args.output == Output::Json { TextFormat::Json } else { TextFormat::Ndjson },
         mode: args.ejson,
     };
     let target = Target::parse(&args.out);
@@ -77,4 +128,54 @@ pub fn run(args: Args) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+fn to_mongo(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
+    let cdc = args.output == Output::MongoCdc;
+    let selector = if cdc {
+        OpSelector::parse(&args.operation_ratios, &OpKind::ALL)
+            .map_err(|e| Error::Usage(format!("--operation-ratios: {e}")))?
+    } else {
+        if args.operation_ratios != "insert:100" {
+            return Err(Error::Usage("--operation-ratios needs --output mongo-cdc".into()));
+        }
+        OpSelector::only(OpKind::Insert)
+    };
+    let collection = args.connection.collection.clone().unwrap_or_else(|| default_collection(&schema));
+    let generator = Arc::new(Generator::new(Arc::new(schema), seed));
+    let strategy = crate::mutation::builtin(&args.update_strategy, generator.clone())
+        .map_err(|e| Error::Usage(format!("--update-strategy: {e}")))?;
+    let planner = Planner::new(PlannerConfig {
+        seed,
+        selector,
+        generator,
+        strategy,
+        delete: args.traffic.delete_behavior(),
+        id_cache_size: args.traffic.id_cache_size as usize,
+        first_document: args.start,
+    });
+    let config = args.traffic.config(args.count, if cdc { args.warmup_inserts } else { 0 }, args.quiet);
+    let info = RunInfo {
+        command: if cdc { "generate (mongo-cdc)" } else { "generate (mongo)" }.into(),
+        seed,
+        flags: super::traffic::redacted_flags(),
+    };
+    let runtime = super::traffic::runtime()?;
+    let report = runtime.block_on(async {
+        let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
+        let coll = crate::mongo::collection(&client, &db, &collection);
+        Ok::<_, Error>(crate::traffic::run(planner, client, coll, config, info).await)
+    })?;
+    super::traffic::finish(report, args.traffic.report.as_ref())
+}
+
+/// The schema's title when it makes a collection name, else "documents".
+fn default_collection(schema: &Schema) -> String {
+    schema
+        .source
+        .get("title")
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or("documents")
+        .to_string()
 }

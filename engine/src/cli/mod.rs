@@ -2,6 +2,8 @@
 
 mod bench;
 mod generate;
+mod mutate;
+mod traffic;
 
 use clap::{Parser, Subcommand};
 
@@ -26,8 +28,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Generate documents from a schema as Extended JSON
+    /// Generate documents from a schema: to a file, into MongoDB, or as CDC traffic
     Generate(generate::Args),
+    /// Update and delete documents of an existing collection
+    Mutate(mutate::Args),
     /// Measure generation throughput (docs/s, MB/s) on one thread and on all threads
     Bench(bench::Args),
 }
@@ -35,6 +39,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Generate(args) => generate::run(args),
+        Command::Mutate(args) => mutate::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -52,7 +52,9 @@ impl Generator {
         let schema = self.compiled();
         let mut doc = Document::new();
         doc.insert("_id", id);
-        let Node::Object(root) = schema.node(schema.root) else { unreachable!("compilation guarantees an object root") };
+        let Node::Object(root) = schema.node(schema.root) else {
+            unreachable!("compilation guarantees an object root")
+        };
         self.fill_object(root, &mut doc, rng, 0);
         doc
     }

@@ -21,9 +21,12 @@ pub struct Increment {
 impl Increment {
     pub fn new(generator: Arc<Generator>) -> Result<Self, String> {
         let paths = field_paths(&generator.schema().compiled);
-        let numeric: Vec<usize> = paths.iter().enumerate().filter(|(_, p)| p.numeric.is_some()).map(|(i, _)| i).collect();
+        let numeric: Vec<usize> =
+            paths.iter().enumerate().filter(|(_, p)| p.numeric.is_some()).map(|(i, _)| i).collect();
         if numeric.is_empty() {
-            return Err("the increment strategy needs a schema with a numeric field (integer, long, double or decimal)".into());
+            return Err(
+                "the increment strategy needs a schema with a numeric field (integer, long, double or decimal)".into(),
+            );
         }
         Ok(Increment { paths, numeric })
     }

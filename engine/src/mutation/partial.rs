@@ -39,7 +39,12 @@ pub(super) fn conflicts(a: &str, b: &str) -> bool {
 }
 
 /// Up to `n` distinct, non-conflicting paths from `candidates` (indices into `paths`).
-pub(super) fn pick_paths<'p>(paths: &'p [FieldPath], candidates: &[usize], n: usize, rng: &mut Rng) -> Vec<&'p FieldPath> {
+pub(super) fn pick_paths<'p>(
+    paths: &'p [FieldPath],
+    candidates: &[usize],
+    n: usize,
+    rng: &mut Rng,
+) -> Vec<&'p FieldPath> {
     let mut chosen: Vec<&FieldPath> = Vec::with_capacity(n);
     for _ in 0..n * 3 {
         if chosen.len() == n {

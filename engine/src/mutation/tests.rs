@@ -14,9 +14,7 @@ fn generator() -> Arc<Generator> {
 fn run(name: &str, n: u64) -> Vec<Mutation> {
     let strategy = builtin(name, generator()).unwrap();
     let target = Bson::Int32(7);
-    (0..n)
-        .map(|i| strategy.mutate(&OpContext { op_index: i, target: &target }, &mut Rng::seed_from_u64(i)))
-        .collect()
+    (0..n).map(|i| strategy.mutate(&OpContext { op_index: i, target: &target }, &mut Rng::seed_from_u64(i))).collect()
 }
 
 #[test]
@@ -83,7 +81,9 @@ fn conflicts_are_prefixes_on_dot_boundaries() {
 #[test]
 fn unknown_names_and_unusable_schemas_are_refused() {
     assert!(builtin("shuffle", generator()).unwrap_err().contains("shuffle"));
-    let no_numbers = Schema::from_value(serde_json::json!({ "type": "object", "properties": { "s": { "type": "string" } } })).unwrap();
+    let no_numbers =
+        Schema::from_value(serde_json::json!({ "type": "object", "properties": { "s": { "type": "string" } } }))
+            .unwrap();
     let g = Arc::new(Generator::new(Arc::new(no_numbers), 1));
     assert!(builtin("increment", g).unwrap_err().contains("numeric"));
     let tomb = DeleteBehavior::Tombstone { flag: "_deleted".into(), time: "_deletedAt".into() };

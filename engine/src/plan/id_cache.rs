@@ -114,13 +114,14 @@ impl IdCache {
         self.index.get(key).map(|&pos| self.live[pos].1.clone())
     }
 
-    /// The oldest live `_id`, which then becomes the newest: a round-robin walk in
-    /// the order the `_id`s were added.
-    pub fn next_in_order(&mut self) -> Option<Bson> {
+    /// Takes the oldest live `_id` out of the cache: consumed in the order added, so a
+    /// source refilled in `_id` order is walked through in `_id` order.
+    pub fn pop_oldest(&mut self) -> Option<Bson> {
         while let Some(key) = self.order.pop_front() {
             if let Some(&pos) = self.index.get(&key) {
-                self.order.push_back(key);
-                return Some(self.live[pos].1.clone());
+                let id = self.live[pos].1.clone();
+                self.remove_key(&key);
+                return Some(id);
             }
         }
         None
@@ -165,8 +166,9 @@ mod tests {
             seen.insert(cache.pick(&mut rng).unwrap().as_i32().unwrap());
         }
         assert_eq!(seen, [4, 5, 6].into_iter().collect());
-        assert_eq!(cache.next_in_order(), Some(Bson::Int32(4)));
-        assert_eq!(cache.next_in_order(), Some(Bson::Int32(5)));
+        assert_eq!(cache.pop_oldest(), Some(Bson::Int32(4)));
+        assert_eq!(cache.pop_oldest(), Some(Bson::Int32(5)));
+        assert_eq!(cache.len(), 1);
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub struct OpPlan {
 pub enum Sampling {
     /// Uniformly at random.
     Random,
-    /// In `_id` order, round-robin.
+    /// In `_id` order, through the whole collection, then again from the start.
     Sequential,
     /// Favouring the newest documents.
     WeightedRecent,
@@ -91,16 +91,19 @@ pub struct PlannerConfig {
     pub strategy: Box<dyn UpdateStrategy>,
     pub delete: DeleteBehavior,
     pub id_cache_size: usize,
+    /// Index of the first inserted document (`--start`).
+    pub first_document: u64,
 }
 
 impl Planner {
     /// A CDC planner: it inserts documents and targets the `_id`s it inserted.
     pub fn new(config: PlannerConfig) -> Self {
-        let replace = crate::mutation::builtin("regenerate", config.generator.clone()).expect("regenerate always builds");
+        let replace =
+            crate::mutation::builtin("regenerate", config.generator.clone()).expect("regenerate always builds");
         Planner {
             seed: config.seed,
             next: 0,
-            inserts: 0,
+            inserts: config.first_document,
             selector: config.selector,
             generator: config.generator,
             strategy: config.strategy,
@@ -127,6 +130,21 @@ impl Planner {
         self.next
     }
 
+    /// An insert, whatever the mix says: warm-up before the measured run.
+    pub fn next_insert(&mut self) -> OpPlan {
+        let index = self.next;
+        self.next += 1;
+        self.insert(index)
+    }
+
+    fn insert(&mut self, index: u64) -> OpPlan {
+        let doc = self.generator.document(self.inserts);
+        self.inserts += 1;
+        let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+        self.cache.insert(id.clone());
+        OpPlan { index, kind: OpKind::Insert, id, write: Write::Insert(doc) }
+    }
+
     /// The next operation, or `None` when a mutation run has no target left.
     pub fn next_op(&mut self) -> Result<Option<OpPlan>, String> {
         let index = self.next;
@@ -146,15 +164,11 @@ impl Planner {
             }
         }
         if kind == OpKind::Insert {
-            let doc = self.generator.document(self.inserts);
-            self.inserts += 1;
-            let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-            self.cache.insert(id.clone());
-            return Ok(Some(OpPlan { index, kind, id, write: Write::Insert(doc) }));
+            return Ok(Some(self.insert(index)));
         }
         let id = match self.sampling {
             Sampling::Random => self.cache.pick(&mut rng).cloned(),
-            Sampling::Sequential => self.cache.next_in_order(),
+            Sampling::Sequential => self.cache.pop_oldest(),
             Sampling::WeightedRecent => self.cache.pick_recent(&mut rng),
         }
         .expect("cache checked non-empty");
@@ -212,6 +226,7 @@ mod tests {
             generator,
             delete,
             id_cache_size: cache,
+            first_document: 0,
         })
     }
 

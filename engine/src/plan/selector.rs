@@ -47,12 +47,10 @@ impl OpSelector {
                 let names: Vec<_> = allowed.iter().map(|k| k.name()).collect();
                 format!("unknown operation '{}' (expected {})", name.trim(), names.join(", "))
             })?;
-            let weight: f64 = weight
-                .trim()
-                .parse()
-                .ok()
-                .filter(|w: &f64| w.is_finite() && *w >= 0.0)
-                .ok_or_else(|| format!("weight of {name} must be a non-negative number, not '{}'", weight.trim()))?;
+            let weight: f64 =
+                weight.trim().parse().ok().filter(|w: &f64| w.is_finite() && *w >= 0.0).ok_or_else(|| {
+                    format!("weight of {name} must be a non-negative number, not '{}'", weight.trim())
+                })?;
             if weights.iter().any(|(k, _)| *k == kind) {
                 return Err(format!("{name} is given twice"));
             }

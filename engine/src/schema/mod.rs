@@ -6,6 +6,7 @@ pub mod model;
 mod names;
 pub mod paths;
 mod pattern;
+pub mod sample;
 
 use std::path::Path;
 

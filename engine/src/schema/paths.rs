@@ -29,7 +29,14 @@ pub fn field_paths(schema: &CompiledSchema) -> Vec<FieldPath> {
     out
 }
 
-fn collect(schema: &CompiledSchema, node: NodeId, prefix: &str, optional: bool, depth: usize, out: &mut Vec<FieldPath>) {
+fn collect(
+    schema: &CompiledSchema,
+    node: NodeId,
+    prefix: &str,
+    optional: bool,
+    depth: usize,
+    out: &mut Vec<FieldPath>,
+) {
     let Node::Object(obj) = schema.node(node) else { return };
     for field in &obj.fields {
         // Dots and dollars in a name would be read as path syntax by the server.

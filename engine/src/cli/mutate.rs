@@ -1,0 +1,144 @@
+//! `forge mutate`: updates and deletes against a collection that already has data.
+
+use std::sync::Arc;
+
+use bson::{Document, doc};
+use futures_util::TryStreamExt;
+
+use super::traffic::{ConnectionArgs, TrafficArgs};
+use crate::error::Error;
+use crate::generate::Generator;
+use crate::mongo::targets::CollectionTargets;
+use crate::plan::{DeleteTracking, OpKind, OpSelector, Planner, PlannerConfig, Sampling};
+use crate::schema::Schema;
+use crate::traffic::RunInfo;
+
+/// Documents read to describe a collection when no --schema is given.
+const SCHEMA_SAMPLE: i64 = 200;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Relative weights of update, replace and delete
+    #[arg(long, value_name = "MIX", default_value = "update:70,delete:30")]
+    ratio: String,
+
+    /// What an update does: regenerate (replaceOne with a fresh document; needs
+    /// --schema), partial ($set/$unset of a few fields), increment ($inc of numbers),
+    /// mixed. Default: regenerate with --schema, else partial
+    #[arg(long, value_name = "NAME")]
+    update_strategy: Option<String>,
+
+    /// Schema of the collection's documents (file or example:NAME). Without it, forge
+    /// reads the field types off a sample of the collection
+    #[arg(long, value_name = "FILE")]
+    schema: Option<String>,
+
+    /// How targets are drawn from the collection
+    #[arg(long, value_enum, default_value_t = Sampling::Random)]
+    sampling: Sampling,
+
+    /// Field that orders documents by age for --sampling weighted-recent
+    #[arg(long, value_name = "FIELD", default_value = "_id")]
+    recent_field: String,
+
+    /// Whether deleted _ids stay targetable: none (they may be targeted again),
+    /// memory (never again), filter (a guard in the filter makes them match nothing)
+    #[arg(long, value_enum, default_value_t = DeleteTracking::Memory)]
+    delete_tracking: DeleteTracking,
+
+    /// Number of operations. Default: until --duration or Ctrl-C
+    #[arg(short = 'n', long, value_name = "N")]
+    count: Option<u64>,
+
+    /// Seed for the operation stream. Default: a random seed, printed on stderr
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+
+    /// No seed notice or progress lines on stderr
+    #[arg(short, long)]
+    quiet: bool,
+
+    #[command(flatten, next_help_heading = "MongoDB")]
+    connection: ConnectionArgs,
+
+    #[command(flatten, next_help_heading = "MongoDB")]
+    traffic: TrafficArgs,
+}
+
+pub fn run(args: Args) -> Result<(), Error> {
+    let selector = OpSelector::parse(&args.ratio, &[OpKind::Update, OpKind::Replace, OpKind::Delete])
+        .map_err(|e| Error::Usage(format!("--ratio: {e}")))?;
+    let strategy_name = args
+        .update_strategy
+        .clone()
+        .unwrap_or_else(|| if args.schema.is_some() { "regenerate" } else { "partial" }.to_string());
+    let needs_schema = strategy_name == "regenerate" || (selector.shares().iter().any(|(k, _)| *k == OpKind::Replace));
+    if needs_schema && args.schema.is_none() {
+        return Err(Error::Usage(format!(
+            "--schema is required for {} (a replacement is a whole generated document)",
+            if strategy_name == "regenerate" { "--update-strategy regenerate" } else { "replace operations" }
+        )));
+    }
+    let given_schema = args.schema.as_deref().map(|s| super::load_schema(Some(s))).transpose()?;
+    let collection_name = args
+        .connection
+        .collection
+        .clone()
+        .ok_or_else(|| Error::Usage("--collection is required: the collection to mutate".into()))?;
+    let seed = super::resolve_seed(args.seed, args.quiet);
+    let runtime = super::traffic::runtime()?;
+    let report = runtime.block_on(async {
+        let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
+        let coll = crate::mongo::collection(&client, &db, &collection_name);
+        let namespace = format!("{db}.{collection_name}");
+        let exists = client
+            .database(&db)
+            .list_collection_names()
+            .filter(doc! { "name": &collection_name })
+            .await
+            .map_err(|e| Error::Runtime(format!("cannot list collections of {db}: {}", e.kind)))?;
+        if exists.is_empty() {
+            return Err(Error::Usage(format!("--collection: {namespace} does not exist")));
+        }
+        let sample: Vec<Document> = coll
+            .aggregate([doc! { "$sample": { "size": SCHEMA_SAMPLE } }])
+            .await
+            .map_err(|e| Error::Runtime(format!("cannot read {namespace}: {}", e.kind)))?
+            .try_collect()
+            .await
+            .map_err(|e| Error::Runtime(format!("cannot read {namespace}: {}", e.kind)))?;
+        if sample.is_empty() {
+            return Err(Error::Usage(format!("--collection: {namespace} is empty; there is nothing to mutate")));
+        }
+        let schema = match given_schema {
+            Some(schema) => schema,
+            None => Schema::from_value(crate::schema::sample::schema_from_samples(&sample))
+                .map_err(|e| Error::Runtime(format!("describing {namespace} from a sample failed: {e}")))?,
+        };
+        let generator = Arc::new(Generator::new(Arc::new(schema), seed));
+        let strategy = crate::mutation::builtin(&strategy_name, generator.clone())
+            .map_err(|e| Error::Usage(format!("--update-strategy: {e}")))?;
+        let cache_size = args.traffic.id_cache_size as usize;
+        let targets = CollectionTargets::new(
+            coll.clone(),
+            tokio::runtime::Handle::current(),
+            args.sampling,
+            cache_size,
+            args.recent_field.clone(),
+        );
+        let planner = Planner::new(PlannerConfig {
+            seed,
+            selector,
+            generator,
+            strategy,
+            delete: args.traffic.delete_behavior(),
+            id_cache_size: cache_size,
+            first_document: 0,
+        })
+        .with_source(Box::new(targets), args.sampling, args.delete_tracking);
+        let config = args.traffic.config(args.count, 0, args.quiet);
+        let info = RunInfo { command: "mutate".into(), seed, flags: super::traffic::redacted_flags() };
+        Ok(crate::traffic::run(planner, client, coll, config, info).await)
+    })?;
+    super::traffic::finish(report, args.traffic.report.as_ref())
+}

@@ -1,0 +1,91 @@
+//! The final report: printed as a summary at the end of every run, and written as
+//! JSON with `--report FILE`. It is built from the metrics whatever way the run ended.
+
+use std::collections::BTreeMap;
+
+use super::{KindCounts, Latency};
+use crate::plan::OpKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ending {
+    /// Reached `--count` or `--duration`.
+    Completed,
+    /// Stopped by Ctrl-C after the in-flight batches.
+    Interrupted,
+    /// Stopped by an error (lost connection, failing plugin, ...).
+    Failed,
+    /// A mutation run ran out of documents to target.
+    Exhausted,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub forge_version: &'static str,
+    pub command: String,
+    pub namespace: String,
+    pub seed: u64,
+    pub started_at: String,
+    pub duration_s: f64,
+    pub ending: Ending,
+    pub error: Option<String>,
+    pub target_rate: Option<f64>,
+    pub achieved_rate: f64,
+    pub ops: BTreeMap<OpKind, KindCounts>,
+    /// Updates and deletes that found no target and were written as inserts.
+    pub converted_to_insert: u64,
+    pub warmup_inserts: u64,
+    pub latency: Latency,
+    /// The command line, password redacted.
+    pub flags: Vec<String>,
+}
+
+impl Report {
+    pub fn acknowledged(&self) -> u64 {
+        self.ops.values().map(|k| k.acknowledged).sum()
+    }
+
+    /// A human summary for stderr.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "{} {} on {}: {:?} after {:.1}s, {} operations acknowledged, {:.0} ops/s{}\n",
+            self.command,
+            if self.error.is_some() { "stopped" } else { "finished" },
+            self.namespace,
+            self.ending,
+            self.duration_s,
+            self.acknowledged(),
+            self.achieved_rate,
+            self.target_rate.map(|r| format!(" (target {r})")).unwrap_or_default()
+        )
+        .to_lowercase();
+        for (kind, c) in &self.ops {
+            let failed: u64 = c.failed.values().sum();
+            out.push_str(&format!(
+                "  {:<8} attempted {:>9}  acknowledged {:>9}  matched {:>9}{}{}{}\n",
+                kind.name(),
+                c.attempted,
+                c.acknowledged,
+                c.matched,
+                if failed > 0 { format!("  failed {failed} {:?}", c.failed) } else { String::new() },
+                if c.not_executed > 0 { format!("  not executed {}", c.not_executed) } else { String::new() },
+                if c.unknown > 0 { format!("  unknown {}", c.unknown) } else { String::new() },
+            ));
+        }
+        if self.converted_to_insert > 0 {
+            out.push_str(&format!(
+                "  ({} updates/deletes found no target yet and were inserts)\n",
+                self.converted_to_insert
+            ));
+        }
+        let l = &self.latency;
+        out.push_str(&format!(
+            "  batch latency p50 {:.1}ms p90 {:.1}ms p99 {:.1}ms max {:.1}ms over {} batches\n",
+            l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.batches
+        ));
+        if let Some(e) = &self.error {
+            out.push_str(&format!("  error: {e}\n"));
+        }
+        out
+    }
+}

@@ -1,0 +1,245 @@
+//! A writer: takes planned operations from its queue, batches them (flushing when full
+//! or after `--max-batch-delay`), and writes each batch as one ordered bulk write,
+//! retrying batches lost to connection errors. It reports every operation's fate to
+//! the metrics from the server's answer.
+//!
+//! Each writer owns a share of the `_id`s (operations are routed by `_id`), and writes
+//! its batches one after another, so operations on one `_id` reach the server in the
+//! order they were planned.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bson::Document;
+use mongodb::error::{Error as DbError, ErrorKind, RETRYABLE_WRITE_ERROR};
+use mongodb::options::{DeleteOneModel, InsertOneModel, ReplaceOneModel, UpdateOneModel, WriteConcern, WriteModel};
+use mongodb::results::VerboseBulkWriteResult;
+use mongodb::{Client, Collection};
+use tokio::sync::mpsc;
+
+use crate::metrics::{Metrics, Outcome};
+use crate::plan::{OpKind, OpPlan, Write};
+
+/// MongoDB's duplicate key error: on a retried batch, the insert already happened.
+const DUPLICATE_KEY: i32 = 11000;
+
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    pub batch_size: usize,
+    pub max_batch_delay: Duration,
+    pub ordered: bool,
+    pub write_concern: Option<WriteConcern>,
+    pub max_retries: u32,
+}
+
+pub struct Writer {
+    pub client: Client,
+    pub coll: Collection<Document>,
+    pub config: Arc<WriterConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Why a writer stopped early.
+#[derive(Debug)]
+pub struct WriterFailure(pub String);
+
+impl Writer {
+    /// Writes everything that arrives on `queue` until it closes. Returns early, with
+    /// the reason, when a batch cannot be written (its operations are then reported as
+    /// unknown, and the queue is drained and counted as never attempted by the caller).
+    pub async fn run(self, mut queue: mpsc::Receiver<OpPlan>) -> Result<(), WriterFailure> {
+        loop {
+            let Some(first) = queue.recv().await else { return Ok(()) };
+            let deadline = tokio::time::Instant::now() + self.config.max_batch_delay;
+            let mut batch = Vec::with_capacity(self.config.batch_size);
+            batch.push(first);
+            while batch.len() < self.config.batch_size {
+                match tokio::time::timeout_at(deadline, queue.recv()).await {
+                    Ok(Some(op)) => batch.push(op),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            self.write(batch).await?;
+        }
+    }
+
+    async fn write(&self, batch: Vec<OpPlan>) -> Result<(), WriterFailure> {
+        let kinds: Vec<OpKind> = batch.iter().map(|op| op.kind).collect();
+        let unacknowledged = self.config.write_concern.as_ref().is_some_and(super::is_unacknowledged);
+        let all_inserts = batch.iter().all(|op| matches!(op.write, Write::Insert(_)));
+        let models = if all_inserts { Vec::new() } else { self.models(&batch) };
+        let docs: Vec<&Document> = if all_inserts {
+            batch.iter().filter_map(|op| if let Write::Insert(d) = &op.write { Some(d) } else { None }).collect()
+        } else {
+            Vec::new()
+        };
+        let mut attempt = 0;
+        loop {
+            let started = Instant::now();
+            let result = if all_inserts { self.insert_many(&docs).await } else { self.bulk(models.clone()).await };
+            let round_trip = started.elapsed();
+            let retried = attempt > 0;
+            let outcomes = match result {
+                Ok(outcomes) if unacknowledged => outcomes.into_iter().map(|_| Outcome::Unacknowledged).collect(),
+                Ok(outcomes) => outcomes,
+                Err(e) if is_transient(&e) && attempt < self.config.max_retries => {
+                    attempt += 1;
+                    let backoff = Duration::from_millis(100u64 << attempt.min(6)).min(Duration::from_secs(5));
+                    eprintln!(
+                        "warning: batch of {} failed ({}); retry {attempt}/{} in {:.1}s",
+                        batch.len(),
+                        super::one_line(&e.kind.to_string()),
+                        self.config.max_retries,
+                        backoff.as_secs_f64()
+                    );
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
+                Err(e) => match self.partial_outcomes(&e, &batch, retried) {
+                    Some(outcomes) => outcomes,
+                    None => {
+                        let unknown: Vec<_> = kinds.iter().map(|k| (*k, Outcome::Unknown)).collect();
+                        self.metrics.record_batch(&unknown, None);
+                        return Err(WriterFailure(format!(
+                            "writing a batch of {} failed{}: {}",
+                            batch.len(),
+                            if retried { format!(" after {attempt} retries") } else { String::new() },
+                            super::one_line(&e.kind.to_string())
+                        )));
+                    }
+                },
+            };
+            let paired: Vec<_> = kinds.iter().copied().zip(outcomes).collect();
+            self.metrics.record_batch(&paired, Some(round_trip));
+            return Ok(());
+        }
+    }
+
+    fn models(&self, batch: &[OpPlan]) -> Vec<WriteModel> {
+        let ns = self.coll.namespace();
+        batch
+            .iter()
+            .map(|op| match &op.write {
+                Write::Insert(doc) => {
+                    InsertOneModel::builder().namespace(ns.clone()).document(doc.clone()).build().into()
+                }
+                Write::Update { filter, update } => UpdateOneModel::builder()
+                    .namespace(ns.clone())
+                    .filter(filter.clone())
+                    .update(update.clone())
+                    .build()
+                    .into(),
+                Write::Replace { filter, replacement } => ReplaceOneModel::builder()
+                    .namespace(ns.clone())
+                    .filter(filter.clone())
+                    .replacement(replacement.clone())
+                    .build()
+                    .into(),
+                Write::Delete { filter } => {
+                    DeleteOneModel::builder().namespace(ns.clone()).filter(filter.clone()).build().into()
+                }
+            })
+            .collect()
+    }
+
+    async fn insert_many(&self, docs: &[&Document]) -> Result<Vec<Outcome>, DbError> {
+        let mut action = self.coll.insert_many(docs.iter().copied()).ordered(self.config.ordered);
+        if let Some(wc) = &self.config.write_concern {
+            action = action.write_concern(wc.clone());
+        }
+        action.await?;
+        Ok(docs.iter().map(|_| Outcome::Acked { matched: 1, modified: 0 }).collect())
+    }
+
+    async fn bulk(&self, models: Vec<WriteModel>) -> Result<Vec<Outcome>, DbError> {
+        let n = models.len();
+        if self.config.write_concern.as_ref().is_some_and(super::is_unacknowledged) {
+            // The server returns no per-operation results without acknowledgement.
+            let action = self.client.bulk_write(models).ordered(self.config.ordered);
+            action.write_concern(self.config.write_concern.clone().expect("checked")).await?;
+            return Ok(vec![Outcome::Unacknowledged; n]);
+        }
+        let mut action = self.client.bulk_write(models).ordered(self.config.ordered).verbose_results();
+        if let Some(wc) = &self.config.write_concern {
+            action = action.write_concern(wc.clone());
+        }
+        let result = action.await?;
+        Ok(verbose_outcomes(&result, n))
+    }
+
+    /// Per-operation outcomes of a batch the server partly refused, or `None` when the
+    /// error says nothing about individual operations.
+    fn partial_outcomes(&self, e: &DbError, batch: &[OpPlan], retried: bool) -> Option<Vec<Outcome>> {
+        let n = batch.len();
+        let (errors, mut outcomes): (Vec<Refused>, Vec<Outcome>) = match &*e.kind {
+            ErrorKind::InsertMany(ime) => {
+                let errors: Vec<_> =
+                    ime.write_errors.as_ref()?.iter().map(|we| (we.index, we.code, we.code_name.clone())).collect();
+                (errors, vec![Outcome::Acked { matched: 1, modified: 0 }; n])
+            }
+            ErrorKind::BulkWrite(bwe) => {
+                if bwe.write_errors.is_empty() {
+                    return None;
+                }
+                let errors = bwe
+                    .write_errors
+                    .iter()
+                    .map(|(i, we)| Refused { index: *i, code: we.code, name: we.code_name.clone() })
+                    .collect();
+                let outcomes = match &bwe.partial_result {
+                    Some(mongodb::error::PartialBulkWriteResult::Verbose(v)) => verbose_outcomes(v, n),
+                    _ => vec![Outcome::Unknown; n],
+                };
+                (errors, outcomes)
+            }
+            _ => return None,
+        };
+        let first_error = errors.iter().map(|r| r.index).min();
+        for r in &errors {
+            let already_applied =
+                retried && r.code == DUPLICATE_KEY && matches!(batch[r.index].write, Write::Insert(_));
+            outcomes[r.index] = if already_applied {
+                Outcome::Acked { matched: 1, modified: 0 }
+            } else {
+                Outcome::Failed(r.name.as_ref().map_or_else(|| r.code.to_string(), |name| format!("{} {name}", r.code)))
+            };
+        }
+        if self.config.ordered
+            && let Some(first) = first_error
+        {
+            // An ordered batch stops at its first error: later operations never ran.
+            outcomes.iter_mut().skip(first + 1).for_each(|o| *o = Outcome::NotExecuted);
+        }
+        Some(outcomes)
+    }
+}
+
+/// One operation the server refused, by its index in the batch.
+struct Refused {
+    index: usize,
+    code: i32,
+    name: Option<String>,
+}
+
+fn verbose_outcomes(result: &VerboseBulkWriteResult, n: usize) -> Vec<Outcome> {
+    (0..n)
+        .map(|i| {
+            if result.insert_results.contains_key(&i) {
+                Outcome::Acked { matched: 1, modified: 0 }
+            } else if let Some(u) = result.update_results.get(&i) {
+                Outcome::Acked { matched: u.matched_count, modified: u.modified_count }
+            } else if let Some(d) = result.delete_results.get(&i) {
+                Outcome::Acked { matched: d.deleted_count, modified: 0 }
+            } else {
+                Outcome::Unknown
+            }
+        })
+        .collect()
+}
+
+/// Errors worth retrying the batch for: the connection, not the operations, failed.
+fn is_transient(e: &DbError) -> bool {
+    matches!(*e.kind, ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } | ErrorKind::ServerSelection { .. })
+        || e.contains_label(RETRYABLE_WRITE_ERROR)
+        || e.contains_label("NetworkError")
+}
