@@ -173,8 +173,12 @@ impl Writer {
         let n = batch.len();
         let (errors, mut outcomes): (Vec<Refused>, Vec<Outcome>) = match &*e.kind {
             ErrorKind::InsertMany(ime) => {
-                let errors: Vec<_> =
-                    ime.write_errors.as_ref()?.iter().map(|we| (we.index, we.code, we.code_name.clone())).collect();
+                let errors = ime
+                    .write_errors
+                    .as_ref()?
+                    .iter()
+                    .map(|we| Refused { index: we.index, code: we.code, name: we.code_name.clone() })
+                    .collect();
                 (errors, vec![Outcome::Acked { matched: 1, modified: 0 }; n])
             }
             ErrorKind::BulkWrite(bwe) => {
