@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::metrics::Metrics;
 use crate::metrics::report::{Ending, Report};
 use crate::mongo::writer::{Writer, WriterConfig};
-use crate::plan::{IdKey, Planner};
+use crate::plan::{IdKey, Planner, Write};
 use crate::rate::Pace;
 
 #[derive(Debug, Clone)]
@@ -168,11 +168,24 @@ fn produce(
 ) -> (Stop, u64) {
     let pace = config.rate.map(Pace::new);
     let route = |id: &bson::Bson| {
+        if queues.len() == 1 {
+            return 0;
+        }
         let mut h = DefaultHasher::new();
         IdKey::of(id).hash(&mut h);
         (h.finish() % queues.len() as u64) as usize
     };
-    let send = |op: crate::plan::OpPlan| queues[route(&op.id)].blocking_send(op).is_ok();
+    let raw_inserts = planner.inserts_only();
+    let send = |mut op: crate::plan::OpPlan| {
+        // A document that cannot be serialised stays as it is; the writer reports it.
+        if raw_inserts
+            && let Write::Insert(doc) = &op.write
+            && let Ok(raw) = bson::RawDocumentBuf::try_from(doc)
+        {
+            op.write = Write::InsertRaw(raw);
+        }
+        queues[route(&op.id)].blocking_send(op).is_ok()
+    };
     for _ in 0..config.warmup_inserts {
         if stop.load(Ordering::Relaxed) {
             return (Stop::Interrupted, planner.converted_to_insert);

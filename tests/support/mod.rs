@@ -47,46 +47,11 @@ pub async fn client() -> mongodb::Client {
 
 fn start_server() -> String {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("secantus-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create the test server's data directory");
     // Spawned from a thread that never ends, so that PR_SET_PDEATHSIG (which follows
     // the spawning thread) kills the server exactly when this test process exits.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut cmd = Command::new("secantusd-rs");
-        cmd.args(["--host", "127.0.0.1", "--port", "0", "--cache-size", "256M"])
-            .args(["--log-file-max", "16MB", "--log-level", "WARNING", "--oplog-max-entries", "2000000"])
-            .arg("--storage-path")
-            .arg(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = match cmd.spawn() {
-            Ok(child) => child,
-            Err(e) => {
-                let _ = tx.send(Err(format!(
-                    "no MongoDB test server: set FORGE_TEST_URI, or install secantusd-rs with \
-                     `scripts/test-server.sh install` (starting it failed: {e})"
-                )));
-                return;
-            }
-        };
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let port = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| line.split("listening on 127.0.0.1:").nth(1).map(|p| p.trim().to_string()));
-        let _ = tx.send(port.ok_or_else(|| "secantusd-rs exited without reporting a port".to_string()));
-        // Keep reading so the server never blocks on a full pipe; keep this thread alive.
-        for _ in lines {}
-        let _ = child.wait();
+        let _ = tx.send(spawn_secantus(&dir).map(|(_child, port)| port));
         loop {
             std::thread::park();
         }
@@ -94,6 +59,74 @@ fn start_server() -> String {
     match rx.recv().expect("server thread") {
         Ok(port) => format!("mongodb://127.0.0.1:{port}/"),
         Err(e) => panic!("{e}"),
+    }
+}
+
+/// Starts `secantusd-rs` on a free loopback port with its data in `dir`; it dies with
+/// the thread that called this.
+pub fn spawn_secantus(dir: &std::path::Path) -> Result<(std::process::Child, u16), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut cmd = Command::new("secantusd-rs");
+    cmd.args(["--host", "127.0.0.1", "--port", "0", "--cache-size", "256M"])
+        .args(["--log-file-max", "16MB", "--log-level", "WARNING", "--oplog-max-entries", "2000000"])
+        .arg("--storage-path")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        format!(
+            "no MongoDB test server: set FORGE_TEST_URI, or install secantusd-rs with \
+             `scripts/test-server.sh install` (starting it failed: {e})"
+        )
+    })?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let port = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| line.split("listening on 127.0.0.1:").nth(1).and_then(|p| p.trim().parse().ok()))
+        .ok_or_else(|| "secantusd-rs exited without reporting a port".to_string())?;
+    // Keep reading so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok((child, port))
+}
+
+/// A server of one test's own, for tests that stop it.
+pub struct PrivateServer {
+    child: Option<std::process::Child>,
+    pub uri: String,
+    pub dir: std::path::PathBuf,
+}
+
+impl PrivateServer {
+    pub fn start(dir: &std::path::Path) -> Self {
+        let (child, port) = spawn_secantus(dir).unwrap_or_else(|e| panic!("{e}"));
+        PrivateServer { child: Some(child), uri: format!("mongodb://127.0.0.1:{port}/"), dir: dir.to_path_buf() }
+    }
+
+    /// Stops the server with SIGTERM (a clean shutdown) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

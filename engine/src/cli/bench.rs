@@ -3,7 +3,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::generate::Generator;
@@ -28,6 +28,19 @@ pub struct Args {
 
     #[arg(long, default_value_t = 1)]
     seed: u64,
+
+    /// Also measure forge's bulk load against a plain driver loop doing the same
+    /// inserts in the same batches, on this server (it writes to the forge_bench db)
+    #[arg(long, value_name = "URI")]
+    uri: Option<String>,
+
+    /// Documents per MongoDB measurement
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    mongo_count: u64,
+
+    /// Batch size of both MongoDB measurements
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    batch_size: u32,
 }
 
 struct Measure {
@@ -80,7 +93,101 @@ pub fn run(args: Args) -> Result<(), Error> {
     if let Some(rss) = peak_rss_mb() {
         println!("peak RSS of this process: {rss:.1} MB");
     }
+    if let Some(uri) = &args.uri {
+        mongo_vs_driver(uri, &args)?;
+    }
     Ok(())
+}
+
+/// forge's write path (planner, writer, metrics) against the driver alone: the same
+/// documents, inserted in the same batches, one batch in flight, twice each in
+/// alternation so that both see the same machine.
+/// Alternating rounds of the MongoDB comparison; the median of each side is reported.
+const ROUNDS: usize = 7;
+
+fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
+    use crate::plan::{OpKind, OpSelector, Planner, PlannerConfig};
+    use crate::traffic::{RunInfo, TrafficConfig};
+    let spec = args.schema.first().map_or("example:customers", String::as_str);
+    let schema = Arc::new(super::load_schema(Some(spec))?);
+    let generator = Arc::new(Generator::new(schema, args.seed));
+    let docs: Vec<bson::Document> = (0..args.mongo_count).map(|i| generator.document(i)).collect();
+    let runtime = super::traffic::runtime()?;
+    runtime.block_on(async {
+        let (client, _) = crate::mongo::connect(uri, None).await?;
+        let coll = crate::mongo::collection(&client, "forge_bench", "inserts");
+        let fail = |e: mongodb::error::Error| Error::Runtime(format!("bench: {}", e.kind));
+        let mut driver_rates = Vec::new();
+        let mut forge_rates = Vec::new();
+        for _ in 0..ROUNDS {
+            coll.drop().await.map_err(fail)?;
+            let started = Instant::now();
+            for chunk in docs.chunks(args.batch_size as usize) {
+                coll.insert_many(chunk).await.map_err(fail)?;
+            }
+            driver_rates.push(docs.len() as f64 / started.elapsed().as_secs_f64());
+
+            coll.drop().await.map_err(fail)?;
+            let planner = Planner::new(PlannerConfig {
+                seed: args.seed,
+                selector: OpSelector::only(OpKind::Insert),
+                strategy: crate::mutation::builtin("partial", generator.clone()).map_err(Error::Runtime)?,
+                generator: generator.clone(),
+                delete: crate::mutation::DeleteBehavior::Remove,
+                id_cache_size: 10_000,
+                first_document: 0,
+            });
+            let config = TrafficConfig {
+                count: Some(args.mongo_count),
+                duration: None,
+                rate: None,
+                workers: 1,
+                writer: crate::mongo::writer::WriterConfig {
+                    batch_size: args.batch_size as usize,
+                    max_batch_delay: Duration::from_millis(50),
+                    ordered: true,
+                    write_concern: None,
+                    max_retries: 0,
+                },
+                metrics_interval: Duration::from_secs(3600),
+                warmup_inserts: 0,
+                quiet: true,
+            };
+            let info = RunInfo { command: "bench".into(), seed: args.seed, flags: Vec::new() };
+            let report = crate::traffic::run(planner, client.clone(), coll.clone(), config, info).await;
+            if report.acknowledged() != args.mongo_count {
+                return Err(Error::Runtime(format!(
+                    "bench: forge wrote {} of {}",
+                    report.acknowledged(),
+                    args.mongo_count
+                )));
+            }
+            forge_rates.push(report.acknowledged() as f64 / report.duration_s);
+        }
+        coll.drop().await.map_err(fail)?;
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        // Each round's two runs share the machine's state of the moment: compare within
+        // rounds, then take the median over rounds.
+        let ratios: Vec<f64> = driver_rates.iter().zip(&forge_rates).map(|(d, f)| f / d).collect();
+        let shown: Vec<String> = ratios.iter().map(|r| format!("{:.0}%", 100.0 * r)).collect();
+        println!(
+            "mongo: {} inserts of {spec} in batches of {}, one batch in flight, {ROUNDS} alternating rounds",
+            args.mongo_count, args.batch_size
+        );
+        println!(
+            "  plain driver loop (insert_many, documents made beforehand): {:>9.0} docs/s (median)",
+            median(driver_rates)
+        );
+        println!(
+            "  forge generate --output mongo (generating as it goes):       {:>9.0} docs/s (median)",
+            median(forge_rates)
+        );
+        println!("  forge / driver, median of rounds: {:.1}% (rounds: {})", 100.0 * median(ratios), shown.join(", "));
+        Ok(())
+    })
 }
 
 fn build_only(generator: &Generator, count: u64) -> f64 {

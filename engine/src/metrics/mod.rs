@@ -118,10 +118,15 @@ impl Metrics {
     /// Records one batch: each operation's outcome and the batch's round trip.
     pub fn record_batch(&self, outcomes: &[(OpKind, Outcome)], round_trip: Option<Duration>) {
         let mut s = self.state();
-        for (kind, outcome) in outcomes {
-            s.kinds.entry(*kind).or_default().add(outcome);
-            if matches!(outcome, Outcome::Acked { .. } | Outcome::Unacknowledged) {
-                *s.interval_acked.entry(*kind).or_default() += 1;
+        // Batches are mostly one kind: look each kind up once per run of it.
+        for run in outcomes.chunk_by(|a, b| a.0 == b.0) {
+            let kind = run[0].0;
+            let counts = s.kinds.entry(kind).or_default();
+            run.iter().for_each(|(_, outcome)| counts.add(outcome));
+            let acked =
+                run.iter().filter(|(_, o)| matches!(o, Outcome::Acked { .. } | Outcome::Unacknowledged)).count();
+            if acked > 0 {
+                *s.interval_acked.entry(kind).or_default() += acked as u64;
             }
         }
         if let Some(rt) = round_trip {

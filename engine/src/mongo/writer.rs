@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bson::Document;
+use bson::{Document, RawDocumentBuf};
 use mongodb::error::{Error as DbError, ErrorKind, RETRYABLE_WRITE_ERROR};
 use mongodb::options::{DeleteOneModel, InsertOneModel, ReplaceOneModel, UpdateOneModel, WriteConcern, WriteModel};
 use mongodb::results::VerboseBulkWriteResult;
@@ -48,15 +48,19 @@ impl Writer {
     /// the reason, when a batch cannot be written (its operations are then reported as
     /// unknown, and the queue is drained and counted as never attempted by the caller).
     pub async fn run(self, mut queue: mpsc::Receiver<OpPlan>) -> Result<(), WriterFailure> {
+        let size = self.config.batch_size;
         loop {
-            let Some(first) = queue.recv().await else { return Ok(()) };
+            let mut batch = Vec::with_capacity(size);
+            // Waits for the first operation, then takes whatever else is queued.
+            if queue.recv_many(&mut batch, size).await == 0 {
+                return Ok(());
+            }
             let deadline = tokio::time::Instant::now() + self.config.max_batch_delay;
-            let mut batch = Vec::with_capacity(self.config.batch_size);
-            batch.push(first);
-            while batch.len() < self.config.batch_size {
-                match tokio::time::timeout_at(deadline, queue.recv()).await {
-                    Ok(Some(op)) => batch.push(op),
-                    Ok(None) | Err(_) => break,
+            while batch.len() < size {
+                let room = size - batch.len();
+                match tokio::time::timeout_at(deadline, queue.recv_many(&mut batch, room)).await {
+                    Ok(0) | Err(_) => break, // queue closed, or the batch waited long enough
+                    Ok(_) => {}
                 }
             }
             self.write(batch).await?;
@@ -66,17 +70,23 @@ impl Writer {
     async fn write(&self, batch: Vec<OpPlan>) -> Result<(), WriterFailure> {
         let kinds: Vec<OpKind> = batch.iter().map(|op| op.kind).collect();
         let unacknowledged = self.config.write_concern.as_ref().is_some_and(super::is_unacknowledged);
-        let all_inserts = batch.iter().all(|op| matches!(op.write, Write::Insert(_)));
-        let models = if all_inserts { Vec::new() } else { self.models(&batch) };
-        let docs: Vec<&Document> = if all_inserts {
-            batch.iter().filter_map(|op| if let Write::Insert(d) = &op.write { Some(d) } else { None }).collect()
-        } else {
-            Vec::new()
-        };
+        // A batch of inserts goes as insertMany; anything else as one client bulkWrite.
+        let docs: Vec<&Document> =
+            batch.iter().filter_map(|op| if let Write::Insert(d) = &op.write { Some(d) } else { None }).collect();
+        let raws: Vec<&RawDocumentBuf> =
+            batch.iter().filter_map(|op| if let Write::InsertRaw(d) = &op.write { Some(d) } else { None }).collect();
+        let models =
+            if docs.len() == batch.len() || raws.len() == batch.len() { Vec::new() } else { self.models(&batch) };
         let mut attempt = 0;
         loop {
             let started = Instant::now();
-            let result = if all_inserts { self.insert_many(&docs).await } else { self.bulk(models.clone()).await };
+            let result = if raws.len() == batch.len() {
+                self.insert_many(self.coll.clone_with_type::<RawDocumentBuf>(), &raws).await
+            } else if docs.len() == batch.len() {
+                self.insert_many(self.coll.clone(), &docs).await
+            } else {
+                self.bulk(models.clone()).await
+            };
             let round_trip = started.elapsed();
             let retried = attempt > 0;
             let outcomes = match result {
@@ -123,6 +133,11 @@ impl Writer {
                 Write::Insert(doc) => {
                     InsertOneModel::builder().namespace(ns.clone()).document(doc.clone()).build().into()
                 }
+                Write::InsertRaw(raw) => InsertOneModel::builder()
+                    .namespace(ns.clone())
+                    .document(Document::try_from(raw.as_ref()).expect("forge serialised it"))
+                    .build()
+                    .into(),
                 Write::Update { filter, update } => UpdateOneModel::builder()
                     .namespace(ns.clone())
                     .filter(filter.clone())
@@ -142,8 +157,11 @@ impl Writer {
             .collect()
     }
 
-    async fn insert_many(&self, docs: &[&Document]) -> Result<Vec<Outcome>, DbError> {
-        let mut action = self.coll.insert_many(docs.iter().copied()).ordered(self.config.ordered);
+    async fn insert_many<T>(&self, coll: Collection<T>, docs: &[&T]) -> Result<Vec<Outcome>, DbError>
+    where
+        T: serde::Serialize + Send + Sync,
+    {
+        let mut action = coll.insert_many(docs.iter().copied()).ordered(self.config.ordered);
         if let Some(wc) = &self.config.write_concern {
             action = action.write_concern(wc.clone());
         }
@@ -200,8 +218,9 @@ impl Writer {
         };
         let first_error = errors.iter().map(|r| r.index).min();
         for r in &errors {
-            let already_applied =
-                retried && r.code == DUPLICATE_KEY && matches!(batch[r.index].write, Write::Insert(_));
+            let already_applied = retried
+                && r.code == DUPLICATE_KEY
+                && matches!(batch[r.index].write, Write::Insert(_) | Write::InsertRaw(_));
             outcomes[r.index] = if already_applied {
                 Outcome::Acked { matched: 1, modified: 0 }
             } else {

@@ -24,9 +24,20 @@ use crate::seed::{self, Stream};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     Insert(Document),
-    Update { filter: Document, update: Document },
-    Replace { filter: Document, replacement: Document },
-    Delete { filter: Document },
+    /// An insert already serialised to BSON: bulk loads serialise on the planner
+    /// thread, off the writer's critical path.
+    InsertRaw(bson::RawDocumentBuf),
+    Update {
+        filter: Document,
+        update: Document,
+    },
+    Replace {
+        filter: Document,
+        replacement: Document,
+    },
+    Delete {
+        filter: Document,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +137,11 @@ impl Planner {
         self
     }
 
+    /// Whether every operation is an insert (a bulk load).
+    pub fn inserts_only(&self) -> bool {
+        self.selector.inserts_only()
+    }
+
     pub fn planned(&self) -> u64 {
         self.next
     }
@@ -141,7 +157,10 @@ impl Planner {
         let doc = self.generator.document(self.inserts);
         self.inserts += 1;
         let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-        self.cache.insert(id.clone());
+        // A pure bulk load never targets anything: skip the bookkeeping.
+        if !self.selector.inserts_only() {
+            self.cache.insert(id.clone());
+        }
         OpPlan { index, kind: OpKind::Insert, id, write: Write::Insert(doc) }
     }
 

@@ -68,6 +68,10 @@ impl OpSelector {
         OpSelector { weights: vec![(kind, 1.0)], total: 1.0 }
     }
 
+    pub fn inserts_only(&self) -> bool {
+        self.weights.iter().all(|(k, _)| *k == OpKind::Insert)
+    }
+
     pub fn pick(&self, rng: &mut Rng) -> OpKind {
         if self.weights.len() == 1 {
             return self.weights[0].0;

@@ -1,0 +1,86 @@
+//! How runs end when things go wrong: a server that goes away, and Ctrl-C. The final
+//! report is always written and never claims more than the server acknowledged.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use bson::{Document, doc};
+use support::{PrivateServer, count, forge, read_report};
+
+fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("forge did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_stays_down_ends_the_run_with_exit_1_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = PrivateServer::start(&dir.path().join("data"));
+    let report_path = dir.path().join("report.json");
+    let mut child = forge()
+        .args(["generate", "--output", "mongo-cdc", "-q", "--seed", "8", "--db", "f", "--collection", "c"])
+        .args(["--uri", &server.uri, "--rate-limit", "2000", "--duration", "120s", "--max-retries", "1"])
+        .arg("--report")
+        .arg(&report_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    server.stop();
+    let status = wait_with_timeout(&mut child, Duration::from_secs(60));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("acknowledged") && stderr.lines().last().unwrap().starts_with("error: "), "{stderr}");
+    let report = read_report(&report_path);
+    assert_eq!(report["ending"], "failed", "{report}");
+    let acked = count(&report, "insert", "acknowledged");
+    let unknown = count(&report, "insert", "unknown");
+    assert!(acked > 1000, "{report}");
+
+    // Back up on the same data: every acknowledged insert is there, and at most the
+    // batches whose fate was unknown besides.
+    let server = PrivateServer::start(&server.dir);
+    let client = mongodb::Client::with_uri_str(&server.uri).await.unwrap();
+    let stored = client.database("f").collection::<Document>("c").count_documents(doc! {}).await.unwrap();
+    assert!(stored >= acked && stored <= acked + unknown, "stored {stored}, acknowledged {acked}, unknown {unknown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_after_the_batches_in_flight_with_the_report() {
+    let client = support::client().await;
+    let db = support::fresh_db("ctrl_c");
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    let mut child = forge()
+        .args(["generate", "--output", "mongo-cdc", "-q", "--seed", "9", "--collection", "c", "--db", &db])
+        .args(["--uri", support::server_uri(), "--rate-limit", "3000"])
+        .arg("--report")
+        .arg(&report_path)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_with_timeout(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0));
+    let report = read_report(&report_path);
+    assert_eq!(report["ending"], "interrupted");
+    let acked = count(&report, "insert", "acknowledged");
+    assert!(acked > 3000, "{report}");
+    assert_eq!(count(&report, "insert", "attempted"), acked, "nothing left unaccounted: {report}");
+    let stored = client.database(&db).collection::<Document>("c").count_documents(doc! {}).await.unwrap();
+    assert_eq!(stored, acked);
+}
