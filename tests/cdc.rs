@@ -237,8 +237,9 @@ async fn keep_deletes_but_keeps_targeting_the_deleted_ids() {
 #[tokio::test(flavor = "multi_thread")]
 async fn plain_mongo_output_bulk_loads_the_same_documents_as_the_file_output() {
     let (run, _stream) = setup("bulk").await;
-    let report =
-        run.forge(&["--output", "mongo", "-n", "2500", "--seed", "12", "--batch-size", "700", "--write-concern", "majority,j"]).await;
+    let flags =
+        ["--output", "mongo", "-n", "2500", "--seed", "12", "--batch-size", "700", "--write-concern", "majority,j"];
+    let report = run.forge(&flags).await;
     assert_eq!(count(&report, "insert", "acknowledged"), 2500);
     let (code, out, err) = support::run(&["generate", "-q", "--seed", "12", "-n", "2500", "--ejson", "canonical"]);
     assert_eq!(code, 0, "{err}");
