@@ -5,6 +5,7 @@ pub mod cli;
 pub mod error;
 pub mod examples;
 pub mod generate;
+pub mod infer;
 pub mod metrics;
 pub mod mongo;
 pub mod mutation;

@@ -2,8 +2,10 @@
 
 mod bench;
 mod generate;
+mod infer;
 mod mutate;
 mod traffic;
+mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +34,10 @@ pub enum Command {
     Generate(generate::Args),
     /// Update and delete documents of an existing collection
     Mutate(mutate::Args),
+    /// Write a schema (for generate) describing a live collection
+    Infer(infer::Args),
+    /// Check documents against a schema: conformance and distributions
+    Validate(validate::Args),
     /// Measure generation throughput (docs/s, MB/s) on one thread and on all threads
     Bench(bench::Args),
 }
@@ -40,6 +46,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Generate(args) => generate::run(args),
         Command::Mutate(args) => mutate::run(args),
+        Command::Infer(args) => infer::run(args),
+        Command::Validate(args) => validate::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

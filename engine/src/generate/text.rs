@@ -20,8 +20,24 @@ const COLORS: &[&str] = &[
 ];
 
 pub fn string(g: &StringGen, rng: &mut Rng) -> String {
+    if let (Some(dist), StringKind::Words | StringKind::Sentence | StringKind::Paragraph) = (&g.len, &g.kind) {
+        let target = super::length::sample(dist, rng) as usize;
+        return fit(text_of_length(target, rng), target, target, rng);
+    }
     let s = raw(&g.kind, rng);
     fit(s, g.min_len as usize, g.max_len as usize, rng)
+}
+
+/// Lorem words up to at least `target` characters.
+fn text_of_length(target: usize, rng: &mut Rng) -> String {
+    let mut s = String::with_capacity(target + 16);
+    while s.len() < target {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(Word().fake_with_rng(rng));
+    }
+    s
 }
 
 fn raw(kind: &StringKind, rng: &mut Rng) -> String {

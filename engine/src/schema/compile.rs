@@ -166,9 +166,19 @@ impl<'a> Compiler<'a> {
                     .as_array()
                     .filter(|a| !a.is_empty())
                     .ok_or_else(|| SchemaError::new(&at, format!("{key} must be a non-empty array")))?;
+                if !hints.weights.is_empty() && hints.weights.len() != alts.len() {
+                    return Err(SchemaError::new(
+                        format!("{path}/x-gen/weights"),
+                        format!("{} weights for {} alternatives", hints.weights.len(), alts.len()),
+                    ));
+                }
                 let mut choices = Vec::with_capacity(alts.len());
                 for (i, alt) in alts.iter().enumerate() {
-                    choices.push((1.0, self.compile(alt, &format!("{at}/{i}"), name)?));
+                    let weight = hints.weights.get(i).copied().unwrap_or(1.0);
+                    choices.push((weight, self.compile(alt, &format!("{at}/{i}"), name)?));
+                }
+                if choices.iter().all(|(w, _)| *w == 0.0) {
+                    return Err(SchemaError::new(format!("{path}/x-gen/weights"), "all weights are zero"));
                 }
                 return Ok(self.add(Node::Choice(choices)));
             }
@@ -462,7 +472,7 @@ impl<'a> Compiler<'a> {
 }
 
 fn words() -> Node {
-    Node::Scalar(Scalar::String(StringGen { kind: StringKind::Words, min_len: 0, max_len: u32::MAX }))
+    Node::Scalar(Scalar::String(StringGen { kind: StringKind::Words, min_len: 0, max_len: u32::MAX, len: None }))
 }
 
 fn unknown_type(path: &str, name: &str) -> SchemaError {
@@ -622,7 +632,11 @@ fn string(obj: &Map<String, Value>, path: &str, name: &str, hints: &Hints) -> Re
     } else {
         names::string_kind_for(name).unwrap_or(StringKind::Words)
     };
-    Ok(StringGen { kind, min_len, max_len })
+    let len = match &hints.length {
+        Some(h) => Some(h.to_dist(&format!("{path}/x-gen/length"), min_len, Some(max_len))?),
+        None => None,
+    };
+    Ok(StringGen { kind, min_len, max_len, len })
 }
 
 /// A JSON value from `enum`/`const` as BSON: Extended JSON is understood, and plain

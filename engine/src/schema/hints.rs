@@ -80,6 +80,10 @@ pub struct Hints {
     pub max: Option<Value>,
     pub decimals: Option<u32>,
     pub faker: Option<String>,
+    /// Weights of the branches of an `anyOf`/`oneOf`, in order.
+    pub weights: Vec<f64>,
+    /// String length distribution (as `forge infer` observed it).
+    pub length: Option<LenHint>,
 }
 
 /// The `{min, max, p50, p90, p99, strategy}` form of `arrayLen` and `keyCount`.
@@ -139,6 +143,19 @@ impl Hints {
                         hints.type_weights.push((ty.clone(), w));
                     }
                 }
+                "weights" => {
+                    let list =
+                        v.as_array().ok_or_else(|| SchemaError::new(&at, "weights must be an array of numbers"))?;
+                    for (i, w) in list.iter().enumerate() {
+                        let w = w.as_f64().filter(|w| *w >= 0.0).ok_or_else(|| {
+                            SchemaError::new(format!("{at}/{i}"), "a weight must be a non-negative number")
+                        })?;
+                        hints.weights.push(w);
+                    }
+                }
+                "length" => hints.length = Some(LenHint::parse(v, &at)?),
+                // Document size statistics: read by `forge validate`, not by the generator.
+                "docSize" => {}
                 "min" => hints.min = Some(v.clone()),
                 "max" => hints.max = Some(v.clone()),
                 "decimals" => {

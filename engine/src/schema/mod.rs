@@ -7,6 +7,7 @@ mod names;
 pub mod paths;
 mod pattern;
 pub mod sample;
+pub mod validate;
 
 use std::path::Path;
 

@@ -151,6 +151,8 @@ pub struct StringGen {
     pub kind: StringKind,
     pub min_len: u32,
     pub max_len: u32,
+    /// Target length distribution for free text (`x-gen.length`).
+    pub len: Option<LengthDist>,
 }
 
 /// What a string holds. Formats come from `format`; the faker kinds from the field name.
