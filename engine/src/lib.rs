@@ -6,6 +6,7 @@ pub mod error;
 pub mod examples;
 pub mod generate;
 pub mod infer;
+pub mod journal;
 pub mod metrics;
 pub mod mongo;
 pub mod mutation;

@@ -13,6 +13,7 @@ use bson::Document;
 use mongodb::{Client, Collection};
 use tokio::sync::mpsc;
 
+use crate::journal::{Header, JournalWriter};
 use crate::metrics::Metrics;
 use crate::metrics::report::{Ending, Report};
 use crate::mongo::writer::{Writer, WriterConfig};
@@ -30,6 +31,8 @@ pub struct TrafficConfig {
     pub metrics_interval: Duration,
     pub warmup_inserts: u64,
     pub quiet: bool,
+    /// Where to journal acknowledged operations.
+    pub journal: Option<std::path::PathBuf>,
 }
 
 /// What the report says about the run besides its counts.
@@ -48,12 +51,33 @@ enum Stop {
     Failed(String),
 }
 
+/// Opens the journal for a run, before anything is written.
+pub fn open_journal(
+    config: &TrafficConfig,
+    namespace: &str,
+    seed: u64,
+    server_time_field: Option<String>,
+) -> Result<Option<Arc<JournalWriter>>, String> {
+    let Some(path) = &config.journal else { return Ok(None) };
+    let header = Header {
+        forge_journal: crate::journal::VERSION,
+        namespace: namespace.to_string(),
+        seed,
+        started_at: bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default(),
+        server_time_field,
+    };
+    JournalWriter::create(path, &header)
+        .map(|j| Some(Arc::new(j)))
+        .map_err(|e| format!("--journal: cannot create '{}': {e}", path.display()))
+}
+
 pub async fn run(
     planner: Planner,
     client: Client,
     coll: Collection<Document>,
     config: TrafficConfig,
     info: RunInfo,
+    journal: Option<Arc<JournalWriter>>,
 ) -> Report {
     let metrics = Arc::new(Metrics::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -72,6 +96,7 @@ pub async fn run(
             coll: coll.clone(),
             config: writer_config.clone(),
             metrics: metrics.clone(),
+            journal: journal.clone(),
         };
         let stop = stop.clone();
         writers.push(tokio::spawn(async move {
@@ -128,6 +153,11 @@ pub async fn run(
         p.abort();
     }
 
+    if let Some(journal) = &journal
+        && let Err(e) = journal.flush()
+    {
+        failure = failure.or(Some(format!("writing the journal failed: {e}")));
+    }
     let (ending, error) = match (failure, stop_reason) {
         (Some(e), _) => (Ending::Failed, Some(e)),
         (None, Stop::Failed(e)) => (Ending::Failed, Some(e)),

@@ -51,7 +51,7 @@ fn start_server() -> String {
     // the spawning thread) kills the server exactly when this test process exits.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(spawn_secantus(&dir).map(|(_child, port)| port));
+        let _ = tx.send(spawn_secantus(&dir, 0, &[]).map(|(_child, port)| port));
         loop {
             std::thread::park();
         }
@@ -64,10 +64,11 @@ fn start_server() -> String {
 
 /// Starts `secantusd-rs` on a free loopback port with its data in `dir`; it dies with
 /// the thread that called this.
-pub fn spawn_secantus(dir: &std::path::Path) -> Result<(std::process::Child, u16), String> {
+pub fn spawn_secantus(dir: &std::path::Path, port: u16, extra: &[&str]) -> Result<(std::process::Child, u16), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut cmd = Command::new("secantusd-rs");
-    cmd.args(["--host", "127.0.0.1", "--port", "0", "--cache-size", "256M"])
+    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--cache-size", "256M"])
+        .args(extra)
         .args(["--log-file-max", "16MB", "--log-level", "WARNING", "--oplog-max-entries", "2000000"])
         .arg("--storage-path")
         .arg(dir)
@@ -104,12 +105,26 @@ pub struct PrivateServer {
     child: Option<std::process::Child>,
     pub uri: String,
     pub dir: std::path::PathBuf,
+    pub port: u16,
 }
 
 impl PrivateServer {
     pub fn start(dir: &std::path::Path) -> Self {
-        let (child, port) = spawn_secantus(dir).unwrap_or_else(|e| panic!("{e}"));
-        PrivateServer { child: Some(child), uri: format!("mongodb://127.0.0.1:{port}/"), dir: dir.to_path_buf() }
+        Self::start_with(dir, 0, &[])
+    }
+
+    /// On a given port (0: any free one), with extra server flags.
+    pub fn start_with(dir: &std::path::Path, port: u16, extra: &[&str]) -> Self {
+        let (child, port) = spawn_secantus(dir, port, extra).unwrap_or_else(|e| panic!("{e}"));
+        PrivateServer { child: Some(child), uri: format!("mongodb://127.0.0.1:{port}/"), dir: dir.to_path_buf(), port }
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Stops the server with SIGTERM (a clean shutdown) and waits for it.

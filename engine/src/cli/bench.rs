@@ -152,9 +152,10 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
                 metrics_interval: Duration::from_secs(3600),
                 warmup_inserts: 0,
                 quiet: true,
+                journal: None,
             };
             let info = RunInfo { command: "bench".into(), seed: args.seed, flags: Vec::new() };
-            let report = crate::traffic::run(planner, client.clone(), coll.clone(), config, info).await;
+            let report = crate::traffic::run(planner, client.clone(), coll.clone(), config, info, None).await;
             if report.acknowledged() != args.mongo_count {
                 return Err(Error::Runtime(format!(
                     "bench: forge wrote {} of {}",

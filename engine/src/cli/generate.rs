@@ -154,6 +154,10 @@ fn to_mongo(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
         id_cache_size: args.traffic.id_cache_size as usize,
         first_document: args.start,
     });
+    let planner = match &args.traffic.journal {
+        Some(_) => planner.with_expectations(args.traffic.server_time_field()),
+        None => planner,
+    };
     let config = args.traffic.config(args.count, if cdc { args.warmup_inserts } else { 0 }, args.quiet);
     let info = RunInfo {
         command: if cdc { "generate (mongo-cdc)" } else { "generate (mongo)" }.into(),
@@ -164,7 +168,14 @@ fn to_mongo(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
     let report = runtime.block_on(async {
         let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
         let coll = crate::mongo::collection(&client, &db, &collection);
-        Ok::<_, Error>(crate::traffic::run(planner, client, coll, config, info).await)
+        let journal = crate::traffic::open_journal(
+            &config,
+            &coll.namespace().to_string(),
+            seed,
+            args.traffic.server_time_field(),
+        )
+        .map_err(Error::Usage)?;
+        Ok::<_, Error>(crate::traffic::run(planner, client, coll, config, info, journal).await)
     })?;
     super::traffic::finish(report, args.traffic.report.as_ref())
 }

@@ -6,6 +6,8 @@ mod infer;
 mod mutate;
 mod traffic;
 mod validate;
+mod verify;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +40,10 @@ pub enum Command {
     Infer(infer::Args),
     /// Check documents against a schema: conformance and distributions
     Validate(validate::Args),
+    /// Check a collection against the journal of a run: missing, extra, stale documents
+    Verify(verify::Args),
+    /// Print a collection's change stream as Extended JSON lines
+    Watch(watch::Args),
     /// Measure generation throughput (docs/s, MB/s) on one thread and on all threads
     Bench(bench::Args),
 }
@@ -48,6 +54,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Mutate(args) => mutate::run(args),
         Command::Infer(args) => infer::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Watch(args) => watch::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

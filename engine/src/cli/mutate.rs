@@ -136,9 +136,15 @@ pub fn run(args: Args) -> Result<(), Error> {
             first_document: 0,
         })
         .with_source(Box::new(targets), args.sampling, args.delete_tracking);
+        let planner = match &args.traffic.journal {
+            Some(_) => planner.with_expectations(args.traffic.server_time_field()),
+            None => planner,
+        };
         let config = args.traffic.config(args.count, 0, args.quiet);
         let info = RunInfo { command: "mutate".into(), seed, flags: super::traffic::redacted_flags() };
-        Ok(crate::traffic::run(planner, client, coll, config, info).await)
+        let journal = crate::traffic::open_journal(&config, &namespace, seed, args.traffic.server_time_field())
+            .map_err(Error::Usage)?;
+        Ok(crate::traffic::run(planner, client, coll, config, info, journal).await)
     })?;
     super::traffic::finish(report, args.traffic.report.as_ref())
 }

@@ -81,6 +81,11 @@ pub struct TrafficArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
+    /// Record every acknowledged operation (with the expected document hash) to this
+    /// file, for `forge verify`
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
     /// Retries of a batch lost to a connection error before the run stops
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_retries: u32,
@@ -137,7 +142,13 @@ impl TrafficArgs {
             metrics_interval: self.metrics_interval,
             warmup_inserts,
             quiet,
+            journal: self.journal.clone(),
         }
+    }
+
+    /// The field the server fills in on deletes, left out of journal hashes.
+    pub fn server_time_field(&self) -> Option<String> {
+        (self.delete_behavior == DeleteBehaviorArg::Tombstone).then(|| self.tombstone_time_field.clone())
     }
 }
 

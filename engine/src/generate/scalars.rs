@@ -87,6 +87,35 @@ pub fn decimal128(coefficient: i128, scale: u32) -> Decimal128 {
     Decimal128::from_bytes(bytes)
 }
 
+/// A finite decimal128 as (negative, coefficient, exponent), or `None` for NaN,
+/// infinities and the rare large-coefficient encoding.
+pub fn decimal128_parts(d: &Decimal128) -> Option<(bool, u128, i32)> {
+    let bytes = d.bytes();
+    let low = u64::from_le_bytes(bytes[..8].try_into().ok()?);
+    let high = u64::from_le_bytes(bytes[8..].try_into().ok()?);
+    if (high >> 61) & 0b11 == 0b11 {
+        return None;
+    }
+    let exponent = ((high >> 49) & 0x3fff) as i32 - 6176;
+    let coefficient = (((high & ((1 << 49) - 1)) as u128) << 64) | low as u128;
+    (coefficient < 10u128.pow(34)).then_some((high >> 63 == 1, coefficient, exponent))
+}
+
+/// `a + b` exactly, at the smaller exponent (what MongoDB's `$inc` gives while the
+/// result fits 34 digits); `None` when it does not fit or an operand is not finite.
+pub fn decimal128_add(a: &Decimal128, b: &Decimal128) -> Option<Decimal128> {
+    let (na, ca, ea) = decimal128_parts(a)?;
+    let (nb, cb, eb) = decimal128_parts(b)?;
+    let e = ea.min(eb);
+    let scale = |c: u128, from: i32| c.checked_mul(10u128.checked_pow((from - e) as u32)?);
+    let (va, vb) = (scale(ca, ea)? as i128, scale(cb, eb)? as i128);
+    let sum = if na { -va } else { va } + if nb { -vb } else { vb };
+    if sum.unsigned_abs() >= 10u128.pow(34) || e > 0 {
+        return None;
+    }
+    Some(decimal128(sum, (-e) as u32))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +129,13 @@ mod tests {
             assert_eq!(ours.bytes(), parsed.bytes(), "{text}");
             assert_eq!(ours.to_string(), text);
         }
+    }
+
+    #[test]
+    fn decimal128_adds_exactly() {
+        let d = |s: &str| s.parse::<Decimal128>().unwrap();
+        assert_eq!(decimal128_add(&d("123.45"), &d("1.5")).unwrap().to_string(), "124.95");
+        assert_eq!(decimal128_add(&d("-2.00"), &d("1")).unwrap().to_string(), "-1.00");
     }
 
     #[test]

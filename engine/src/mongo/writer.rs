@@ -17,8 +17,9 @@ use mongodb::results::VerboseBulkWriteResult;
 use mongodb::{Client, Collection};
 use tokio::sync::mpsc;
 
+use crate::journal::{Entry, JournalWriter, encode_expect};
 use crate::metrics::{Metrics, Outcome};
-use crate::plan::{OpKind, OpPlan, Write};
+use crate::plan::{OpPlan, Write};
 
 /// MongoDB's duplicate key error: on a retried batch, the insert already happened.
 const DUPLICATE_KEY: i32 = 11000;
@@ -37,6 +38,7 @@ pub struct Writer {
     pub coll: Collection<Document>,
     pub config: Arc<WriterConfig>,
     pub metrics: Arc<Metrics>,
+    pub journal: Option<Arc<JournalWriter>>,
 }
 
 /// Why a writer stopped early.
@@ -67,37 +69,26 @@ impl Writer {
         }
     }
 
+    /// Writes a batch, retrying it after connection errors. A retried ordered batch
+    /// can stop at a duplicate key that its own lost attempt caused; the rest of the
+    /// batch is then sent again from there.
     async fn write(&self, batch: Vec<OpPlan>) -> Result<(), WriterFailure> {
-        let kinds: Vec<OpKind> = batch.iter().map(|op| op.kind).collect();
-        let unacknowledged = self.config.write_concern.as_ref().is_some_and(super::is_unacknowledged);
-        // A batch of inserts goes as insertMany; anything else as one client bulkWrite.
-        let docs: Vec<&Document> =
-            batch.iter().filter_map(|op| if let Write::Insert(d) = &op.write { Some(d) } else { None }).collect();
-        let raws: Vec<&RawDocumentBuf> =
-            batch.iter().filter_map(|op| if let Write::InsertRaw(d) = &op.write { Some(d) } else { None }).collect();
-        let models =
-            if docs.len() == batch.len() || raws.len() == batch.len() { Vec::new() } else { self.models(&batch) };
+        let mut done = 0;
         let mut attempt = 0;
-        loop {
+        while done < batch.len() {
+            let ops = &batch[done..];
             let started = Instant::now();
-            let result = if raws.len() == batch.len() {
-                self.insert_many(self.coll.clone_with_type::<RawDocumentBuf>(), &raws).await
-            } else if docs.len() == batch.len() {
-                self.insert_many(self.coll.clone(), &docs).await
-            } else {
-                self.bulk(models.clone()).await
-            };
+            let result = self.send(ops).await;
             let round_trip = started.elapsed();
             let retried = attempt > 0;
-            let outcomes = match result {
-                Ok(outcomes) if unacknowledged => outcomes.into_iter().map(|_| Outcome::Unacknowledged).collect(),
-                Ok(outcomes) => outcomes,
+            let (outcomes, resume_at) = match result {
+                Ok(outcomes) => (outcomes, None),
                 Err(e) if is_transient(&e) && attempt < self.config.max_retries => {
                     attempt += 1;
                     let backoff = Duration::from_millis(100u64 << attempt.min(6)).min(Duration::from_secs(5));
                     eprintln!(
                         "warning: batch of {} failed ({}); retry {attempt}/{} in {:.1}s",
-                        batch.len(),
+                        ops.len(),
                         super::one_line(&e.kind.to_string()),
                         self.config.max_retries,
                         backoff.as_secs_f64()
@@ -105,24 +96,60 @@ impl Writer {
                     tokio::time::sleep(backoff).await;
                     continue;
                 }
-                Err(e) => match self.partial_outcomes(&e, &batch, retried) {
-                    Some(outcomes) => outcomes,
+                Err(e) => match self.partial_outcomes(&e, ops, retried) {
+                    Some(partial) => partial,
                     None => {
-                        let unknown: Vec<_> = kinds.iter().map(|k| (*k, Outcome::Unknown)).collect();
+                        let unknown: Vec<_> = ops.iter().map(|op| (op.kind, Outcome::Unknown)).collect();
                         self.metrics.record_batch(&unknown, None);
                         return Err(WriterFailure(format!(
                             "writing a batch of {} failed{}: {}",
-                            batch.len(),
+                            ops.len(),
                             if retried { format!(" after {attempt} retries") } else { String::new() },
                             super::one_line(&e.kind.to_string())
                         )));
                     }
                 },
             };
-            let paired: Vec<_> = kinds.iter().copied().zip(outcomes).collect();
-            self.metrics.record_batch(&paired, Some(round_trip));
-            return Ok(());
+            let settled = resume_at.unwrap_or(ops.len());
+            self.record(&ops[..settled], &outcomes[..settled], retried, round_trip)?;
+            done += settled;
         }
+        Ok(())
+    }
+
+    /// One attempt at writing `ops`: insertMany for inserts, else one client bulkWrite.
+    async fn send(&self, ops: &[OpPlan]) -> Result<Vec<Outcome>, DbError> {
+        let docs: Vec<&Document> =
+            ops.iter().filter_map(|op| if let Write::Insert(d) = &op.write { Some(d) } else { None }).collect();
+        let raws: Vec<&RawDocumentBuf> =
+            ops.iter().filter_map(|op| if let Write::InsertRaw(d) = &op.write { Some(d) } else { None }).collect();
+        let outcomes = if raws.len() == ops.len() {
+            self.insert_many(self.coll.clone_with_type::<RawDocumentBuf>(), &raws).await?
+        } else if docs.len() == ops.len() {
+            self.insert_many(self.coll.clone(), &docs).await?
+        } else {
+            self.bulk(self.models(ops)).await?
+        };
+        let unacknowledged = self.config.write_concern.as_ref().is_some_and(super::is_unacknowledged);
+        Ok(if unacknowledged { vec![Outcome::Unacknowledged; outcomes.len()] } else { outcomes })
+    }
+
+    /// Journals and counts settled operations.
+    fn record(
+        &self,
+        ops: &[OpPlan],
+        outcomes: &[Outcome],
+        retried: bool,
+        round_trip: Duration,
+    ) -> Result<(), WriterFailure> {
+        if let Some(journal) = &self.journal {
+            journal
+                .append(&journal_entries(ops, outcomes, retried))
+                .map_err(|e| WriterFailure(format!("writing the journal failed: {e}")))?;
+        }
+        let paired: Vec<_> = ops.iter().map(|op| op.kind).zip(outcomes.iter().cloned()).collect();
+        self.metrics.record_batch(&paired, Some(round_trip));
+        Ok(())
     }
 
     fn models(&self, batch: &[OpPlan]) -> Vec<WriteModel> {
@@ -186,8 +213,10 @@ impl Writer {
     }
 
     /// Per-operation outcomes of a batch the server partly refused, or `None` when the
-    /// error says nothing about individual operations.
-    fn partial_outcomes(&self, e: &DbError, batch: &[OpPlan], retried: bool) -> Option<Vec<Outcome>> {
+    /// error says nothing about individual operations. The index returned is where to
+    /// resume when an ordered batch stopped only at an insert its lost first attempt
+    /// had already made.
+    fn partial_outcomes(&self, e: &DbError, batch: &[OpPlan], retried: bool) -> Option<(Vec<Outcome>, Option<usize>)> {
         let n = batch.len();
         let (errors, mut outcomes): (Vec<Refused>, Vec<Outcome>) = match &*e.kind {
             ErrorKind::InsertMany(ime) => {
@@ -217,11 +246,15 @@ impl Writer {
             _ => return None,
         };
         let first_error = errors.iter().map(|r| r.index).min();
+        let mut resume_at = None;
         for r in &errors {
             let already_applied = retried
                 && r.code == DUPLICATE_KEY
                 && matches!(batch[r.index].write, Write::Insert(_) | Write::InsertRaw(_));
             outcomes[r.index] = if already_applied {
+                if self.config.ordered && Some(r.index) == first_error {
+                    resume_at = Some(r.index + 1);
+                }
                 Outcome::Acked { matched: 1, modified: 0 }
             } else {
                 Outcome::Failed(r.name.as_ref().map_or_else(|| r.code.to_string(), |name| format!("{} {name}", r.code)))
@@ -233,8 +266,35 @@ impl Writer {
             // An ordered batch stops at its first error: later operations never ran.
             outcomes.iter_mut().skip(first + 1).for_each(|o| *o = Outcome::NotExecuted);
         }
-        Some(outcomes)
+        Some((outcomes, resume_at))
     }
+}
+
+/// Journal lines for the acknowledged operations of a batch.
+fn journal_entries(batch: &[OpPlan], outcomes: &[Outcome], retried: bool) -> Vec<Entry> {
+    let now = bson::DateTime::now().timestamp_millis();
+    batch
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(op, outcome)| {
+            let Outcome::Acked { matched, .. } = outcome else { return None };
+            let expect = op.expect.as_ref();
+            // A retried batch may find its own first attempt already applied: the
+            // delete then matches nothing, yet the document is gone as planned.
+            let matched = match expect.and_then(|e| e.matched) {
+                Some(planned) if retried && *matched == 0 && planned > 0 => planned,
+                _ => *matched,
+            };
+            Some(Entry {
+                s: op.index,
+                k: op.kind.name().to_string(),
+                id: op.id.clone().into_canonical_extjson(),
+                t: now,
+                m: matched,
+                h: expect.and_then(|e| encode_expect(&e.state)),
+            })
+        })
+        .collect()
 }
 
 /// One operation the server refused, by its index in the batch.

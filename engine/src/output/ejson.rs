@@ -126,24 +126,18 @@ fn write_value(out: &mut Vec<u8>, v: &Bson, mode: Mode) {
 /// rules of the decimal128 spec; `None` for values `Display` must handle. `bson`'s own
 /// `Display` is general and slow, and money fields are everywhere.
 fn plain_decimal(d: &bson::Decimal128) -> Option<String> {
-    let bytes = d.bytes();
-    let low = u64::from_le_bytes(bytes[..8].try_into().ok()?);
-    let high = u64::from_le_bytes(bytes[8..].try_into().ok()?);
-    if (high >> 61) & 0b11 == 0b11 {
-        return None; // NaN, infinity, or the large-coefficient form
-    }
-    let exponent = ((high >> 49) & 0x3fff) as i64 - 6176;
-    let coefficient = (((high & ((1 << 49) - 1)) as u128) << 64) | low as u128;
-    if coefficient >= 10u128.pow(34) || exponent > 0 {
+    let (negative, coefficient, exponent) = crate::generate::scalars::decimal128_parts(d)?;
+    if exponent > 0 {
         return None;
     }
+    let exponent = exponent as i64;
     let digits = coefficient.to_string();
     let adjusted = exponent + digits.len() as i64 - 1;
     if adjusted < -6 {
         return None;
     }
     let mut s = String::with_capacity(digits.len() + 4);
-    if high >> 63 == 1 {
+    if negative {
         s.push('-');
     }
     let point = digits.len() as i64 + exponent; // digits before the decimal point

@@ -62,6 +62,10 @@ impl IdCache {
         self.live.is_empty()
     }
 
+    pub fn contains_key(&self, key: &IdKey) -> bool {
+        self.index.contains_key(key)
+    }
+
     pub fn contains(&self, id: &Bson) -> bool {
         self.index.contains_key(&IdKey::of(id))
     }

@@ -5,6 +5,7 @@
 //! (run seed, i), so the same seed and flags give the same operation stream whatever
 //! the number of writers.
 
+pub mod expected;
 pub mod id_cache;
 pub mod selector;
 
@@ -47,6 +48,16 @@ pub struct OpPlan {
     pub kind: OpKind,
     pub id: Bson,
     pub write: Write,
+    /// What the operation should do, when the run keeps a journal.
+    pub expect: Option<Expectation>,
+}
+
+/// The planner's prediction for one operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    /// Documents it should match (None: unknown).
+    pub matched: Option<u64>,
+    pub state: expected::Expect,
 }
 
 /// How targets are chosen from the IdCache.
@@ -91,6 +102,8 @@ pub struct Planner {
     source: Option<Box<dyn TargetSource>>,
     tracking: DeleteTracking,
     deleted: HashSet<IdKey>,
+    /// Expected document contents, kept only for a journal.
+    model: Option<expected::Model>,
     /// Updates and deletes that found no target and became inserts.
     pub converted_to_insert: u64,
 }
@@ -125,8 +138,16 @@ impl Planner {
             source: None,
             tracking: DeleteTracking::None,
             deleted: HashSet::new(),
+            model: None,
             converted_to_insert: 0,
         }
+    }
+
+    /// Predicts each operation's effect for the journal. `server_time_field` is the
+    /// field the server fills in (tombstone times), left out of content hashes.
+    pub fn with_expectations(mut self, server_time_field: Option<String>) -> Self {
+        self.model = Some(expected::Model::new(server_time_field));
+        self
     }
 
     /// A mutation planner: targets come from `source` (an existing collection).
@@ -161,7 +182,12 @@ impl Planner {
         if !self.selector.inserts_only() {
             self.cache.insert(id.clone());
         }
-        OpPlan { index, kind: OpKind::Insert, id, write: Write::Insert(doc) }
+        let expect = self.model.as_mut().map(|m| {
+            let (matched, state) = m.insert(&id, &doc);
+            Expectation { matched: Some(matched), state }
+        });
+        self.prune_model(index);
+        OpPlan { index, kind: OpKind::Insert, id, write: Write::Insert(doc), expect }
     }
 
     /// The next operation, or `None` when a mutation run has no target left.
@@ -216,7 +242,29 @@ impl Planner {
             }
             OpKind::Insert => unreachable!("handled above"),
         };
-        Ok(Some(OpPlan { index, kind, id, write }))
+        let guard = if self.tracking == DeleteTracking::Filter { self.delete.guard() } else { None };
+        let expect = self.model.as_mut().map(|m| {
+            let (matched, state) = match &write {
+                Write::Update { update, .. } => m.update(&id, guard.as_ref(), update),
+                Write::Replace { replacement, .. } => m.replace(&id, guard.as_ref(), replacement),
+                Write::Delete { .. } => m.delete(&id, guard.as_ref()),
+                Write::Insert(_) | Write::InsertRaw(_) => unreachable!("inserts are planned above"),
+            };
+            Expectation { matched, state }
+        });
+        self.prune_model(index);
+        Ok(Some(OpPlan { index, kind, id, write, expect }))
+    }
+
+    /// Keeps the model no larger than the targets (plus deleted ones still tracked).
+    fn prune_model(&mut self, index: u64) {
+        if index % 4096 == 4095
+            && let Some(model) = &mut self.model
+            && model.len() > 2 * self.cache.len() + 1024
+        {
+            let cache = &self.cache;
+            model.retain(|k| cache.contains_key(k));
+        }
     }
 
     fn filter(&self, id: &Bson) -> Document {
