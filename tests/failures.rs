@@ -84,3 +84,36 @@ async fn ctrl_c_stops_after_the_batches_in_flight_with_the_report() {
     let stored = client.database(&db).collection::<Document>("c").count_documents(doc! {}).await.unwrap();
     assert_eq!(stored, acked);
 }
+
+#[test]
+fn a_server_that_is_not_mongodb_gets_one_clear_line_and_exit_1() {
+    // Something on the port that answers like a web server.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let _ = std::io::Write::write_all(&mut stream, b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let started = Instant::now();
+    let uri = format!("mongodb://user:hunter2@127.0.0.1:{port}/");
+    let (code, out, err) = support::run(&["generate", "--output", "mongo", "-n", "10", "-q", "--uri", &uri]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: cannot reach MongoDB at mongodb://user:***@127.0.0.1"), "{err}");
+    assert!(!err.contains("hunter2"), "no password echoed: {err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn malformed_connection_strings_are_usage_errors() {
+    for uri in ["mongo://x", "mongodb://", "mongodb://bob:pw@host:notaport/", "mongodb://h/?maxPoolSize=lots"] {
+        let (code, _, err) = support::run(&["generate", "--output", "mongo", "-n", "1", "-q", "--uri", uri]);
+        assert_eq!(code, 2, "{uri}: {err}");
+        assert!(err.starts_with("error: --uri: invalid connection string"), "{uri}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!err.contains(":pw@"), "no password echoed: {err}");
+    }
+}

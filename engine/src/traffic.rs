@@ -57,6 +57,7 @@ pub fn open_journal(
     namespace: &str,
     seed: u64,
     server_time_field: Option<String>,
+    start_operation_time: Option<bson::Timestamp>,
 ) -> Result<Option<Arc<JournalWriter>>, String> {
     let Some(path) = &config.journal else { return Ok(None) };
     let header = Header {
@@ -65,10 +66,17 @@ pub fn open_journal(
         seed,
         started_at: bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default(),
         server_time_field,
+        start_operation_time: start_operation_time.map(|t| (t.time, t.increment)),
     };
     JournalWriter::create(path, &header)
         .map(|j| Some(Arc::new(j)))
         .map_err(|e| format!("--journal: cannot create '{}': {e}", path.display()))
+}
+
+/// The server's current operation time (before anything is written), if it says.
+pub async fn operation_time(client: &Client) -> Option<bson::Timestamp> {
+    let reply = client.database("admin").run_command(bson::doc! { "ping": 1 }).await.ok()?;
+    reply.get_timestamp("operationTime").ok()
 }
 
 pub async fn run(

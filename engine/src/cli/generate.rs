@@ -173,6 +173,7 @@ fn to_mongo(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
             &coll.namespace().to_string(),
             seed,
             args.traffic.server_time_field(),
+            crate::traffic::operation_time(&client).await,
         )
         .map_err(Error::Usage)?;
         Ok::<_, Error>(crate::traffic::run(planner, client, coll, config, info, journal).await)

@@ -142,8 +142,14 @@ pub fn run(args: Args) -> Result<(), Error> {
         };
         let config = args.traffic.config(args.count, 0, args.quiet);
         let info = RunInfo { command: "mutate".into(), seed, flags: super::traffic::redacted_flags() };
-        let journal = crate::traffic::open_journal(&config, &namespace, seed, args.traffic.server_time_field())
-            .map_err(Error::Usage)?;
+        let journal = crate::traffic::open_journal(
+            &config,
+            &namespace,
+            seed,
+            args.traffic.server_time_field(),
+            crate::traffic::operation_time(&client).await,
+        )
+        .map_err(Error::Usage)?;
         Ok(crate::traffic::run(planner, client, coll, config, info, journal).await)
     })?;
     super::traffic::finish(report, args.traffic.report.as_ref())

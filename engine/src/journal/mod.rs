@@ -22,6 +22,9 @@ pub struct Header {
     pub started_at: String,
     /// Top-level field left out of content hashes (the tombstone time the server sets).
     pub server_time_field: Option<String>,
+    /// The server's operation time before the first write: where a change stream that
+    /// must see the whole run starts (seconds and increment of a BSON timestamp).
+    pub start_operation_time: Option<(u32, u32)>,
 }
 
 /// One acknowledged operation.
@@ -29,14 +32,20 @@ pub struct Header {
 pub struct Entry {
     /// Operation index (`seq`): the plan order.
     pub s: u64,
-    /// insert, update, replace or delete (a tombstone is a delete).
+    /// The operation: insert, update, replace or delete (a tombstone is a delete).
     pub k: String,
+    /// The write it was sent as: insert, update, replace or delete (a tombstone is an
+    /// update, a `regenerate` update a replace).
+    pub w: String,
     /// The `_id`, as canonical Extended JSON.
     pub id: serde_json::Value,
     /// Acknowledgement time, milliseconds since the epoch.
     pub t: i64,
     /// Documents the server reported inserted, matched or deleted.
     pub m: u64,
+    /// Documents it reported modified (updates that change nothing make no event).
+    #[serde(default)]
+    pub n: u64,
     /// The document afterwards: its content hash, "gone", or null when unknown.
     pub h: Option<String>,
 }

@@ -277,20 +277,31 @@ fn journal_entries(batch: &[OpPlan], outcomes: &[Outcome], retried: bool) -> Vec
         .iter()
         .zip(outcomes)
         .filter_map(|(op, outcome)| {
-            let Outcome::Acked { matched, .. } = outcome else { return None };
+            let Outcome::Acked { matched, modified } = outcome else { return None };
             let expect = op.expect.as_ref();
-            // A retried batch may find its own first attempt already applied: the
-            // delete then matches nothing, yet the document is gone as planned.
+            // A retried write may find its own first attempt already applied (forge's
+            // retry, or the driver's own retry of a write it lost): the delete then
+            // matches nothing, yet the document is gone as planned. A delete leaves
+            // its document gone either way, so its plan is the truth.
+            let is_delete = matches!(op.write, Write::Delete { .. });
             let matched = match expect.and_then(|e| e.matched) {
-                Some(planned) if retried && *matched == 0 && planned > 0 => planned,
+                Some(planned) if (retried || is_delete) && *matched == 0 && planned > 0 => planned,
                 _ => *matched,
             };
             Some(Entry {
                 s: op.index,
                 k: op.kind.name().to_string(),
+                w: match op.write {
+                    Write::Insert(_) | Write::InsertRaw(_) => "insert",
+                    Write::Update { .. } => "update",
+                    Write::Replace { .. } => "replace",
+                    Write::Delete { .. } => "delete",
+                }
+                .to_string(),
                 id: op.id.clone().into_canonical_extjson(),
                 t: now,
                 m: matched,
+                n: *modified,
                 h: expect.and_then(|e| encode_expect(&e.state)),
             })
         })
