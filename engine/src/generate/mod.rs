@@ -55,37 +55,39 @@ impl Generator {
         let Node::Object(root) = schema.node(schema.root) else {
             unreachable!("compilation guarantees an object root")
         };
-        self.fill_object(root, &mut doc, rng, 0);
+        self.fill_object(root, &mut doc, rng, &mut Walk::default());
         doc
     }
 
     /// A fresh value for one schema node (a field's new value in an update).
     pub fn value_of(&self, node: NodeId, rng: &mut Rng) -> Bson {
-        self.value(node, rng, 1)
+        self.value(node, rng, &mut Walk { depth: 1, produced: 0 })
     }
 
     pub fn schema(&self) -> &Schema {
         &self.schema
     }
 
-    fn fill_object(&self, obj: &ObjectNode, doc: &mut Document, rng: &mut Rng, depth: usize) {
+    fn fill_object(&self, obj: &ObjectNode, doc: &mut Document, rng: &mut Rng, walk: &mut Walk) {
+        let minimal = walk.minimal();
         for field in &obj.fields {
             // Only optional fields draw, so making a field required does not shift the
             // random stream of the others more than necessary.
-            if field.presence < 1.0 && (depth > MAX_DEPTH || rng.random::<f64>() >= field.presence) {
+            if field.presence < 1.0 && (minimal || rng.random::<f64>() >= field.presence) {
                 continue;
             }
-            doc.insert(field.name.clone(), self.value(field.node, rng, depth + 1));
+            let value = walk.descend(|walk| self.value(field.node, rng, walk));
+            doc.insert(field.name.clone(), value);
         }
         if let Some(dynamic) = &obj.dynamic {
-            let n = if depth > MAX_DEPTH { dynamic.count.min() } else { length::sample(&dynamic.count, rng) };
+            let n = if minimal { dynamic.count.min() } else { length::sample(&dynamic.count, rng) };
             let (mut added, mut tries) = (0, 0);
             // Keys can collide (a word key space is small); bounded retries keep this finite.
             while added < n && tries < n * 4 + 8 {
                 tries += 1;
                 let key = dynamic_key(&dynamic.key, rng);
                 if !doc.contains_key(&key) {
-                    let value = self.value(dynamic.value, rng, depth + 1);
+                    let value = walk.descend(|walk| self.value(dynamic.value, rng, walk));
                     doc.insert(key, value);
                     added += 1;
                 }
@@ -93,42 +95,79 @@ impl Generator {
         }
     }
 
-    fn value(&self, id: NodeId, rng: &mut Rng, depth: usize) -> Bson {
+    fn value(&self, id: NodeId, rng: &mut Rng, walk: &mut Walk) -> Bson {
+        walk.produced += 1;
         match self.compiled().node(id) {
             Node::Scalar(s) => scalars::scalar(s, rng),
             Node::Object(obj) => {
                 let mut doc = Document::new();
-                self.fill_object(obj, &mut doc, rng, depth);
+                self.fill_object(obj, &mut doc, rng, walk);
                 Bson::Document(doc)
             }
             Node::Array(arr) => {
-                let n = if depth > MAX_DEPTH { arr.len.min() } else { length::sample(&arr.len, rng) } as usize;
+                let n = if walk.minimal() { arr.len.min() } else { length::sample(&arr.len, rng) } as usize;
                 let mut items = Vec::with_capacity(n);
                 for i in 0..n {
                     match arr.prefix.get(i).copied().or(arr.rest) {
-                        Some(node) => items.push(self.value(node, rng, depth + 1)),
+                        Some(node) => items.push(walk.descend(|walk| self.value(node, rng, walk))),
                         None => break,
                     }
                 }
                 Bson::Array(items)
             }
             Node::Choice(choices) => {
-                let total: f64 = choices.iter().map(|(w, _)| w).sum();
-                let mut r = rng.random::<f64>() * total;
-                let mut pick = choices[choices.len() - 1].1;
-                for (w, node) in choices {
-                    if r < *w {
-                        pick = *node;
-                        break;
+                let pick = if walk.minimal() {
+                    // The branch that ends soonest: ranks strictly decrease from here.
+                    let rank = &self.compiled().rank;
+                    choices
+                        .iter()
+                        .filter(|(w, _)| *w > 0.0)
+                        .map(|(_, n)| *n)
+                        .min_by_key(|n| rank[*n])
+                        .expect("termination analysis keeps a weighted branch")
+                } else {
+                    let total: f64 = choices.iter().map(|(w, _)| w).sum();
+                    let mut r = rng.random::<f64>() * total;
+                    let mut pick = choices[choices.len() - 1].1;
+                    for (w, node) in choices {
+                        if r < *w {
+                            pick = *node;
+                            break;
+                        }
+                        r -= w;
                     }
-                    r -= w;
-                }
-                self.value(pick, rng, depth)
+                    pick
+                };
+                self.value(pick, rng, walk)
             }
             Node::Enum(values) => values[rng.random_range(0..values.len())].clone(),
             Node::Const(v) => v.clone(),
             Node::Pending => unreachable!("compilation resolves every $ref"),
         }
+    }
+}
+
+/// Values one document may hold before generation turns minimal (optional fields
+/// left out, minimum lengths): bounds recursive and very wide schemas.
+const VALUE_BUDGET: u32 = 100_000;
+
+/// Where the generator is within one document.
+#[derive(Debug, Default)]
+struct Walk {
+    depth: usize,
+    produced: u32,
+}
+
+impl Walk {
+    fn minimal(&self) -> bool {
+        self.depth > MAX_DEPTH || self.produced > VALUE_BUDGET
+    }
+
+    fn descend<T>(&mut self, f: impl FnOnce(&mut Walk) -> T) -> T {
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
     }
 }
 

@@ -98,7 +98,15 @@ impl<'a> Compiler<'a> {
             }
             None => IdGen::ObjectId,
         };
-        Ok((CompiledSchema { nodes: self.nodes, root, id }, self.warnings))
+        let rank = termination_ranks(&self.nodes);
+        if rank[root] == u32::MAX {
+            return Err(SchemaError::new(
+                "#",
+                "the schema recurses without end: a $ref cycle is reached through required fields, array minimums or unions only",
+            ));
+        }
+        prune_endless(&mut self.nodes, &rank, &mut self.warnings);
+        Ok((CompiledSchema { nodes: self.nodes, root, id, rank }, self.warnings))
     }
 
     fn add(&mut self, node: Node) -> NodeId {
@@ -468,6 +476,85 @@ impl<'a> Compiler<'a> {
             }
         }
         Ok(Value::Object(merged))
+    }
+}
+
+/// For each node, the round in which it was shown to expand finitely (`u32::MAX`:
+/// never). A least fixpoint: scalars first, then containers whose required parts are
+/// already known finite.
+fn termination_ranks(nodes: &[Node]) -> Vec<u32> {
+    let mut rank = vec![u32::MAX; nodes.len()];
+    for round in 0.. {
+        let finite = |n: NodeId, rank: &[u32]| rank[n] < round;
+        let mut changed = false;
+        for (i, node) in nodes.iter().enumerate() {
+            if rank[i] != u32::MAX {
+                continue;
+            }
+            let done = match node {
+                Node::Pending => false,
+                Node::Scalar(_) | Node::Enum(_) | Node::Const(_) => true,
+                Node::Object(o) => {
+                    o.fields.iter().all(|f| f.presence < 1.0 || finite(f.node, &rank))
+                        && o.dynamic.as_ref().is_none_or(|d| d.count.min() == 0 || finite(d.value, &rank))
+                }
+                Node::Array(a) => (0..a.len.min() as usize)
+                    .all(|i| a.prefix.get(i).copied().or(a.rest).is_some_and(|n| finite(n, &rank))),
+                Node::Choice(c) => c.iter().any(|(w, n)| *w > 0.0 && finite(*n, &rank)),
+            };
+            if done {
+                rank[i] = round;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    rank
+}
+
+/// Drops what can never be generated (an optional field, union branch or extra array
+/// item that only recurses), so that generation only enters nodes that end.
+fn prune_endless(nodes: &mut [Node], rank: &[u32], warnings: &mut Vec<String>) {
+    let endless = |n: NodeId| rank[n] == u32::MAX;
+    for node in nodes.iter_mut() {
+        match node {
+            Node::Object(o) => {
+                let before = o.fields.len();
+                o.fields.retain(|f| !endless(f.node));
+                if o.fields.len() < before {
+                    warnings.push(format!(
+                        "{} optional field(s) recurse without end and are never generated",
+                        before - o.fields.len()
+                    ));
+                }
+                if let Some(d) = &mut o.dynamic
+                    && endless(d.value)
+                {
+                    d.count = LengthDist::Uniform { min: 0, max: 0 };
+                }
+            }
+            Node::Array(a) => {
+                // Positions past the prefix all take `rest`, so checking one of them is enough.
+                let usable = (0..=a.prefix.len()).find(|&i| a.prefix.get(i).copied().or(a.rest).is_none_or(endless));
+                if let Some(cap) = usable
+                    && (cap as u32) < max_len(&a.len)
+                {
+                    let min = a.len.min().min(cap as u32);
+                    a.len = LengthDist::Uniform { min, max: cap as u32 };
+                }
+            }
+            Node::Choice(c) => c.retain(|(_, n)| !endless(*n)),
+            _ => {}
+        }
+    }
+}
+
+fn max_len(len: &LengthDist) -> u32 {
+    match len {
+        LengthDist::Uniform { max, .. } => *max,
+        LengthDist::Percentiles { max, .. } => *max as u32,
     }
 }
 

@@ -17,6 +17,10 @@ pub struct CompiledSchema {
     pub root: NodeId,
     /// How `_id` is made; it is always the first field of a document.
     pub id: IdGen,
+    /// For each node, the round of the termination analysis in which it was found to
+    /// have a finite expansion; the generator's minimal mode follows decreasing ranks,
+    /// so even a recursive schema always ends.
+    pub rank: Vec<u32>,
 }
 
 impl CompiledSchema {

@@ -256,3 +256,36 @@ fn bad_schemas_name_the_offending_node() {
         assert!(!e.to_string().contains('\n'), "one line: {e}");
     }
 }
+
+#[test]
+fn endless_recursion_is_refused_and_optional_endless_fields_dropped() {
+    let endless = json!({
+        "type": "object", "definitions": { "n": { "type": "object", "required": ["next"], "properties": { "next": { "$ref": "#/definitions/n" } } } },
+        "required": ["root"], "properties": { "root": { "$ref": "#/definitions/n" } }
+    });
+    let e = error(endless);
+    assert_eq!(e.path, "#");
+    assert!(e.message.contains("recurses without end"), "{e}");
+    // The same cycle behind an optional field: the field is never generated.
+    let optional = json!({
+        "type": "object", "definitions": { "n": { "type": "object", "required": ["next"], "properties": { "next": { "$ref": "#/definitions/n" } } } },
+        "required": ["a"], "properties": { "a": { "type": "string" }, "maybe": { "$ref": "#/definitions/n" } }
+    });
+    let schema = Schema::from_value(optional).unwrap();
+    assert!(schema.warnings.iter().any(|w| w.contains("recurse without end")));
+    assert!(docs(json!({ "type": "object", "properties": { "a": { "type": "string" } } }), 1).len() == 1);
+    let g = Generator::new(Arc::new(schema), 1);
+    assert!((0..50).all(|i| !g.document(i).contains_key("maybe")));
+}
+
+#[test]
+fn wide_recursive_schemas_stay_bounded() {
+    let wide = json!({
+        "type": "object", "definitions": { "t": { "type": "object", "properties": {
+            "kids": { "type": "array", "items": { "$ref": "#/definitions/t" }, "minItems": 2, "maxItems": 6 } }, "x-gen": { "presence": 0.9 } } },
+        "required": ["tree"], "properties": { "tree": { "$ref": "#/definitions/t" } }
+    });
+    let doc = &docs(wide, 1)[0];
+    let size = bson::serialize_to_vec(doc).unwrap().len();
+    assert!(size < 16 * 1024 * 1024, "{size} bytes");
+}

@@ -94,7 +94,22 @@ fn value(schema: &CompiledSchema, node: NodeId, v: &Bson, path: &str) -> Result<
             other => fail(format!("expected an array, found {:?}", other.element_type())),
         },
         Node::Choice(choices) => {
-            if choices.iter().any(|(_, c)| value(schema, *c, v, path).is_ok()) {
+            // A union may list itself (`d: anyOf [$ref d, ...]`): flatten the choices it
+            // reaches without consuming the value, each once.
+            let mut alternatives = Vec::new();
+            let mut pending: Vec<NodeId> = choices.iter().map(|(_, c)| *c).collect();
+            let mut seen = vec![node];
+            while let Some(c) = pending.pop() {
+                if seen.contains(&c) {
+                    continue;
+                }
+                seen.push(c);
+                match schema.node(c) {
+                    Node::Choice(more) => pending.extend(more.iter().map(|(_, m)| *m)),
+                    _ => alternatives.push(c),
+                }
+            }
+            if alternatives.iter().any(|c| value(schema, *c, v, path).is_ok()) {
                 Ok(())
             } else {
                 fail(format!("{:?} matches none of {} alternatives", v.element_type(), choices.len()))
