@@ -229,3 +229,27 @@ async fn a_server_gone_for_good_leaves_a_journal_of_exactly_the_acknowledged_ope
     seqs.dedup();
     assert_eq!(seqs.len(), entries.len(), "no operation journaled twice");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_prints_the_change_stream_as_extended_json_lines() {
+    let client = support::client().await;
+    let db = fresh_db("watch");
+    let coll = client.database(&db).collection::<Document>("c");
+    let child = forge()
+        .args(["watch", "--uri", server_uri(), "--db", &db, "--collection", "c", "-n", "3", "-q"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    coll.insert_one(doc! { "_id": 1, "d": bson::Decimal128::from_bytes([0; 16]) }).await.unwrap();
+    coll.update_one(doc! { "_id": 1 }, doc! { "$set": { "x": 1 } }).await.unwrap();
+    coll.delete_one(doc! { "_id": 1 }).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    assert!(out.status.success());
+    let events: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ops: Vec<&str> = events.iter().map(|e| e["operationType"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["insert", "update", "delete"]);
+    assert!(events[0]["fullDocument"]["d"]["$numberDecimal"].is_string(), "types survive: {}", events[0]);
+    assert!(events[0]["_id"]["_data"].is_string(), "the resume token is printed");
+}
