@@ -9,20 +9,6 @@ use std::time::{Duration, Instant};
 use bson::{Document, doc};
 use support::{PrivateServer, count, forge, read_report};
 
-fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("forge did not stop within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_stays_down_ends_the_run_with_exit_1_and_the_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -39,7 +25,7 @@ async fn a_server_that_stays_down_ends_the_run_with_exit_1_and_the_report() {
         .unwrap();
     std::thread::sleep(Duration::from_secs(3));
     server.stop();
-    let status = wait_with_timeout(&mut child, Duration::from_secs(60));
+    let status = support::wait_for(&mut child, Duration::from_secs(60));
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
@@ -74,7 +60,7 @@ async fn ctrl_c_stops_after_the_batches_in_flight_with_the_report() {
         .unwrap();
     std::thread::sleep(Duration::from_secs(3));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = wait_with_timeout(&mut child, Duration::from_secs(30));
+    let status = support::wait_for(&mut child, Duration::from_secs(30));
     assert_eq!(status.code(), Some(0));
     let report = read_report(&report_path);
     assert_eq!(report["ending"], "interrupted");

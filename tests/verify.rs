@@ -5,7 +5,7 @@
 mod support;
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bson::{Bson, Document, doc};
 use futures_util::TryStreamExt;
@@ -143,17 +143,6 @@ async fn tombstones_verify_with_their_server_time_left_out() {
     assert_eq!(code, 0, "{out}{err}");
 }
 
-fn wait(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(started.elapsed() < limit, "forge did not finish within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// One crash: the server is killed mid-run and restarted on the same data and port.
 async fn crash_and_recover(round: u32) {
     let dir = tempfile::tempdir().unwrap();
@@ -177,7 +166,7 @@ async fn crash_and_recover(round: u32) {
     server.kill();
     std::thread::sleep(Duration::from_millis(500));
     let server = PrivateServer::start_with(&data, server.port, &["--sync-on-commit"]);
-    let status = wait(&mut child, Duration::from_secs(90));
+    let status = support::wait_for(&mut child, Duration::from_secs(90));
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     // The driver may absorb the crash with its own retryable write, or forge's retry
@@ -217,7 +206,7 @@ async fn a_server_gone_for_good_leaves_a_journal_of_exactly_the_acknowledged_ope
         .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     server.stop();
-    let status = wait(&mut child, Duration::from_secs(60));
+    let status = support::wait_for(&mut child, Duration::from_secs(60));
     assert_eq!(status.code(), Some(1));
     let report = read_report(&report);
     let acknowledged: u64 = ["insert", "update", "delete"].iter().map(|k| count(&report, k, "acknowledged")).sum();

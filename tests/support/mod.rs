@@ -210,3 +210,18 @@ pub fn read_report(path: &std::path::Path) -> serde_json::Value {
 pub fn count(report: &serde_json::Value, kind: &str, field: &str) -> u64 {
     report["ops"][kind][field].as_u64().unwrap_or(0)
 }
+
+/// Waits for a child process, failing the test if it runs longer than `limit`.
+pub fn wait_for(child: &mut std::process::Child, limit: std::time::Duration) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("forge did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
