@@ -142,6 +142,9 @@ fn bad_input_gets_one_line_naming_the_culprit_and_exit_code_2() {
         (vec!["--seed", "x"], "--seed"),
         (vec!["--bogus"], "--bogus"),
         (vec!["--out", "/nonexistent-dir/out.ndjson"], "--out"),
+        (vec!["--rate-limit", "100"], "--rate-limit applies to --output mongo"),
+        (vec!["--journal", "j.ndjson"], "--journal applies to --output mongo"),
+        (vec!["--output", "mongo", "--threads", "2"], "--threads applies to --output ndjson"),
     ];
     for (args, culprit) in cases {
         let mut full = vec!["generate", "-q"];

@@ -94,11 +94,39 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
+    check_flags(&args)?;
     let schema = super::load_schema(args.schema.as_deref())?;
     let seed = super::resolve_seed(args.seed, args.quiet);
     match args.output {
         Output::Ndjson | Output::Json => to_file(args, schema, seed),
         Output::Mongo | Output::MongoCdc => to_mongo(args, schema, seed),
+    }
+}
+
+/// Flags of one kind of output given to the other are mistakes, not no-ops.
+fn check_flags(args: &Args) -> Result<(), Error> {
+    let to_file = matches!(args.output, Output::Ndjson | Output::Json);
+    let t = &args.traffic;
+    let mongo_only = [
+        ("--journal", t.journal.is_some()),
+        ("--report", t.report.is_some()),
+        ("--rate-limit", t.rate_limit.is_some()),
+        ("--duration", t.duration.is_some()),
+        ("--write-concern", t.write_concern.is_some()),
+        ("--collection", args.connection.collection.is_some()),
+        ("--db", args.connection.db.is_some()),
+        ("--warmup-inserts", args.warmup_inserts > 0),
+        ("--operation-ratios", args.operation_ratios != "insert:100"),
+    ];
+    let file_only = [("--out", args.out != "-"), ("--threads", args.threads.is_some())];
+    let (wrong, wanted) = if to_file {
+        (&mongo_only[..], "--output mongo or mongo-cdc")
+    } else {
+        (&file_only[..], "--output ndjson or json")
+    };
+    match wrong.iter().find(|(_, given)| *given) {
+        Some((flag, _)) => Err(Error::Usage(format!("{flag} applies to {wanted}"))),
+        None => Ok(()),
     }
 }
 
