@@ -289,3 +289,20 @@ fn wide_recursive_schemas_stay_bounded() {
     let size = bson::serialize_to_vec(doc).unwrap().len();
     assert!(size < 16 * 1024 * 1024, "{size} bytes");
 }
+
+/// Found by the fuzzer: a union that lists itself sent validation into endless recursion.
+#[test]
+fn self_referencing_unions_generate_and_validate() {
+    let schema = Schema::from_value(json!({
+        "type": "object", "definitions": { "d": { "anyOf": [{ "$ref": "#/definitions/d" }, { "type": "string" }, { "type": "integer" }] } },
+        "required": ["f"], "properties": { "f": { "$ref": "#/definitions/d" } }
+    }))
+    .unwrap();
+    let schema = Arc::new(schema);
+    let g = Generator::new(schema.clone(), 4);
+    for i in 0..200 {
+        let doc = g.document(i);
+        assert!(matches!(doc.get("f"), Some(Bson::String(_) | Bson::Int32(_))));
+        crate::schema::validate::check(&schema.compiled, &doc).unwrap();
+    }
+}
