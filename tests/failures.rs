@@ -103,3 +103,36 @@ fn malformed_connection_strings_are_usage_errors() {
         assert!(!err.contains(":pw@"), "no password echoed: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_credentials_are_a_usage_error_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = PrivateServer::start_with(&dir.path().join("data"), 0, &["--auth"]);
+    // The first user may be created from localhost without credentials.
+    let admin = mongodb::Client::with_uri_str(&server.uri).await.unwrap();
+    admin
+        .database("admin")
+        .run_command(doc! { "createUser": "alice", "pwd": "right-horse", "roles": ["root"] })
+        .await
+        .expect("create the first user");
+    let port = server.port;
+    let wrong = format!("mongodb://alice:wrong-horse@127.0.0.1:{port}/");
+    let (code, out, err) = support::run_async(
+        ["generate", "--output", "mongo", "-n", "5", "-q", "--uri", &wrong].iter().map(|s| s.to_string()).collect(),
+    )
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("authentication failed") && err.contains("alice:***@"), "{err}");
+    assert!(!err.contains("wrong-horse"), "no password echoed: {err}");
+    let right = format!("mongodb://alice:right-horse@127.0.0.1:{port}/");
+    let (code, _, err) = support::run_async(
+        ["generate", "--output", "mongo", "-n", "5", "-q", "--uri", &right, "--db", "d", "--collection", "c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+}

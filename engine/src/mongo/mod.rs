@@ -36,12 +36,24 @@ pub async fn connect(uri: &str, db: Option<&str>) -> Result<(Client, String), Er
     options.connect_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
     let db = db.map(str::to_string).or_else(|| options.default_database.clone()).unwrap_or_else(|| "forge".into());
     let client = Client::with_options(options).map_err(|e| Error::Usage(format!("--uri '{shown}': {}", e.kind)))?;
-    client
-        .database("admin")
-        .run_command(bson::doc! { "ping": 1 })
-        .await
-        .map_err(|e| Error::Runtime(format!("cannot reach MongoDB at {shown}: {}", one_line(&e.kind.to_string()))))?;
+    client.database("admin").run_command(bson::doc! { "ping": 1 }).await.map_err(|e| {
+        if is_auth_failure(&e) {
+            // Bad credentials are bad input, like a bad flag.
+            Error::Usage(format!("--uri: authentication failed at {shown}: {}", one_line(&e.kind.to_string())))
+        } else {
+            Error::Runtime(format!("cannot reach MongoDB at {shown}: {}", one_line(&e.kind.to_string())))
+        }
+    })?;
     Ok((client, db))
+}
+
+/// MongoDB's AuthenticationFailed, however the driver wraps it.
+fn is_auth_failure(e: &mongodb::error::Error) -> bool {
+    match &*e.kind {
+        mongodb::error::ErrorKind::Authentication { .. } => true,
+        mongodb::error::ErrorKind::Command(c) => c.code == 18,
+        _ => e.to_string().contains("Authentication failed"),
+    }
 }
 
 pub fn collection(client: &Client, db: &str, name: &str) -> Collection<bson::Document> {
