@@ -242,3 +242,55 @@ async fn watch_prints_the_change_stream_as_extended_json_lines() {
     assert!(events[0]["fullDocument"]["d"]["$numberDecimal"].is_string(), "types survive: {}", events[0]);
     assert!(events[0]["_id"]["_data"].is_string(), "the resume token is printed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_change_stream_check_can_start_from_a_resume_token() {
+    use futures_util::StreamExt;
+    let client = support::client().await;
+    let db = fresh_db("verify_token");
+    let coll = client.database(&db).collection::<Document>("c");
+    let mut stream = coll.watch().await.unwrap();
+    // Touch the collection and undo it: the token of the undo is where the check starts.
+    coll.insert_one(doc! { "_id": "marker" }).await.unwrap();
+    coll.delete_one(doc! { "_id": "marker" }).await.unwrap();
+    stream.next().await.unwrap().unwrap();
+    let undo = stream.next().await.unwrap().unwrap();
+    let token = serde_json::to_string(&bson::serialize_to_bson(&undo.id).unwrap().into_relaxed_extjson()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.ndjson");
+    let (code, _, err) = forge_async(&[
+        "generate",
+        "--output",
+        "mongo-cdc",
+        "--uri",
+        server_uri(),
+        "--db",
+        &db,
+        "--collection",
+        "c",
+        "-q",
+        "-n",
+        "3000",
+        "--operation-ratios",
+        "insert:60,update:30,delete:10",
+        "--seed",
+        "23",
+        "--journal",
+        journal.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = forge_async(&[
+        "verify",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--uri",
+        server_uri(),
+        "--change-stream",
+        "--resume-after",
+        &token,
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("missing 0, duplicated 0, out of order 0 documents, unexpected 0"), "{out}");
+}

@@ -38,6 +38,11 @@ pub struct Args {
     #[arg(long)]
     change_stream: bool,
 
+    /// With --change-stream: read from just after this event (an event _id as `forge
+    /// watch` prints it) instead of from the start time in the journal
+    #[arg(long, value_name = "TOKEN", requires = "change_stream")]
+    resume_after: Option<String>,
+
     /// With --change-stream: stop reading after no event arrives for this long
     #[arg(long, value_name = "TIME", default_value = "3s", value_parser = humantime::parse_duration)]
     idle: std::time::Duration,
@@ -55,15 +60,26 @@ fn expected_event(write: &str, modified: u64) -> Option<&'static str> {
     }
 }
 
-/// Events of the collection from `start`, by document: (operation type, wall time ms).
+/// Where the change stream check starts reading.
+enum StreamStart {
+    At(bson::Timestamp),
+    After(mongodb::change_stream::event::ResumeToken),
+}
+
+/// Events of the collection from `from`, by document: (operation type, wall time ms).
 async fn read_events(
     coll: &mongodb::Collection<Document>,
-    start: bson::Timestamp,
+    from: StreamStart,
     idle: std::time::Duration,
 ) -> Result<HashMap<IdKey, Vec<(String, i64)>>, Error> {
     use futures_util::StreamExt;
     let fail = |e: mongodb::error::Error| Error::Runtime(format!("change stream of {}: {}", coll.namespace(), e.kind));
-    let mut stream = coll.watch().start_at_operation_time(start).await.map_err(fail)?;
+    let watch = coll.watch();
+    let watch = match from {
+        StreamStart::At(ts) => watch.start_at_operation_time(ts),
+        StreamStart::After(token) => watch.resume_after(token),
+    };
+    let mut stream = watch.await.map_err(fail)?;
     let mut seen: HashMap<IdKey, Vec<(String, i64)>> = HashMap::new();
     while let Ok(Some(event)) = tokio::time::timeout(idle, stream.next()).await {
         let event = event.map_err(fail)?;
@@ -164,10 +180,16 @@ pub fn run(args: Args) -> Result<(), Error> {
         let (client, _) = crate::mongo::connect(&args.connection.uri, Some(&db)).await?;
         let coll = client.database(&db).collection::<Document>(&coll_name);
         if args.change_stream {
-            let start = header.start_operation_time.ok_or_else(|| {
-                Error::Usage("--change-stream: the journal has no start time (the server did not report one)".into())
-            })?;
-            let seen = read_events(&coll, bson::Timestamp { time: start.0, increment: start.1 }, args.idle).await?;
+            let from = match &args.resume_after {
+                Some(text) => StreamStart::After(super::watch::parse_resume_token(text)?),
+                None => {
+                    let start = header.start_operation_time.ok_or_else(|| {
+                        Error::Usage("--change-stream: the journal has no start time; give --resume-after".into())
+                    })?;
+                    StreamStart::At(bson::Timestamp { time: start.0, increment: start.1 })
+                }
+            };
+            let seen = read_events(&coll, from, args.idle).await?;
             stream_check = Some(compare_events(&events, &seen));
         }
         let fail = |e: mongodb::error::Error| Error::Runtime(format!("reading {db}.{coll_name}: {}", e.kind));

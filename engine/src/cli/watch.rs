@@ -29,22 +29,20 @@ pub struct Args {
     quiet: bool,
 }
 
+/// A resume token given as Extended JSON (an event's `_id`, as `watch` prints it).
+pub(super) fn parse_resume_token(text: &str) -> Result<mongodb::change_stream::event::ResumeToken, Error> {
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::Usage(format!("--resume-after: not JSON: {e}")))?;
+    let doc = bson::Bson::try_from(json)
+        .ok()
+        .and_then(|b| b.as_document().cloned())
+        .ok_or_else(|| Error::Usage("--resume-after: expected an event _id such as {\"_data\": \"...\"}".into()))?;
+    bson::deserialize_from_document(doc).map_err(|e| Error::Usage(format!("--resume-after: not a resume token: {e}")))
+}
+
 pub fn run(args: Args) -> Result<(), Error> {
     let name = args.connection.collection.clone().ok_or_else(|| Error::Usage("--collection is required".into()))?;
-    let token = match &args.resume_after {
-        Some(text) => {
-            let json: serde_json::Value =
-                serde_json::from_str(text).map_err(|e| Error::Usage(format!("--resume-after: not JSON: {e}")))?;
-            let doc = bson::Bson::try_from(json).ok().and_then(|b| b.as_document().cloned()).ok_or_else(|| {
-                Error::Usage("--resume-after: expected an event _id such as {\"_data\": \"...\"}".into())
-            })?;
-            Some(
-                bson::deserialize_from_document::<mongodb::change_stream::event::ResumeToken>(doc)
-                    .map_err(|e| Error::Usage(format!("--resume-after: not a resume token: {e}")))?,
-            )
-        }
-        None => None,
-    };
+    let token = args.resume_after.as_deref().map(parse_resume_token).transpose()?;
     let runtime = super::traffic::runtime()?;
     runtime.block_on(async {
         let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
