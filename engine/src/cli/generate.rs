@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::generate::Generator;
 use crate::output::{Target, TextFormat, ejson};
 use crate::pipeline::Job;
-use crate::plan::{OpKind, OpSelector, Planner, PlannerConfig};
+use crate::plan::{OpKind, OpSelector};
 use crate::schema::Schema;
 use crate::traffic::RunInfo;
 
@@ -173,19 +173,7 @@ fn to_mongo(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
     let generator = Arc::new(Generator::new(Arc::new(schema), seed));
     let strategy = crate::mutation::builtin(&args.update_strategy, generator.clone())
         .map_err(|e| Error::Usage(format!("--update-strategy: {e}")))?;
-    let planner = Planner::new(PlannerConfig {
-        seed,
-        selector,
-        generator,
-        strategy,
-        delete: args.traffic.delete_behavior(),
-        id_cache_size: args.traffic.id_cache_size as usize,
-        first_document: args.start,
-    });
-    let planner = match &args.traffic.journal {
-        Some(_) => planner.with_expectations(args.traffic.server_time_field()),
-        None => planner,
-    };
+    let planner = args.traffic.planner(seed, selector, generator, strategy, args.start);
     let config = args.traffic.config(args.count, if cdc { args.warmup_inserts } else { 0 }, args.quiet);
     let info = RunInfo {
         command: if cdc { "generate (mongo-cdc)" } else { "generate (mongo)" }.into(),

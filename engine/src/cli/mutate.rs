@@ -9,7 +9,7 @@ use super::traffic::{ConnectionArgs, TrafficArgs};
 use crate::error::Error;
 use crate::generate::Generator;
 use crate::mongo::targets::CollectionTargets;
-use crate::plan::{DeleteTracking, OpKind, OpSelector, Planner, PlannerConfig, Sampling};
+use crate::plan::{DeleteTracking, OpKind, OpSelector, Sampling};
 use crate::schema::Schema;
 use crate::traffic::RunInfo;
 
@@ -126,20 +126,11 @@ pub fn run(args: Args) -> Result<(), Error> {
             cache_size,
             args.recent_field.clone(),
         );
-        let planner = Planner::new(PlannerConfig {
-            seed,
-            selector,
-            generator,
-            strategy,
-            delete: args.traffic.delete_behavior(),
-            id_cache_size: cache_size,
-            first_document: 0,
-        })
-        .with_source(Box::new(targets), args.sampling, args.delete_tracking);
-        let planner = match &args.traffic.journal {
-            Some(_) => planner.with_expectations(args.traffic.server_time_field()),
-            None => planner,
-        };
+        let planner = args.traffic.planner(seed, selector, generator, strategy, 0).with_source(
+            Box::new(targets),
+            args.sampling,
+            args.delete_tracking,
+        );
         let config = args.traffic.config(args.count, 0, args.quiet);
         let info = RunInfo { command: "mutate".into(), seed, flags: super::traffic::redacted_flags() };
         let journal = crate::traffic::open_journal(

@@ -7,7 +7,11 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::metrics::report::{Ending, Report};
 use crate::mongo::writer::WriterConfig;
-use crate::mutation::DeleteBehavior;
+use std::sync::Arc;
+
+use crate::generate::Generator;
+use crate::mutation::{DeleteBehavior, UpdateStrategy};
+use crate::plan::{OpSelector, Planner, PlannerConfig};
 use crate::traffic::TrafficConfig;
 
 #[derive(Debug, clap::Args)]
@@ -143,6 +147,31 @@ impl TrafficArgs {
             warmup_inserts,
             quiet,
             journal: self.journal.clone(),
+        }
+    }
+
+    /// The planner these flags ask for (delete behavior, IdCache size, and the
+    /// expectations a journal needs).
+    pub fn planner(
+        &self,
+        seed: u64,
+        selector: OpSelector,
+        generator: Arc<Generator>,
+        strategy: Box<dyn UpdateStrategy>,
+        first_document: u64,
+    ) -> Planner {
+        let planner = Planner::new(PlannerConfig {
+            seed,
+            selector,
+            generator,
+            strategy,
+            delete: self.delete_behavior(),
+            id_cache_size: self.id_cache_size as usize,
+            first_document,
+        });
+        match &self.journal {
+            Some(_) => planner.with_expectations(self.server_time_field()),
+            None => planner,
         }
     }
 
