@@ -35,6 +35,28 @@ pub fn rng(seed: u64, stream: Stream, index: u64) -> Rng {
     Rng::seed_from_u64(derive(seed, stream, index))
 }
 
+/// The draws a strategy makes, one function each, so that the plugin host's random
+/// imports and the code that calls them in-process produce the same stream.
+pub mod draw {
+    use super::Rng;
+    use rand::Rng as _;
+
+    /// Uniform in `[0, n)`; `n` must be positive.
+    pub fn below(rng: &mut Rng, n: u64) -> u64 {
+        rng.random_range(0..n)
+    }
+
+    /// Uniform in `[lo, hi]`.
+    pub fn range(rng: &mut Rng, lo: i64, hi: i64) -> i64 {
+        rng.random_range(lo..=hi)
+    }
+
+    /// True with probability `p` (clamped to [0, 1]).
+    pub fn chance(rng: &mut Rng, p: f64) -> bool {
+        rng.random_bool(if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,13 +4,12 @@
 use std::sync::Arc;
 
 use bson::{Bson, Document, doc};
-use rand::Rng as _;
 
 use super::partial::pick_paths;
 use super::{Mutation, OpContext, UpdateStrategy};
 use crate::generate::{Generator, scalars};
 use crate::schema::paths::{FieldPath, Numeric, field_paths};
-use crate::seed::Rng;
+use crate::seed::{Rng, draw};
 
 #[derive(Debug)]
 pub struct Increment {
@@ -38,14 +37,14 @@ impl UpdateStrategy for Increment {
     }
 
     fn mutate(&self, _ctx: &OpContext, rng: &mut Rng) -> Mutation {
-        let n = rng.random_range(1..=2usize.min(self.numeric.len()));
+        let n = draw::range(rng, 1, 2.min(self.numeric.len()) as i64) as usize;
         let mut inc = Document::new();
         for p in pick_paths(&self.paths, &self.numeric, n, rng) {
             let by = match p.numeric.expect("numeric paths only") {
-                Numeric::Int32 => Bson::Int32(rng.random_range(1..=10)),
-                Numeric::Int64 => Bson::Int64(rng.random_range(1..=10)),
-                Numeric::Double => Bson::Double((rng.random_range(1..=1000) as f64) / 100.0),
-                Numeric::Decimal128 => Bson::Decimal128(scalars::decimal128(rng.random_range(1..=1000), 2)),
+                Numeric::Int32 => Bson::Int32(draw::range(rng, 1, 10) as i32),
+                Numeric::Int64 => Bson::Int64(draw::range(rng, 1, 10)),
+                Numeric::Double => Bson::Double(draw::range(rng, 1, 1000) as f64 / 100.0),
+                Numeric::Decimal128 => Bson::Decimal128(scalars::decimal128(draw::range(rng, 1, 1000) as i128, 2)),
             };
             inc.insert(p.path.clone(), by);
         }

@@ -77,8 +77,7 @@ impl UpdateStrategy for Mixed {
     }
 
     fn mutate(&self, ctx: &OpContext, rng: &mut Rng) -> Mutation {
-        use rand::Rng as _;
-        let pick = rng.random_range(0..self.choices.len());
+        let pick = crate::seed::draw::below(rng, self.choices.len() as u64) as usize;
         self.choices[pick].mutate(ctx, rng)
     }
 }

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use bson::{Document, doc};
-use rand::Rng as _;
 
 use super::{Mutation, OpContext, UpdateStrategy};
 use crate::generate::Generator;
 use crate::schema::paths::{FieldPath, field_paths};
-use crate::seed::Rng;
+use crate::seed::{Rng, draw};
 
 /// Share of updates that also remove an optional field.
 const UNSET_RATE: f64 = 0.1;
@@ -50,7 +49,7 @@ pub(super) fn pick_paths<'p>(
         if chosen.len() == n {
             break;
         }
-        let p = &paths[candidates[rng.random_range(0..candidates.len())]];
+        let p = &paths[candidates[draw::below(rng, candidates.len() as u64) as usize]];
         if !chosen.iter().any(|c| conflicts(&c.path, &p.path)) {
             chosen.push(p);
         }
@@ -65,15 +64,15 @@ impl UpdateStrategy for Partial {
 
     fn mutate(&self, _ctx: &OpContext, rng: &mut Rng) -> Mutation {
         let all: Vec<usize> = (0..self.paths.len()).collect();
-        let n = rng.random_range(1..=3usize.min(self.paths.len()));
+        let n = draw::range(rng, 1, 3.min(self.paths.len()) as i64) as usize;
         let chosen = pick_paths(&self.paths, &all, n, rng);
         let mut set = Document::new();
         for p in &chosen {
             set.insert(p.path.clone(), self.generator.value_of(p.node, rng));
         }
         let mut update = doc! { "$set": set };
-        if !self.optional.is_empty() && rng.random_bool(UNSET_RATE) {
-            let p = &self.paths[self.optional[rng.random_range(0..self.optional.len())]];
+        if !self.optional.is_empty() && draw::chance(rng, UNSET_RATE) {
+            let p = &self.paths[self.optional[draw::below(rng, self.optional.len() as u64) as usize]];
             if !chosen.iter().any(|c| conflicts(&c.path, &p.path)) {
                 update.insert("$unset", doc! { p.path.clone(): "" });
             }

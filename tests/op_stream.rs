@@ -1,0 +1,108 @@
+//! The operation stream of each built-in strategy and delete behavior is pinned by
+//! fixtures recorded before the strategies moved into WASM plugins: the same seed must
+//! keep giving the same operations and documents. `FORGE_BLESS=1` rewrites them.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use forge::generate::Generator;
+use forge::mutation::DeleteBehavior;
+use forge::plan::{OpKind, OpSelector, Planner, PlannerConfig, Write};
+use forge::schema::Schema;
+
+const OPS: u64 = 20_000;
+/// Ops written out in full; the rest are covered by the digest on the last line.
+const SHOWN: u64 = 40;
+
+fn line(op: &forge::plan::OpPlan) -> String {
+    let write = match &op.write {
+        Write::Insert(d) => bson::doc! { "insert": d.clone() },
+        Write::InsertRaw(raw) => bson::doc! { "insert": bson::Document::try_from(raw.as_ref()).unwrap() },
+        Write::Update { filter, update } => bson::doc! { "filter": filter.clone(), "update": update.clone() },
+        Write::Replace { filter, replacement } => {
+            bson::doc! { "filter": filter.clone(), "replacement": replacement.clone() }
+        }
+        Write::Delete { filter } => bson::doc! { "filter": filter.clone(), "delete": true },
+    };
+    let doc = bson::doc! { "i": op.index as i64, "k": op.kind.name(), "id": op.id.clone(), "w": write };
+    bson::Bson::Document(doc).into_canonical_extjson().to_string()
+}
+
+fn stream(strategy: &str, delete: DeleteBehavior) -> String {
+    let schema = Arc::new(Schema::from_json_str(forge::examples::ORDERS.json).unwrap());
+    let generator = Arc::new(Generator::new(schema, 42));
+    let mut planner = Planner::new(PlannerConfig {
+        seed: 42,
+        selector: OpSelector::parse("insert:40,update:30,replace:10,delete:20", &OpKind::ALL).unwrap(),
+        strategy: forge::mutation::builtin(strategy, generator.clone()).unwrap(),
+        generator,
+        delete,
+        id_cache_size: 500,
+        first_document: 0,
+    });
+    let mut out = String::new();
+    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    for _ in 0..OPS {
+        let op = planner.next_op().unwrap().unwrap();
+        let l = line(&op);
+        for b in l.bytes().chain([b'\n']) {
+            digest = (digest ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        if op.index < SHOWN {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    writeln!(out, "{{\"ops\":{OPS},\"fnv64\":\"{digest:016x}\"}}").unwrap();
+    out
+}
+
+fn check(name: &str, strategy: &str, delete: DeleteBehavior) {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/op-stream").join(format!("{name}.ndjson"));
+    let got = stream(strategy, delete);
+    if std::env::var_os("FORGE_BLESS").is_some() {
+        std::fs::write(&path, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if got != want {
+        let first = got.lines().zip(want.lines()).position(|(g, w)| g != w);
+        panic!("{name}: the operation stream changed (first differing line: {first:?})");
+    }
+}
+
+fn tombstone() -> DeleteBehavior {
+    DeleteBehavior::Tombstone { flag: "_deleted".into(), time: "_deletedAt".into() }
+}
+
+#[test]
+fn regenerate_stream_is_pinned() {
+    check("regenerate", "regenerate", DeleteBehavior::Remove);
+}
+
+#[test]
+fn partial_stream_is_pinned() {
+    check("partial", "partial", DeleteBehavior::Remove);
+}
+
+#[test]
+fn increment_stream_is_pinned() {
+    check("increment", "increment", DeleteBehavior::Remove);
+}
+
+#[test]
+fn mixed_stream_is_pinned() {
+    check("mixed", "mixed", DeleteBehavior::Remove);
+}
+
+#[test]
+fn keep_stream_is_pinned() {
+    check("keep", "partial", DeleteBehavior::Keep);
+}
+
+#[test]
+fn tombstone_stream_is_pinned() {
+    check("tombstone", "partial", tombstone());
+}
