@@ -1,0 +1,220 @@
+//! The BSON messages of the core-module and native ABI (ABI.md). The host uses the
+//! same functions, so both sides agree by construction.
+
+use bson::{Bson, Document, doc};
+
+use crate::{Config, Context, DeleteAction, Error, ErrorKind, Field, Info, Kind, Mutation, Target};
+
+/// A message the other side sent that does not follow the contract.
+pub type Malformed = String;
+
+fn to_vec(d: &Document) -> Vec<u8> {
+    d.to_vec().expect("documents built here always serialise")
+}
+
+fn parse(bytes: &[u8]) -> Result<Document, Malformed> {
+    // Validates lengths and nesting before anything trusts them.
+    let raw = bson::RawDocument::from_bytes(bytes).map_err(|e| format!("not a BSON document: {e}"))?;
+    raw.try_into().map_err(|e: bson::error::Error| format!("not a BSON document: {e}"))
+}
+
+/// The contract version as `forge_abi_version` returns it: major·10000 + minor·100 + patch.
+pub fn abi_version_number(version: &str) -> Option<i32> {
+    let mut parts = version.split('.').map(|p| p.parse::<i32>().ok());
+    let (major, minor, patch) = (parts.next()??, parts.next()??, parts.next()??);
+    Some(major * 10_000 + minor * 100 + patch)
+}
+
+pub fn abi_version_string(n: i32) -> String {
+    format!("{}.{}.{}", n / 10_000, n / 100 % 100, n % 100)
+}
+
+pub fn encode_info(info: &Info) -> Vec<u8> {
+    to_vec(&doc! {
+        "name": &info.name, "kind": info.kind.name(), "version": &info.version,
+        "contract": &info.contract_version,
+    })
+}
+
+pub fn decode_info(bytes: &[u8]) -> Result<Info, Malformed> {
+    let d = parse(bytes)?;
+    let s = |k: &str| d.get_str(k).map(str::to_owned).map_err(|_| format!("info has no string '{k}'"));
+    let kind = match d.get_str("kind") {
+        Ok("mutator") => Kind::Mutator,
+        Ok("delete-behavior") => Kind::DeleteBehavior,
+        _ => return Err("info 'kind' is neither \"mutator\" nor \"delete-behavior\"".into()),
+    };
+    Ok(Info { name: s("name")?, kind, version: s("version")?, contract_version: s("contract")? })
+}
+
+pub fn encode_init(config: &Config, schema: &str) -> Vec<u8> {
+    let config: Document = config.0.iter().map(|(k, v)| (k.clone(), Bson::String(v.clone()))).collect();
+    to_vec(&doc! { "config": config, "schema": schema })
+}
+
+pub fn decode_init(bytes: &[u8]) -> Result<(Config, String), Error> {
+    let d = parse(bytes).map_err(Error::internal)?;
+    let mut config = Config::default();
+    if let Ok(c) = d.get_document("config") {
+        for (k, v) in c {
+            let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+            config.0.insert(k.clone(), v);
+        }
+    }
+    Ok((config, d.get_str("schema").unwrap_or_default().to_owned()))
+}
+
+pub fn encode_call(ctx: &Context, target: &Target) -> Vec<u8> {
+    let mut d = doc! {
+        "ctx": {
+            "seed": ctx.run_seed as i64, "op": ctx.op_index as i64, "worker": ctx.worker as i32,
+            "collection": &ctx.collection, "attempt": ctx.attempt as i32,
+        },
+        "id": target.id.clone(),
+    };
+    if let Some(current) = &target.current {
+        d.insert("doc", current.clone());
+    }
+    to_vec(&d)
+}
+
+pub fn decode_call(bytes: &[u8]) -> Result<(Context, Target), Error> {
+    let mut d = parse(bytes).map_err(Error::internal)?;
+    let c = d.get_document("ctx").map_err(|_| Error::internal("request has no ctx"))?;
+    let int = |k: &str| c.get(k).and_then(|v| v.as_i64().or(v.as_i32().map(i64::from))).unwrap_or(0);
+    let ctx = Context {
+        run_seed: int("seed") as u64,
+        op_index: int("op") as u64,
+        worker: int("worker") as u32,
+        collection: c.get_str("collection").unwrap_or_default().to_owned(),
+        attempt: int("attempt") as u32,
+    };
+    let current = match d.remove("doc") {
+        Some(Bson::Document(doc)) => Some(doc),
+        _ => None,
+    };
+    Ok((ctx, Target { id: d.remove("id").unwrap_or(Bson::Null), current }))
+}
+
+fn encode_result(r: Result<Bson, &Error>) -> Vec<u8> {
+    to_vec(&match r {
+        Ok(ok) => doc! { "ok": ok },
+        Err(e) => doc! { "err": { "kind": e.kind.name(), "msg": &e.message } },
+    })
+}
+
+/// `{ok: x}` → `Ok(Ok(x))`, `{err: {kind, msg}}` → `Ok(Err(..))`, anything else → `Err`.
+fn decode_result(bytes: &[u8]) -> Result<Result<Bson, Error>, Malformed> {
+    let mut d = parse(bytes)?;
+    if let Some(ok) = d.remove("ok") {
+        return Ok(Ok(ok));
+    }
+    match d.get_document("err") {
+        Ok(e) => Ok(Err(Error {
+            kind: ErrorKind::parse(e.get_str("kind").unwrap_or("internal")),
+            message: e.get_str("msg").unwrap_or("(no message)").to_owned(),
+        })),
+        Err(_) => Err("the response has neither 'ok' nor 'err'".into()),
+    }
+}
+
+pub fn encode_unit_result(r: Result<(), Error>) -> Vec<u8> {
+    encode_result(r.as_ref().map(|_| Bson::Null))
+}
+
+pub fn decode_unit_result(bytes: &[u8]) -> Result<Result<(), Error>, Malformed> {
+    Ok(decode_result(bytes)?.map(|_| ()))
+}
+
+pub fn encode_mutation_result(r: Result<Mutation, Error>) -> Vec<u8> {
+    encode_result(r.as_ref().map(|m| {
+        Bson::Document(match m {
+            Mutation::Update(u) => doc! { "update": u.clone() },
+            Mutation::Replace(r) => doc! { "replace": r.clone() },
+            Mutation::Skip => doc! { "skip": true },
+        })
+    }))
+}
+
+pub fn decode_mutation_result(bytes: &[u8]) -> Result<Result<Mutation, Error>, Malformed> {
+    let ok = match decode_result(bytes)? {
+        Ok(Bson::Document(ok)) => ok,
+        Ok(other) => return Err(format!("'ok' must be a document, not {:?}", other.element_type())),
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(match (ok.get("update"), ok.get("replace"), ok.get("skip")) {
+        (Some(Bson::Document(u)), None, None) => Mutation::Update(u.clone()),
+        (None, Some(Bson::Document(r)), None) => Mutation::Replace(r.clone()),
+        (None, None, Some(_)) => Mutation::Skip,
+        _ => return Err("'ok' must hold exactly one of update (document), replace (document), skip".into()),
+    }))
+}
+
+pub fn encode_delete_result(r: Result<DeleteAction, Error>) -> Vec<u8> {
+    encode_result(r.as_ref().map(|a| {
+        Bson::Document(match a {
+            DeleteAction::Remove => doc! { "remove": true },
+            DeleteAction::Keep => doc! { "keep": true },
+            DeleteAction::Tombstone(u) => doc! { "tombstone": u.clone() },
+        })
+    }))
+}
+
+pub fn decode_delete_result(bytes: &[u8]) -> Result<Result<DeleteAction, Error>, Malformed> {
+    let ok = match decode_result(bytes)? {
+        Ok(Bson::Document(ok)) => ok,
+        Ok(other) => return Err(format!("'ok' must be a document, not {:?}", other.element_type())),
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(match (ok.get("remove"), ok.get("keep"), ok.get("tombstone")) {
+        (Some(_), None, None) => DeleteAction::Remove,
+        (None, Some(_), None) => DeleteAction::Keep,
+        (None, None, Some(Bson::Document(u))) => DeleteAction::Tombstone(u.clone()),
+        _ => return Err("'ok' must hold exactly one of remove, keep, tombstone (document)".into()),
+    }))
+}
+
+pub fn encode_fields(fields: &[Field]) -> Vec<u8> {
+    let list: Vec<Bson> = fields
+        .iter()
+        .map(|f| Bson::Document(doc! { "path": &f.path, "type": &f.bson_type, "optional": f.optional }))
+        .collect();
+    to_vec(&doc! { "fields": list })
+}
+
+pub fn decode_fields(bytes: &[u8]) -> Vec<Field> {
+    let Ok(d) = parse(bytes) else { return Vec::new() };
+    let Ok(list) = d.get_array("fields") else { return Vec::new() };
+    list.iter()
+        .filter_map(Bson::as_document)
+        .map(|f| Field {
+            path: f.get_str("path").unwrap_or_default().to_owned(),
+            bson_type: f.get_str("type").unwrap_or("mixed").to_owned(),
+            optional: f.get_bool("optional").unwrap_or(false),
+        })
+        .collect()
+}
+
+/// `generate_field`'s answer: `{v: value}` or `{err: message}`.
+pub fn encode_value(r: Result<Bson, String>) -> Vec<u8> {
+    to_vec(&match r {
+        Ok(v) => doc! { "v": v },
+        Err(e) => doc! { "err": e },
+    })
+}
+
+pub fn decode_value(bytes: &[u8]) -> Result<Bson, String> {
+    let mut d = parse(bytes)?;
+    match d.remove("v") {
+        Some(v) => Ok(v),
+        None => Err(d.get_str("err").unwrap_or("no value").to_owned()),
+    }
+}
+
+pub fn decode_document(bytes: &[u8]) -> Document {
+    parse(bytes).unwrap_or_default()
+}
+
+pub fn encode_document(d: &Document) -> Vec<u8> {
+    to_vec(d)
+}
