@@ -1,5 +1,6 @@
 //! The operation stream of each built-in strategy and delete behavior is pinned by
-//! fixtures recorded before the strategies moved into WASM plugins: the same seed must
+//! fixtures recorded from the native strategies just before they moved into WASM
+//! plugins (commit "pin each built-in's op stream before the move"): the same seed must
 //! keep giving the same operations and documents. `FORGE_BLESS=1` rewrites them.
 
 use std::fmt::Write as _;
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use forge::generate::Generator;
-use forge::mutation::DeleteBehavior;
+use forge::mutation::Plugins;
 use forge::plan::{OpKind, OpSelector, Planner, PlannerConfig, Write};
 use forge::schema::Schema;
 
@@ -29,15 +30,17 @@ fn line(op: &forge::plan::OpPlan) -> String {
     bson::Bson::Document(doc).into_canonical_extjson().to_string()
 }
 
-fn stream(strategy: &str, delete: DeleteBehavior) -> String {
+fn stream(strategy: &str, delete: &str) -> String {
     let schema = Arc::new(Schema::from_json_str(forge::examples::ORDERS.json).unwrap());
     let generator = Arc::new(Generator::new(schema, 42));
+    let mut plugins = Plugins::builtins(&generator, 42).unwrap();
     let mut planner = Planner::new(PlannerConfig {
         seed: 42,
         selector: OpSelector::parse("insert:40,update:30,replace:10,delete:20", &OpKind::ALL).unwrap(),
-        strategy: forge::mutation::builtin(strategy, generator.clone()).unwrap(),
+        strategy: plugins.strategy(strategy).unwrap(),
+        replace: plugins.strategy("regenerate").unwrap(),
+        delete: plugins.deleter(delete).unwrap(),
         generator,
-        delete,
         id_cache_size: 500,
         first_document: 0,
     });
@@ -58,7 +61,7 @@ fn stream(strategy: &str, delete: DeleteBehavior) -> String {
     out
 }
 
-fn check(name: &str, strategy: &str, delete: DeleteBehavior) {
+fn check(name: &str, strategy: &str, delete: &str) {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/op-stream").join(format!("{name}.ndjson"));
     let got = stream(strategy, delete);
@@ -73,36 +76,32 @@ fn check(name: &str, strategy: &str, delete: DeleteBehavior) {
     }
 }
 
-fn tombstone() -> DeleteBehavior {
-    DeleteBehavior::Tombstone { flag: "_deleted".into(), time: "_deletedAt".into() }
-}
-
 #[test]
 fn regenerate_stream_is_pinned() {
-    check("regenerate", "regenerate", DeleteBehavior::Remove);
+    check("regenerate", "regenerate", "remove");
 }
 
 #[test]
 fn partial_stream_is_pinned() {
-    check("partial", "partial", DeleteBehavior::Remove);
+    check("partial", "partial", "remove");
 }
 
 #[test]
 fn increment_stream_is_pinned() {
-    check("increment", "increment", DeleteBehavior::Remove);
+    check("increment", "increment", "remove");
 }
 
 #[test]
 fn mixed_stream_is_pinned() {
-    check("mixed", "mixed", DeleteBehavior::Remove);
+    check("mixed", "mixed", "remove");
 }
 
 #[test]
 fn keep_stream_is_pinned() {
-    check("keep", "partial", DeleteBehavior::Keep);
+    check("keep", "partial", "keep");
 }
 
 #[test]
 fn tombstone_stream_is_pinned() {
-    check("tombstone", "partial", tombstone());
+    check("tombstone", "partial", "tombstone");
 }

@@ -13,6 +13,7 @@ pub mod mutation;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
+pub mod plugin;
 pub mod rate;
 pub mod schema;
 pub mod seed;

@@ -145,8 +145,8 @@ pub async fn run(
         let (stop, config) = (stop.clone(), config.clone());
         tokio::task::spawn_blocking(move || produce(planner, queues, &config, &stop))
     };
-    let (stop_reason, converted) =
-        producer.await.unwrap_or_else(|e| (Stop::Failed(format!("planner crashed: {e}")), 0));
+    let (stop_reason, tally) =
+        producer.await.unwrap_or_else(|e| (Stop::Failed(format!("planner crashed: {e}")), PlannerTally::default()));
 
     let mut failure = None;
     for writer in writers {
@@ -189,7 +189,8 @@ pub async fn run(
         target_rate: config.rate,
         achieved_rate: done as f64 / duration.max(1e-9),
         ops,
-        converted_to_insert: converted,
+        converted_to_insert: tally.converted_to_insert,
+        plugin_errors: tally.plugin_errors,
         warmup_inserts: config.warmup_inserts,
         latency: metrics.latency(),
         flags: info.flags,
@@ -203,7 +204,7 @@ fn produce(
     queues: Vec<mpsc::Sender<crate::plan::OpPlan>>,
     config: &TrafficConfig,
     stop: &AtomicBool,
-) -> (Stop, u64) {
+) -> (Stop, PlannerTally) {
     let pace = config.rate.map(Pace::new);
     let route = |id: &bson::Bson| {
         if queues.len() == 1 {
@@ -226,10 +227,10 @@ fn produce(
     };
     for _ in 0..config.warmup_inserts {
         if stop.load(Ordering::Relaxed) {
-            return (Stop::Interrupted, planner.converted_to_insert);
+            return (Stop::Interrupted, PlannerTally::of(&planner));
         }
         if !send(planner.next_insert()) {
-            return (Stop::Interrupted, planner.converted_to_insert);
+            return (Stop::Interrupted, PlannerTally::of(&planner));
         }
     }
     let deadline = config.duration.map(|d| Instant::now() + d);
@@ -257,5 +258,18 @@ fn produce(
         }
         planned += 1;
     };
-    (reason, planner.converted_to_insert)
+    (reason, PlannerTally::of(&planner))
+}
+
+/// What the planner counted, for the report.
+#[derive(Default)]
+struct PlannerTally {
+    converted_to_insert: u64,
+    plugin_errors: std::collections::BTreeMap<String, u64>,
+}
+
+impl PlannerTally {
+    fn of(planner: &Planner) -> Self {
+        PlannerTally { converted_to_insert: planner.converted_to_insert, plugin_errors: planner.plugin_errors.clone() }
+    }
 }

@@ -128,12 +128,15 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
             driver_rates.push(docs.len() as f64 / started.elapsed().as_secs_f64());
 
             coll.drop().await.map_err(fail)?;
+            let mut plugins = crate::mutation::Plugins::builtins(&generator, args.seed).map_err(Error::Runtime)?;
+            let plugin_error = |e: crate::plugin::PluginError| Error::Runtime(e.to_string());
             let planner = Planner::new(PlannerConfig {
                 seed: args.seed,
                 selector: OpSelector::only(OpKind::Insert),
-                strategy: crate::mutation::builtin("partial", generator.clone()).map_err(Error::Runtime)?,
+                strategy: plugins.strategy("partial").map_err(plugin_error)?,
+                replace: plugins.strategy("regenerate").map_err(plugin_error)?,
                 generator: generator.clone(),
-                delete: crate::mutation::DeleteBehavior::Remove,
+                delete: plugins.deleter("remove").map_err(plugin_error)?,
                 id_cache_size: 10_000,
                 first_document: 0,
             });

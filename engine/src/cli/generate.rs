@@ -82,7 +82,8 @@ pub struct Args {
     warmup_inserts: u64,
 
     /// mongo-cdc: what an update does: regenerate (replaceOne with a fresh document),
-    /// partial ($set/$unset of a few fields), increment ($inc of numbers), mixed
+    /// partial ($set/$unset of a few fields), increment ($inc of numbers), mixed (a
+    /// seeded pick of those), or the name of a --plugin mutator
     #[arg(long, value_name = "NAME", default_value = "partial", help_heading = "CDC simulation (--output mongo-cdc)")]
     update_strategy: String,
 
@@ -171,9 +172,8 @@ fn to_mongo(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
     };
     let collection = args.connection.collection.clone().unwrap_or_else(|| default_collection(&schema));
     let generator = Arc::new(Generator::new(Arc::new(schema), seed));
-    let strategy = crate::mutation::builtin(&args.update_strategy, generator.clone())
-        .map_err(|e| Error::Usage(format!("--update-strategy: {e}")))?;
-    let planner = args.traffic.planner(seed, selector, generator, strategy, args.start);
+    let planner = args.traffic.planner(seed, selector, generator, &args.update_strategy, args.start, &collection)?;
+    let server_time_field = planner.server_time_field();
     let config = args.traffic.config(args.count, if cdc { args.warmup_inserts } else { 0 }, args.quiet);
     let info = RunInfo {
         command: if cdc { "generate (mongo-cdc)" } else { "generate (mongo)" }.into(),
@@ -188,7 +188,7 @@ fn to_mongo(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
             &config,
             &coll.namespace().to_string(),
             seed,
-            args.traffic.server_time_field(),
+            server_time_field,
             crate::traffic::operation_time(&client).await,
         )
         .map_err(Error::Usage)?;

@@ -24,7 +24,8 @@ pub struct Args {
 
     /// What an update does: regenerate (replaceOne with a fresh document; needs
     /// --schema), partial ($set/$unset of a few fields), increment ($inc of numbers),
-    /// mixed. Default: regenerate with --schema, else partial
+    /// mixed, or the name of a --plugin mutator. Default: regenerate with --schema,
+    /// else partial
     #[arg(long, value_name = "NAME")]
     update_strategy: Option<String>,
 
@@ -116,8 +117,6 @@ pub fn run(args: Args) -> Result<(), Error> {
                 .map_err(|e| Error::Runtime(format!("describing {namespace} from a sample failed: {e}")))?,
         };
         let generator = Arc::new(Generator::new(Arc::new(schema), seed));
-        let strategy = crate::mutation::builtin(&strategy_name, generator.clone())
-            .map_err(|e| Error::Usage(format!("--update-strategy: {e}")))?;
         let cache_size = args.traffic.id_cache_size as usize;
         let targets = CollectionTargets::new(
             coll.clone(),
@@ -126,18 +125,18 @@ pub fn run(args: Args) -> Result<(), Error> {
             cache_size,
             args.recent_field.clone(),
         );
-        let planner = args.traffic.planner(seed, selector, generator, strategy, 0).with_source(
-            Box::new(targets),
-            args.sampling,
-            args.delete_tracking,
-        );
+        let collection_name = coll.name().to_owned();
+        let planner = args
+            .traffic
+            .planner(seed, selector, generator, &strategy_name, 0, &collection_name)?
+            .with_source(Box::new(targets), args.sampling, args.delete_tracking);
         let config = args.traffic.config(args.count, 0, args.quiet);
         let info = RunInfo { command: "mutate".into(), seed, flags: super::traffic::redacted_flags() };
         let journal = crate::traffic::open_journal(
             &config,
             &namespace,
             seed,
-            args.traffic.server_time_field(),
+            planner.server_time_field(),
             crate::traffic::operation_time(&client).await,
         )
         .map_err(Error::Usage)?;

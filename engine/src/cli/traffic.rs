@@ -10,8 +10,9 @@ use crate::mongo::writer::WriterConfig;
 use std::sync::Arc;
 
 use crate::generate::Generator;
-use crate::mutation::{DeleteBehavior, UpdateStrategy};
-use crate::plan::{OpSelector, Planner, PlannerConfig};
+use crate::mutation::Plugins;
+use crate::plan::{OnPluginError, OpSelector, Planner, PlannerConfig};
+use crate::plugin::{Limits, Registry, Runtime, SchemaAccess};
 use crate::traffic::TrafficConfig;
 
 #[derive(Debug, clap::Args)]
@@ -33,16 +34,6 @@ pub struct ConnectionArgs {
     /// Collection to write to
     #[arg(long)]
     pub collection: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DeleteBehaviorArg {
-    /// deleteOne, and never target the _id again
-    Remove,
-    /// deleteOne, but keep targeting the _id (updates after deletes match nothing)
-    Keep,
-    /// Soft delete: set the tombstone fields instead of removing the document
-    Tombstone,
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,17 +89,76 @@ pub struct TrafficArgs {
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub id_cache_size: u64,
 
-    /// What a delete does
-    #[arg(long, value_enum, default_value_t = DeleteBehaviorArg::Remove)]
-    pub delete_behavior: DeleteBehaviorArg,
+    /// What a delete does: remove (deleteOne, never target the _id again), keep
+    /// (deleteOne, keep targeting it: updates after deletes), tombstone (soft delete:
+    /// set the tombstone fields instead), or the name of a --plugin delete behavior
+    #[arg(long, value_name = "NAME", default_value = "remove")]
+    pub delete_behavior: String,
 
-    /// Tombstone flag field (set to true)
+    /// Tombstone flag field (set to true); same as --plugin-arg tombstone.flag=FIELD
     #[arg(long, value_name = "FIELD", default_value = "_deleted")]
     pub tombstone_field: String,
 
-    /// Tombstone time field (set to the server's time)
+    /// Tombstone time field (set to the server's time); same as --plugin-arg tombstone.time=FIELD
     #[arg(long, value_name = "FIELD", default_value = "_deletedAt")]
     pub tombstone_time_field: String,
+
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+/// Loading and running plugins (DESIGN.md §4, plugin-sdk/README.md).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Plugins")]
+pub struct PluginArgs {
+    /// A WebAssembly plugin (component or core module); repeatable. --update-strategy
+    /// and --delete-behavior select plugins by the name they declare
+    #[arg(long = "plugin", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// A native plugin library (.so) built with the plugin SDK; repeatable. Runs
+    /// unsandboxed in forge's process: trusted code only
+    #[arg(long = "native-plugin", value_name = "FILE")]
+    pub natives: Vec<PathBuf>,
+
+    /// Configuration for a plugin, passed to its init: NAME.KEY=VALUE; repeatable
+    #[arg(long = "plugin-arg", value_name = "NAME.KEY=VALUE")]
+    pub args: Vec<String>,
+
+    /// Longest one plugin call may run before it is stopped
+    #[arg(long = "plugin-timeout", value_name = "TIME", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+
+    /// Most memory one WebAssembly plugin instance may use, in MiB
+    #[arg(long = "plugin-memory", value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub memory_mib: u64,
+
+    /// What a failing plugin call does: fail (stop the run) or skip (skip the
+    /// operation, count the error, go on). The report counts errors either way
+    #[arg(long = "on-plugin-error", value_enum, default_value_t = OnPluginError::Fail)]
+    pub on_error: OnPluginError,
+
+    /// Where compiled plugins are cached [default: ~/.cache/forge/plugins]; "off" to
+    /// compile every time
+    #[arg(long = "plugin-cache", value_name = "DIR", env = "FORGE_PLUGIN_CACHE")]
+    pub cache: Option<PathBuf>,
+}
+
+impl PluginArgs {
+    pub fn limits(&self) -> Limits {
+        let cache_dir = match &self.cache {
+            Some(dir) if dir.as_os_str() == "off" => None,
+            Some(dir) => Some(dir.clone()),
+            None => crate::plugin::runtime::default_cache_dir(),
+        };
+        Limits { timeout: self.timeout, memory: self.memory_mib << 20, cache_dir }
+    }
+
+    /// The engine and the plugin files, loaded and checked.
+    pub fn registry(&self) -> Result<Registry, Error> {
+        let runtime = Runtime::new(self.limits()).map_err(Error::Runtime)?;
+        Registry::new(runtime, &self.files, &self.natives).map_err(|e| Error::Usage(e.to_string()))
+    }
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -119,15 +169,18 @@ fn positive_rate(s: &str) -> Result<f64, String> {
 }
 
 impl TrafficArgs {
-    pub fn delete_behavior(&self) -> DeleteBehavior {
-        match self.delete_behavior {
-            DeleteBehaviorArg::Remove => DeleteBehavior::Remove,
-            DeleteBehaviorArg::Keep => DeleteBehavior::Keep,
-            DeleteBehaviorArg::Tombstone => DeleteBehavior::Tombstone {
-                flag: self.tombstone_field.clone(),
-                time: self.tombstone_time_field.clone(),
-            },
+    /// The plugins of this run: `--plugin-arg`s, with the tombstone flags as the
+    /// built-in tombstone's arguments.
+    pub fn plugins(&self, generator: &Arc<Generator>, seed: u64) -> Result<Plugins, Error> {
+        let mut args = crate::plugin::parse_args(&self.plugins.args).map_err(Error::Usage)?;
+        let tomb = args.entry("tombstone".into()).or_default();
+        for (key, value) in [("flag", &self.tombstone_field), ("time", &self.tombstone_time_field)] {
+            if !tomb.iter().any(|(k, _)| k == key) {
+                tomb.push((key.into(), value.clone()));
+            }
         }
+        let registry = self.plugins.registry()?;
+        Plugins::new(registry, SchemaAccess::new(generator.clone()), args, seed).map_err(Error::Usage)
     }
 
     pub fn config(&self, count: Option<u64>, warmup_inserts: u64, quiet: bool) -> TrafficConfig {
@@ -150,34 +203,34 @@ impl TrafficArgs {
         }
     }
 
-    /// The planner these flags ask for (delete behavior, IdCache size, and the
-    /// expectations a journal needs).
+    /// The planner these flags ask for: its plugins (strategy, delete behavior), IdCache
+    /// size, and the expectations a journal needs. Plugin problems are usage errors.
     pub fn planner(
         &self,
         seed: u64,
         selector: OpSelector,
         generator: Arc<Generator>,
-        strategy: Box<dyn UpdateStrategy>,
+        strategy: &str,
         first_document: u64,
-    ) -> Planner {
+        collection: &str,
+    ) -> Result<Planner, Error> {
+        let mut plugins = self.plugins(&generator, seed)?;
+        let usage = |flag: &'static str| move |e: crate::plugin::PluginError| Error::Usage(format!("{flag}: {e}"));
         let planner = Planner::new(PlannerConfig {
             seed,
             selector,
+            strategy: plugins.strategy(strategy).map_err(usage("--update-strategy"))?,
+            replace: plugins.strategy("regenerate").map_err(usage("--update-strategy"))?,
+            delete: plugins.deleter(&self.delete_behavior).map_err(usage("--delete-behavior"))?,
             generator,
-            strategy,
-            delete: self.delete_behavior(),
             id_cache_size: self.id_cache_size as usize,
             first_document,
-        });
-        match &self.journal {
-            Some(_) => planner.with_expectations(self.server_time_field()),
+        })
+        .with_plugin_context(collection, self.plugins.on_error);
+        Ok(match &self.journal {
+            Some(_) => planner.with_expectations(),
             None => planner,
-        }
-    }
-
-    /// The field the server fills in on deletes, left out of journal hashes.
-    pub fn server_time_field(&self) -> Option<String> {
-        (self.delete_behavior == DeleteBehaviorArg::Tombstone).then(|| self.tombstone_time_field.clone())
+        })
     }
 }
 

@@ -34,6 +34,9 @@ pub struct Report {
     pub ops: BTreeMap<OpKind, KindCounts>,
     /// Updates and deletes that found no target and were written as inserts.
     pub converted_to_insert: u64,
+    /// Plugin calls that failed, by kind (timeout, trap, out-of-memory, bad-return,
+    /// plugin-error); with `--on-plugin-error skip` each one is a skipped operation.
+    pub plugin_errors: BTreeMap<String, u64>,
     pub warmup_inserts: u64,
     pub latency: Latency,
     /// The command line, password redacted.
@@ -77,6 +80,11 @@ impl Report {
                 "  ({} updates/deletes found no target yet and were inserts)\n",
                 self.converted_to_insert
             ));
+        }
+        if !self.plugin_errors.is_empty() {
+            let total: u64 = self.plugin_errors.values().sum();
+            let kinds: Vec<String> = self.plugin_errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            out.push_str(&format!("  plugin errors {total} ({})\n", kinds.join(", ")));
         }
         let l = &self.latency;
         out.push_str(&format!(

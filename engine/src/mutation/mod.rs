@@ -1,84 +1,180 @@
-//! Update strategies and delete behaviors: what an update or a delete does to its
-//! target. One trait for all of them, so that built-ins and plugins are called the
-//! same way.
+//! Update strategies and delete behaviors as the planner uses them: plugins (the
+//! built-ins are plugins too) chosen by name, `mixed` as a seeded choice among the
+//! built-in strategies, and what a delete behavior means for the planner's targets.
 
-mod delete;
-mod increment;
-mod partial;
-mod regenerate;
-
-use std::fmt::Debug;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bson::{Bson, Document};
+use rand::SeedableRng;
 
-pub use delete::{DeleteAction, DeleteBehavior};
+pub use forge_plugin_sdk::{DeleteAction, Kind, Mutation};
 
-use crate::generate::Generator;
-use crate::seed::Rng;
+use crate::plugin::{Call, Failure, Plugin, PluginError, Registry, SchemaAccess};
+use crate::seed::{Rng, draw};
 
-/// What an update strategy asks the writer to do to its target.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Mutation {
-    /// An update document (`{"$set": ...}`) for `updateOne`.
-    Update(Document),
-    /// A whole new document (same `_id`) for `replaceOne`.
-    Replace(Document),
-    /// Nothing to do for this target; the operation is counted as skipped.
-    Skip,
-}
-
-/// The operation an update strategy is called for.
-#[derive(Debug)]
+/// What the planner knows of the operation a plugin is called for.
+#[derive(Debug, Clone)]
 pub struct OpContext<'a> {
+    pub run_seed: u64,
     pub op_index: u64,
+    pub collection: &'a str,
     pub target: &'a Bson,
+    pub current: Option<&'a Document>,
 }
 
-pub trait UpdateStrategy: Send + Sync + Debug {
-    fn name(&self) -> &str;
+impl OpContext<'_> {
+    fn call<'r>(&'r self, rng: &'r mut Rng) -> Call<'r> {
+        Call {
+            ctx: forge_plugin_sdk::Context {
+                run_seed: self.run_seed,
+                op_index: self.op_index,
+                worker: 0,
+                collection: self.collection.to_owned(),
+                attempt: 0,
+            },
+            id: self.target,
+            current: self.current,
+            rng,
+        }
+    }
+}
+
+/// An update strategy: one plugin, or a seeded choice among several (`mixed`).
+pub struct Strategy {
+    pub name: String,
+    choices: Vec<Box<dyn Plugin>>,
+}
+
+impl std::fmt::Debug for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Strategy").field("name", &self.name).finish()
+    }
+}
+
+impl Strategy {
     /// Draws only from `rng` (seeded from the run seed and the op index), so the same
     /// seed gives the same mutations.
-    fn mutate(&self, ctx: &OpContext, rng: &mut Rng) -> Mutation;
+    pub fn mutate(&mut self, ctx: &OpContext, rng: &mut Rng) -> Result<Mutation, PluginError> {
+        let pick = if self.choices.len() == 1 { 0 } else { draw::below(rng, self.choices.len() as u64) as usize };
+        self.choices[pick].mutate(ctx.call(rng))
+    }
 }
 
-pub const BUILTIN_NAMES: &str = "regenerate, partial, increment, mixed";
-
-/// A built-in update strategy by name.
-pub fn builtin(name: &str, generator: Arc<Generator>) -> Result<Box<dyn UpdateStrategy>, String> {
-    Ok(match name {
-        "regenerate" => Box::new(regenerate::Regenerate::new(generator)),
-        "partial" => Box::new(partial::Partial::new(generator)?),
-        "increment" => Box::new(increment::Increment::new(generator)?),
-        "mixed" => {
-            let mut choices: Vec<Box<dyn UpdateStrategy>> = vec![
-                Box::new(regenerate::Regenerate::new(generator.clone())),
-                Box::new(partial::Partial::new(generator.clone())?),
-            ];
-            // Schemas without numbers still mix the other two.
-            if let Ok(inc) = increment::Increment::new(generator) {
-                choices.push(Box::new(inc));
-            }
-            Box::new(Mixed { choices })
-        }
-        other => return Err(format!("unknown update strategy '{other}' (built in: {BUILTIN_NAMES})")),
-    })
+/// A delete behavior, and the bookkeeping its answers imply.
+pub struct Deleter {
+    pub name: String,
+    plugin: Box<dyn Plugin>,
+    guard: Option<Document>,
+    server_time: Option<String>,
 }
 
-/// A seeded choice among strategies, one per operation.
-#[derive(Debug)]
-struct Mixed {
-    choices: Vec<Box<dyn UpdateStrategy>>,
+impl std::fmt::Debug for Deleter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deleter").field("name", &self.name).field("guard", &self.guard).finish()
+    }
 }
 
-impl UpdateStrategy for Mixed {
-    fn name(&self) -> &str {
-        "mixed"
+impl Deleter {
+    /// Asks the behavior once, with a throwaway context, what a delete looks like: a
+    /// soft-deleting one reveals its flags, which become the guard that keeps writes
+    /// off documents it already deleted (`--delete-tracking filter`).
+    pub fn new(name: &str, mut plugin: Box<dyn Plugin>) -> Result<Self, PluginError> {
+        let probe = OpContext { run_seed: 0, op_index: u64::MAX, collection: "", target: &Bson::Null, current: None };
+        let (guard, server_time) = match plugin.on_delete(probe.call(&mut Rng::seed_from_u64(0)))? {
+            DeleteAction::Tombstone(update) => (
+                tombstone_guard(&update),
+                update.get_document("$currentDate").ok().and_then(|d| d.keys().next().cloned()),
+            ),
+            _ => (None, None),
+        };
+        Ok(Deleter { name: name.to_owned(), plugin, guard, server_time })
     }
 
-    fn mutate(&self, ctx: &OpContext, rng: &mut Rng) -> Mutation {
-        let pick = crate::seed::draw::below(rng, self.choices.len() as u64) as usize;
-        self.choices[pick].mutate(ctx, rng)
+    pub fn on_delete(&mut self, ctx: &OpContext, rng: &mut Rng) -> Result<DeleteAction, PluginError> {
+        self.plugin.on_delete(ctx.call(rng))
+    }
+
+    /// The filter that makes a write skip documents this behavior already deleted.
+    pub fn guard(&self) -> Option<&Document> {
+        self.guard.as_ref()
+    }
+
+    /// The field a tombstone fills with the server's time (`$currentDate`), which the
+    /// journal leaves out of content hashes.
+    pub fn server_time_field(&self) -> Option<String> {
+        self.server_time.clone()
+    }
+}
+
+/// `{flag: {$ne: true}}` for each field a tombstone `$set`s to true.
+fn tombstone_guard(update: &Document) -> Option<Document> {
+    let set = update.get_document("$set").ok()?;
+    let guard: Document = set
+        .iter()
+        .filter(|(_, v)| **v == Bson::Boolean(true))
+        .map(|(k, _)| (k.clone(), Bson::Document(bson::doc! { "$ne": true })))
+        .collect();
+    (!guard.is_empty()).then_some(guard)
+}
+
+/// Starts plugins for a run: the registry, the schema they see, their `--plugin-arg`s.
+pub struct Plugins {
+    pub registry: Registry,
+    schema: Arc<SchemaAccess>,
+    args: BTreeMap<String, Vec<(String, String)>>,
+    seed: u64,
+}
+
+/// The built-in strategies `mixed` chooses among (increment only for schemas with numbers).
+const MIXED: &[&str] = &["regenerate", "partial", "increment"];
+
+impl Plugins {
+    pub fn new(
+        registry: Registry,
+        schema: Arc<SchemaAccess>,
+        args: BTreeMap<String, Vec<(String, String)>>,
+        seed: u64,
+    ) -> Result<Self, String> {
+        if let Some(unknown) = args.keys().find(|n| !registry.is_known(n) && n.as_str() != "mixed") {
+            return Err(format!("--plugin-arg {unknown}.…: no plugin is named '{unknown}'"));
+        }
+        Ok(Plugins { registry, schema, args, seed })
+    }
+
+    /// The built-ins only, with default limits: for benchmarks and tests.
+    pub fn builtins(generator: &Arc<crate::generate::Generator>, seed: u64) -> Result<Self, String> {
+        let runtime = crate::plugin::Runtime::new(crate::plugin::Limits::default())?;
+        let registry = Registry::new(runtime, &[], &[]).map_err(|e| e.to_string())?;
+        Plugins::new(registry, SchemaAccess::new(generator.clone()), BTreeMap::new(), seed)
+    }
+
+    fn start(&mut self, name: &str, kind: Kind) -> Result<Box<dyn Plugin>, PluginError> {
+        let loaded = self.registry.find(name, kind)?;
+        let config = self.args.get(name).cloned().unwrap_or_default();
+        loaded.start(&self.registry.runtime, self.schema.clone(), config, self.seed)
+    }
+
+    pub fn strategy(&mut self, name: &str) -> Result<Strategy, PluginError> {
+        if name == "mixed" && self.registry.find("mixed", Kind::Mutator).is_err() {
+            let mut choices = Vec::new();
+            for n in MIXED {
+                match self.start(n, Kind::Mutator) {
+                    Ok(p) => choices.push(p),
+                    // Schemas without numbers still mix the other two.
+                    Err(PluginError { failure: Failure::Plugin { kind: "invalid-config", .. }, .. })
+                        if *n == "increment" => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(Strategy { name: name.into(), choices });
+        }
+        Ok(Strategy { name: name.into(), choices: vec![self.start(name, Kind::Mutator)?] })
+    }
+
+    pub fn deleter(&mut self, name: &str) -> Result<Deleter, PluginError> {
+        let plugin = self.start(name, Kind::DeleteBehavior)?;
+        Deleter::new(name, plugin)
     }
 }
 

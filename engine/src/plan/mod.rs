@@ -9,7 +9,7 @@ pub mod expected;
 pub mod id_cache;
 pub mod selector;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use bson::{Bson, Document, doc};
@@ -18,7 +18,8 @@ pub use id_cache::{IdCache, IdKey};
 pub use selector::{OpKind, OpSelector};
 
 use crate::generate::Generator;
-use crate::mutation::{DeleteAction, DeleteBehavior, Mutation, OpContext, UpdateStrategy};
+use crate::mutation::{DeleteAction, Deleter, Mutation, OpContext, Strategy};
+use crate::plugin::PluginError;
 use crate::seed::{self, Stream};
 
 /// One planned write, in the shape the writer sends it.
@@ -88,15 +89,31 @@ pub enum DeleteTracking {
     Filter,
 }
 
+/// What planning one operation index gave.
+enum Planned {
+    Op(OpPlan),
+    /// The strategy had nothing to do for this target.
+    Skipped,
+    /// A mutation run has no target left.
+    Exhausted,
+}
+
+enum Stopped {
+    Source(String),
+    Plugin(PluginError),
+}
+
 pub struct Planner {
     seed: u64,
     next: u64,
     inserts: u64,
     selector: OpSelector,
     generator: Arc<Generator>,
-    strategy: Box<dyn UpdateStrategy>,
-    replace: Box<dyn UpdateStrategy>,
-    delete: DeleteBehavior,
+    strategy: Strategy,
+    replace: Strategy,
+    delete: Deleter,
+    collection: String,
+    on_plugin_error: OnPluginError,
     cache: IdCache,
     sampling: Sampling,
     source: Option<Box<dyn TargetSource>>,
@@ -106,14 +123,31 @@ pub struct Planner {
     model: Option<expected::Model>,
     /// Updates and deletes that found no target and became inserts.
     pub converted_to_insert: u64,
+    /// Plugin failures by kind (timeout, trap...), each one a skipped operation.
+    pub plugin_errors: BTreeMap<String, u64>,
 }
+
+/// What a failing plugin call does to the run (`--on-plugin-error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OnPluginError {
+    /// Stop the run (after what was planned before is written) and report the error
+    #[default]
+    Fail,
+    /// Skip the operation, count the error, and go on
+    Skip,
+}
+
+/// Plugin errors printed in full with `--on-plugin-error skip`; the rest are counted.
+const PLUGIN_ERRORS_SHOWN: u64 = 5;
 
 pub struct PlannerConfig {
     pub seed: u64,
     pub selector: OpSelector,
     pub generator: Arc<Generator>,
-    pub strategy: Box<dyn UpdateStrategy>,
-    pub delete: DeleteBehavior,
+    pub strategy: Strategy,
+    /// What `replace` operations write (the `regenerate` plugin).
+    pub replace: Strategy,
+    pub delete: Deleter,
     pub id_cache_size: usize,
     /// Index of the first inserted document (`--start`).
     pub first_document: u64,
@@ -122,8 +156,6 @@ pub struct PlannerConfig {
 impl Planner {
     /// A CDC planner: it inserts documents and targets the `_id`s it inserted.
     pub fn new(config: PlannerConfig) -> Self {
-        let replace =
-            crate::mutation::builtin("regenerate", config.generator.clone()).expect("regenerate always builds");
         Planner {
             seed: config.seed,
             next: 0,
@@ -131,8 +163,10 @@ impl Planner {
             selector: config.selector,
             generator: config.generator,
             strategy: config.strategy,
-            replace,
+            replace: config.replace,
             delete: config.delete,
+            collection: String::new(),
+            on_plugin_error: OnPluginError::Fail,
             cache: IdCache::new(config.id_cache_size),
             sampling: Sampling::Random,
             source: None,
@@ -140,14 +174,27 @@ impl Planner {
             deleted: HashSet::new(),
             model: None,
             converted_to_insert: 0,
+            plugin_errors: BTreeMap::new(),
         }
     }
 
-    /// Predicts each operation's effect for the journal. `server_time_field` is the
-    /// field the server fills in (tombstone times), left out of content hashes.
-    pub fn with_expectations(mut self, server_time_field: Option<String>) -> Self {
-        self.model = Some(expected::Model::new(server_time_field));
+    /// The collection plugins are told they write to, and what their failures do.
+    pub fn with_plugin_context(mut self, collection: &str, on_error: OnPluginError) -> Self {
+        self.collection = collection.to_owned();
+        self.on_plugin_error = on_error;
         self
+    }
+
+    /// Predicts each operation's effect for the journal. The field the server fills in
+    /// (a tombstone's time) is left out of content hashes.
+    pub fn with_expectations(mut self) -> Self {
+        self.model = Some(expected::Model::new(self.delete.server_time_field()));
+        self
+    }
+
+    /// The field the server fills in on deletes, left out of journal hashes.
+    pub fn server_time_field(&self) -> Option<String> {
+        self.delete.server_time_field()
     }
 
     /// A mutation planner: targets come from `source` (an existing collection).
@@ -192,24 +239,45 @@ impl Planner {
 
     /// The next operation, or `None` when a mutation run has no target left.
     pub fn next_op(&mut self) -> Result<Option<OpPlan>, String> {
+        loop {
+            match self.plan_one() {
+                Ok(Planned::Op(op)) => return Ok(Some(op)),
+                Ok(Planned::Exhausted) => return Ok(None),
+                Ok(Planned::Skipped) => continue,
+                Err(Stopped::Source(e)) => return Err(e),
+                Err(Stopped::Plugin(e)) => {
+                    let count = self.plugin_errors.entry(e.kind().to_owned()).or_default();
+                    *count += 1;
+                    if self.on_plugin_error == OnPluginError::Fail {
+                        return Err(e.to_string());
+                    }
+                    if *count <= PLUGIN_ERRORS_SHOWN {
+                        eprintln!("skipped: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn plan_one(&mut self) -> Result<Planned, Stopped> {
         let index = self.next;
         self.next += 1;
         let mut rng = seed::rng(self.seed, Stream::Operation, index);
         let mut kind = self.selector.pick(&mut rng);
         if kind != OpKind::Insert && self.cache.is_empty() {
             if let Some(source) = &mut self.source {
-                source.refill(&mut self.cache, &self.deleted)?;
+                source.refill(&mut self.cache, &self.deleted).map_err(Stopped::Source)?;
             }
             if self.cache.is_empty() {
                 if self.source.is_some() {
-                    return Ok(None);
+                    return Ok(Planned::Exhausted);
                 }
                 kind = OpKind::Insert;
                 self.converted_to_insert += 1;
             }
         }
         if kind == OpKind::Insert {
-            return Ok(Some(self.insert(index)));
+            return Ok(Planned::Op(self.insert(index)));
         }
         let id = match self.sampling {
             Sampling::Random => self.cache.pick(&mut rng).cloned(),
@@ -218,31 +286,38 @@ impl Planner {
         }
         .expect("cache checked non-empty");
         let filter = self.filter(&id);
-        let ctx = OpContext { op_index: index, target: &id };
+        let ctx = OpContext {
+            run_seed: self.seed,
+            op_index: index,
+            collection: &self.collection,
+            target: &id,
+            current: None,
+        };
         let write = match kind {
             OpKind::Update | OpKind::Replace => {
-                let strategy = if kind == OpKind::Update { &self.strategy } else { &self.replace };
-                match strategy.mutate(&ctx, &mut rng) {
+                let strategy = if kind == OpKind::Update { &mut self.strategy } else { &mut self.replace };
+                match strategy.mutate(&ctx, &mut rng).map_err(Stopped::Plugin)? {
                     Mutation::Update(update) => Write::Update { filter, update },
                     Mutation::Replace(replacement) => Write::Replace { filter, replacement },
-                    Mutation::Skip => return self.next_op(),
+                    Mutation::Skip => return Ok(Planned::Skipped),
                 }
             }
             OpKind::Delete => {
-                if self.delete.forgets() || self.tracking == DeleteTracking::Memory {
+                let action = self.delete.on_delete(&ctx, &mut rng).map_err(Stopped::Plugin)?;
+                if action == DeleteAction::Remove || self.tracking == DeleteTracking::Memory {
                     self.cache.remove(&id);
                 }
                 if self.tracking == DeleteTracking::Memory {
                     self.deleted.insert(IdKey::of(&id));
                 }
-                match self.delete.action() {
-                    DeleteAction::Delete => Write::Delete { filter },
-                    DeleteAction::Update(update) => Write::Update { filter, update },
+                match action {
+                    DeleteAction::Remove | DeleteAction::Keep => Write::Delete { filter },
+                    DeleteAction::Tombstone(update) => Write::Update { filter, update },
                 }
             }
             OpKind::Insert => unreachable!("handled above"),
         };
-        let guard = if self.tracking == DeleteTracking::Filter { self.delete.guard() } else { None };
+        let guard = if self.tracking == DeleteTracking::Filter { self.delete.guard().cloned() } else { None };
         let expect = self.model.as_mut().map(|m| {
             let (matched, state) = match &write {
                 Write::Update { update, .. } => m.update(&id, guard.as_ref(), update),
@@ -253,7 +328,7 @@ impl Planner {
             Expectation { matched, state }
         });
         self.prune_model(index);
-        Ok(Some(OpPlan { index, kind, id, write, expect }))
+        Ok(Planned::Op(OpPlan { index, kind, id, write, expect }))
     }
 
     /// Keeps the model no larger than the targets (plus deleted ones still tracked).
@@ -272,7 +347,7 @@ impl Planner {
         if self.tracking == DeleteTracking::Filter
             && let Some(guard) = self.delete.guard()
         {
-            filter.extend(guard);
+            filter.extend(guard.clone());
         }
         filter
     }
@@ -283,15 +358,17 @@ mod tests {
     use super::*;
     use crate::schema::Schema;
 
-    fn planner(ratios: &str, cache: usize, delete: DeleteBehavior) -> Planner {
+    fn planner(ratios: &str, cache: usize, delete: &str) -> Planner {
         let schema = Arc::new(Schema::from_json_str(crate::examples::CUSTOMERS.json).unwrap());
         let generator = Arc::new(Generator::new(schema, 5));
+        let mut plugins = crate::mutation::Plugins::builtins(&generator, 5).unwrap();
         Planner::new(PlannerConfig {
             seed: 5,
             selector: OpSelector::parse(ratios, &OpKind::ALL).unwrap(),
-            strategy: crate::mutation::builtin("partial", generator.clone()).unwrap(),
+            strategy: plugins.strategy("partial").unwrap(),
+            replace: plugins.strategy("regenerate").unwrap(),
+            delete: plugins.deleter(delete).unwrap(),
             generator,
-            delete,
             id_cache_size: cache,
             first_document: 0,
         })
@@ -303,14 +380,14 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream() {
-        let a = ops(&mut planner("insert:50,update:30,replace:10,delete:10", 100, DeleteBehavior::Remove), 2000);
-        let b = ops(&mut planner("insert:50,update:30,replace:10,delete:10", 100, DeleteBehavior::Remove), 2000);
+        let a = ops(&mut planner("insert:50,update:30,replace:10,delete:10", 100, "remove"), 2000);
+        let b = ops(&mut planner("insert:50,update:30,replace:10,delete:10", 100, "remove"), 2000);
         assert_eq!(a, b);
     }
 
     #[test]
     fn targets_are_live_inserted_ids_within_the_cache_window() {
-        let mut p = planner("insert:50,update:40,delete:10", 100, DeleteBehavior::Remove);
+        let mut p = planner("insert:50,update:40,delete:10", 100, "remove");
         let mut inserted: Vec<Bson> = Vec::new();
         let mut deleted: HashSet<IdKey> = HashSet::new();
         for op in ops(&mut p, 5000) {
@@ -331,7 +408,7 @@ mod tests {
 
     #[test]
     fn an_empty_cache_turns_updates_into_inserts() {
-        let mut p = planner("update:1", 10, DeleteBehavior::Remove);
+        let mut p = planner("update:1", 10, "remove");
         let first = p.next_op().unwrap().unwrap();
         assert_eq!(first.kind, OpKind::Insert);
         assert_eq!(p.converted_to_insert, 1);
@@ -340,8 +417,7 @@ mod tests {
 
     #[test]
     fn tombstones_are_updates_and_keep_the_target() {
-        let tomb = DeleteBehavior::Tombstone { flag: "_deleted".into(), time: "_deletedAt".into() };
-        let mut p = planner("insert:1,delete:1", 1, tomb);
+        let mut p = planner("insert:1,delete:1", 1, "tombstone");
         let all = ops(&mut p, 50);
         let deletes: Vec<_> = all.iter().filter(|o| o.kind == OpKind::Delete).collect();
         assert!(!deletes.is_empty());

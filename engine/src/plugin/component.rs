@@ -1,0 +1,369 @@
+//! WebAssembly components against the `forge:plugin` WIT worlds.
+
+use std::sync::Arc;
+
+use bson::Document;
+use forge_plugin_sdk::{Context, DeleteAction, Error as GuestError, ErrorKind, Info, Kind, Mutation};
+use wasmtime::Store;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use super::error::{Failure, PluginError};
+use super::host_calls::HostCalls;
+use super::runtime::{Runtime, State, classify};
+use super::{Call, Plugin, SUPPORTED_CONTRACT, bad_document, check_contract, with_id};
+
+mod mutator_world {
+    wasmtime::component::bindgen!({ world: "mutator-plugin", path: "../plugin-sdk/wit" });
+}
+
+mod delete_world {
+    wasmtime::component::bindgen!({
+        world: "delete-behavior-plugin",
+        path: "../plugin-sdk/wit",
+        with: { "forge:plugin/host": super::mutator_world::forge::plugin::host },
+    });
+}
+
+use mutator_world::forge::plugin::{host as wit_host, types as wit};
+
+impl wit::Host for State {}
+
+impl wit_host::Host for State {
+    fn random_u64(&mut self) -> u64 {
+        self.host.random_u64()
+    }
+    fn random_below(&mut self, n: u64) -> u64 {
+        self.host.random_below(n)
+    }
+    fn random_range(&mut self, lo: i64, hi: i64) -> i64 {
+        self.host.random_range(lo, hi)
+    }
+    fn random_bool(&mut self, p: f64) -> bool {
+        self.host.random_bool(p)
+    }
+    fn random_f64(&mut self) -> f64 {
+        self.host.random_f64()
+    }
+    fn fields(&mut self) -> Vec<wit::Field> {
+        self.host
+            .fields()
+            .iter()
+            .map(|f| wit::Field { path: f.path.clone(), bson_type: f.bson_type.clone(), optional: f.optional })
+            .collect()
+    }
+    fn generate_document(&mut self) -> Vec<u8> {
+        forge_plugin_sdk::wire::encode_document(&self.host.generate_document())
+    }
+    fn generate_field(&mut self, path: String) -> Result<Vec<u8>, String> {
+        self.host.generate_field(&path).map(|v| forge_plugin_sdk::wire::encode_value(Ok(v)))
+    }
+    fn log(&mut self, message: String) {
+        self.host.log(&message)
+    }
+}
+
+impl delete_world::forge::plugin::types::Host for State {}
+
+/// Interfaces a plugin may import; anything else (files, sockets, HTTP...) is refused.
+const ALLOWED_IMPORTS: &[&str] = &["forge:plugin/", "wasi:io/", "wasi:cli/", "wasi:clocks/", "wasi:random/"];
+
+/// A component, checked and ready to instantiate.
+pub struct ComponentCode {
+    pre: Pre,
+    pub info: Info,
+}
+
+#[derive(Clone)]
+enum Pre {
+    Mutator(mutator_world::MutatorPluginPre<State>),
+    Delete(delete_world::DeleteBehaviorPluginPre<State>),
+}
+
+fn trap(label: &str, export: &'static str, op: Option<u64>, e: wasmtime::Error, rt: &Runtime) -> PluginError {
+    PluginError { plugin: label.into(), export, op, failure: classify(&e, &rt.limits) }
+}
+
+pub fn load(rt: &Runtime, component: Component, label: &str) -> Result<ComponentCode, PluginError> {
+    let ty = component.component_type();
+    for (name, _) in ty.imports(&rt.engine) {
+        if name.starts_with("forge:plugin/") {
+            check_contract(label, name.rsplit('@').next().unwrap_or(""))?;
+        } else if !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
+            return Err(PluginError::load(
+                label,
+                format!(
+                    "imports '{name}'; plugins get no files, sockets or network (allowed: {})",
+                    ALLOWED_IMPORTS.join(" ")
+                ),
+            ));
+        }
+    }
+    let mut world = None;
+    for (name, _) in ty.exports(&rt.engine) {
+        for (iface, kind) in
+            [("forge:plugin/mutator@", Kind::Mutator), ("forge:plugin/delete-behavior@", Kind::DeleteBehavior)]
+        {
+            if let Some(version) = name.strip_prefix(iface) {
+                check_contract(label, version)?;
+                world = Some(kind);
+            }
+        }
+    }
+    let Some(kind) = world else {
+        return Err(PluginError::load(
+            label,
+            format!(
+                "exports neither forge:plugin/mutator nor forge:plugin/delete-behavior (contract {SUPPORTED_CONTRACT})"
+            ),
+        ));
+    };
+    let mut linker: Linker<State> = Linker::new(&rt.engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| PluginError::load(label, format!("{e:#}")))?;
+    wit_host::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+        .map_err(|e| PluginError::load(label, format!("{e:#}")))?;
+    let pre =
+        linker.instantiate_pre(&component).map_err(|e| PluginError::load(label, format!("cannot be linked: {e:#}")))?;
+    let pre = match kind {
+        Kind::Mutator => Pre::Mutator(
+            mutator_world::MutatorPluginPre::new(pre).map_err(|e| PluginError::load(label, format!("{e:#}")))?,
+        ),
+        Kind::DeleteBehavior => Pre::Delete(
+            delete_world::DeleteBehaviorPluginPre::new(pre).map_err(|e| PluginError::load(label, format!("{e:#}")))?,
+        ),
+    };
+    // `info` needs an instance; it gets no schema.
+    let mut instance = Instance::new(rt, &pre, HostCalls::new(label.into(), None), 0, label)?;
+    let info = instance.info(rt, label)?;
+    check_contract(label, &info.contract_version)?;
+    if info.kind != kind {
+        return Err(PluginError::load(label, format!("says it is a {} but exports the other world", info.kind.name())));
+    }
+    Ok(ComponentCode { pre, info })
+}
+
+enum Bindings {
+    Mutator(mutator_world::MutatorPlugin),
+    Delete(delete_world::DeleteBehaviorPlugin),
+}
+
+struct Instance {
+    store: Store<State>,
+    bindings: Bindings,
+}
+
+impl Instance {
+    fn new(rt: &Runtime, pre: &Pre, host: HostCalls, seed: u64, label: &str) -> Result<Self, PluginError> {
+        let mut store = rt.store(host, seed, false);
+        let bindings = match pre {
+            Pre::Mutator(p) => p.instantiate(&mut store).map(Bindings::Mutator),
+            Pre::Delete(p) => p.instantiate(&mut store).map(Bindings::Delete),
+        }
+        .map_err(|e| trap(label, "instantiate", None, e, rt))?;
+        Ok(Instance { store, bindings })
+    }
+
+    fn info(&mut self, rt: &Runtime, label: &str) -> Result<Info, PluginError> {
+        rt.arm(&mut self.store);
+        let i = match &self.bindings {
+            Bindings::Mutator(b) => b.forge_plugin_mutator().call_info(&mut self.store),
+            Bindings::Delete(b) => {
+                b.forge_plugin_delete_behavior().call_info(&mut self.store).map(|i| wit::PluginInfo {
+                    name: i.name,
+                    kind: wit::PluginKind::DeleteBehavior,
+                    version: i.version,
+                    contract_version: i.contract_version,
+                })
+            }
+        }
+        .map_err(|e| trap(label, "info", None, e, rt))?;
+        Ok(Info {
+            name: i.name,
+            kind: match i.kind {
+                wit::PluginKind::Mutator => Kind::Mutator,
+                wit::PluginKind::DeleteBehavior => Kind::DeleteBehavior,
+            },
+            version: i.version,
+            contract_version: i.contract_version,
+        })
+    }
+
+    fn init(
+        &mut self,
+        rt: &Runtime,
+        label: &str,
+        config: &[(String, String)],
+        schema: &str,
+    ) -> Result<(), PluginError> {
+        rt.arm(&mut self.store);
+        let r = match &self.bindings {
+            Bindings::Mutator(b) => b.forge_plugin_mutator().call_init(&mut self.store, config, schema),
+            Bindings::Delete(b) => b
+                .forge_plugin_delete_behavior()
+                .call_init(&mut self.store, config, schema)
+                .map(|r| r.map_err(|e| wit::PluginError { kind: convert_kind_d(e.kind), message: e.message })),
+        }
+        .map_err(|e| trap(label, "init", None, e, rt))?;
+        r.map_err(|e| guest_error(label, "init", None, e))
+    }
+}
+
+fn convert_kind_d(k: delete_world::forge::plugin::types::ErrorKind) -> wit::ErrorKind {
+    use delete_world::forge::plugin::types::ErrorKind as D;
+    match k {
+        D::InvalidConfig => wit::ErrorKind::InvalidConfig,
+        D::UnsupportedDocument => wit::ErrorKind::UnsupportedDocument,
+        D::Internal => wit::ErrorKind::Internal,
+    }
+}
+
+fn guest_error(label: &str, export: &'static str, op: Option<u64>, e: wit::PluginError) -> PluginError {
+    let kind = match e.kind {
+        wit::ErrorKind::InvalidConfig => ErrorKind::InvalidConfig,
+        wit::ErrorKind::UnsupportedDocument => ErrorKind::UnsupportedDocument,
+        wit::ErrorKind::Internal => ErrorKind::Internal,
+    };
+    let e = GuestError { kind, message: e.message };
+    PluginError {
+        plugin: label.into(),
+        export,
+        op,
+        failure: Failure::Plugin { kind: e.kind.name(), message: e.message },
+    }
+}
+
+/// A running component plugin. After a trap the instance is dropped and a fresh one is
+/// made from the `InstancePre` (and `init`ed again) before the next call.
+pub struct ComponentPlugin {
+    rt: Runtime,
+    pre: Pre,
+    info: Info,
+    label: Arc<str>,
+    schema: Option<Arc<super::host_calls::SchemaAccess>>,
+    config: Vec<(String, String)>,
+    seed: u64,
+    instance: Option<Instance>,
+}
+
+impl ComponentPlugin {
+    pub fn start(
+        rt: &Runtime,
+        code: &ComponentCode,
+        label: &str,
+        schema: Arc<super::host_calls::SchemaAccess>,
+        config: Vec<(String, String)>,
+        seed: u64,
+    ) -> Result<Self, PluginError> {
+        let mut p = ComponentPlugin {
+            rt: rt.clone(),
+            pre: code.pre.clone(),
+            info: code.info.clone(),
+            label: label.into(),
+            schema: Some(schema),
+            config,
+            seed,
+            instance: None,
+        };
+        p.instance()?;
+        Ok(p)
+    }
+
+    fn instance(&mut self) -> Result<&mut Instance, PluginError> {
+        if self.instance.is_none() {
+            let host = HostCalls::new(self.label.clone(), self.schema.clone());
+            let mut instance = Instance::new(&self.rt, &self.pre, host, self.seed, &self.label)?;
+            let text = self.schema.as_ref().map(|s| s.text.as_str()).unwrap_or("{}");
+            instance.init(&self.rt, &self.label, &self.config, text)?;
+            self.instance = Some(instance);
+        }
+        Ok(self.instance.as_mut().expect("made above"))
+    }
+}
+
+fn wit_ctx(c: &Context) -> wit::OpContext {
+    wit::OpContext {
+        run_seed: c.run_seed,
+        op_index: c.op_index,
+        worker: c.worker,
+        collection: c.collection.clone(),
+        attempt: c.attempt,
+    }
+}
+
+impl Plugin for ComponentPlugin {
+    fn info(&self) -> &Info {
+        &self.info
+    }
+
+    fn mutate(&mut self, call: Call<'_>) -> Result<Mutation, PluginError> {
+        let (label, rt) = (self.label.clone(), self.rt.clone());
+        let op = Some(call.ctx.op_index);
+        let target = wit::Target {
+            id: forge_plugin_sdk::wire::encode_document(&bson::doc! { "_id": call.id.clone() }),
+            current: call.current.map(forge_plugin_sdk::wire::encode_document),
+        };
+        let ctx = wit_ctx(&call.ctx);
+        let instance = self.instance()?;
+        let Bindings::Mutator(b) = &instance.bindings else { unreachable!("kind checked at load") };
+        instance.store.data_mut().host.rng = call.rng.clone();
+        rt.arm(&mut instance.store);
+        let r = b.forge_plugin_mutator().call_mutate(&mut instance.store, &ctx, &target);
+        *call.rng = instance.store.data().host.rng.clone();
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                self.instance = None;
+                return Err(trap(&label, "mutate", op, e, &rt));
+            }
+        };
+        match r.map_err(|e| guest_error(&label, "mutate", op, e))? {
+            wit::Mutation::Update(bytes) => Ok(Mutation::Update(document(&label, "mutate", op, &bytes)?)),
+            wit::Mutation::Replace(bytes) => {
+                Ok(Mutation::Replace(with_id(call.id, document(&label, "mutate", op, &bytes)?)))
+            }
+            wit::Mutation::Skip => Ok(Mutation::Skip),
+        }
+    }
+
+    fn on_delete(&mut self, call: Call<'_>) -> Result<DeleteAction, PluginError> {
+        use delete_world::forge::plugin::types as d;
+        let (label, rt) = (self.label.clone(), self.rt.clone());
+        let op = Some(call.ctx.op_index);
+        let target = d::Target {
+            id: forge_plugin_sdk::wire::encode_document(&bson::doc! { "_id": call.id.clone() }),
+            current: call.current.map(forge_plugin_sdk::wire::encode_document),
+        };
+        let c = &call.ctx;
+        let ctx = d::OpContext {
+            run_seed: c.run_seed,
+            op_index: c.op_index,
+            worker: c.worker,
+            collection: c.collection.clone(),
+            attempt: c.attempt,
+        };
+        let instance = self.instance()?;
+        let Bindings::Delete(b) = &instance.bindings else { unreachable!("kind checked at load") };
+        instance.store.data_mut().host.rng = call.rng.clone();
+        rt.arm(&mut instance.store);
+        let r = b.forge_plugin_delete_behavior().call_on_delete(&mut instance.store, &ctx, &target);
+        *call.rng = instance.store.data().host.rng.clone();
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                self.instance = None;
+                return Err(trap(&label, "on-delete", op, e, &rt));
+            }
+        };
+        let action = r.map_err(|e| {
+            guest_error(&label, "on-delete", op, wit::PluginError { kind: convert_kind_d(e.kind), message: e.message })
+        })?;
+        Ok(match action {
+            d::DeleteAction::Remove => DeleteAction::Remove,
+            d::DeleteAction::Keep => DeleteAction::Keep,
+            d::DeleteAction::Tombstone(bytes) => DeleteAction::Tombstone(document(&label, "on-delete", op, &bytes)?),
+        })
+    }
+}
+
+fn document(label: &str, export: &'static str, op: Option<u64>, bytes: &[u8]) -> Result<Document, PluginError> {
+    bad_document(bytes).map_err(|m| PluginError { plugin: label.into(), export, op, failure: Failure::BadReturn(m) })
+}

@@ -1,0 +1,143 @@
+//! The host side of the contract's imports, one implementation for the component,
+//! core-module and native hosts: the per-call random source and schema-driven values.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bson::{Bson, Document};
+use forge_plugin_sdk::Field;
+use rand::{Rng as _, RngCore};
+
+use crate::generate::Generator;
+use crate::schema::model::{Node, NodeId, Scalar};
+use crate::schema::paths::{Numeric, field_paths};
+use crate::seed::{Rng, draw};
+
+/// What a plugin's generation imports draw from: the run's generator and its schema's
+/// fields. Shared by every instance of every plugin of a run.
+#[derive(Debug)]
+pub struct SchemaAccess {
+    generator: Arc<Generator>,
+    fields: Vec<Field>,
+    nodes: HashMap<String, NodeId>,
+    /// The schema text `init` receives.
+    pub text: String,
+}
+
+impl SchemaAccess {
+    pub fn new(generator: Arc<Generator>) -> Arc<Self> {
+        let paths = field_paths(&generator.schema().compiled);
+        let fields = paths
+            .iter()
+            .map(|p| Field {
+                path: p.path.clone(),
+                bson_type: match p.numeric {
+                    Some(Numeric::Int32) => "int",
+                    Some(Numeric::Int64) => "long",
+                    Some(Numeric::Double) => "double",
+                    Some(Numeric::Decimal128) => "decimal",
+                    None => type_name(generator.schema().compiled.node(p.node)),
+                }
+                .to_owned(),
+                optional: p.optional,
+            })
+            .collect();
+        let nodes = paths.iter().map(|p| (p.path.clone(), p.node)).collect();
+        let text = generator.schema().source.to_string();
+        Arc::new(SchemaAccess { generator, fields, nodes, text })
+    }
+}
+
+/// The contract's name for a field's BSON type.
+fn type_name(node: &Node) -> &'static str {
+    match node {
+        Node::Object(_) => "object",
+        Node::Array(_) => "array",
+        Node::Scalar(s) => match s {
+            Scalar::Null => "null",
+            Scalar::Bool => "bool",
+            Scalar::Int32 { .. } => "int",
+            Scalar::Int64 { .. } => "long",
+            Scalar::Double { .. } => "double",
+            Scalar::Decimal128 { .. } => "decimal",
+            Scalar::String(_) => "string",
+            Scalar::ObjectId => "objectId",
+            Scalar::DateTime { .. } => "date",
+            Scalar::Binary { .. } => "binData",
+            _ => "mixed",
+        },
+        _ => "mixed",
+    }
+}
+
+/// Per-store host state. `rng` is replaced by the operation's generator before each
+/// call and handed back after it, so a plugin's draws continue the planner's stream.
+pub struct HostCalls {
+    pub plugin: Arc<str>,
+    pub rng: Rng,
+    schema: Option<Arc<SchemaAccess>>,
+    logged: u32,
+    log_window: Instant,
+}
+
+/// Plugin log lines allowed per second; the rest are dropped.
+const LOG_LINES_PER_SECOND: u32 = 10;
+
+impl HostCalls {
+    pub fn new(plugin: Arc<str>, schema: Option<Arc<SchemaAccess>>) -> Self {
+        use rand::SeedableRng;
+        HostCalls { plugin, rng: Rng::seed_from_u64(0), schema, logged: 0, log_window: Instant::now() }
+    }
+
+    pub fn random_u64(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    pub fn random_below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { draw::below(&mut self.rng, n) }
+    }
+
+    pub fn random_range(&mut self, lo: i64, hi: i64) -> i64 {
+        if lo > hi { lo } else { draw::range(&mut self.rng, lo, hi) }
+    }
+
+    pub fn random_bool(&mut self, p: f64) -> bool {
+        draw::chance(&mut self.rng, p)
+    }
+
+    pub fn random_f64(&mut self) -> f64 {
+        self.rng.random::<f64>()
+    }
+
+    pub fn fields(&self) -> &[Field] {
+        self.schema.as_ref().map(|s| s.fields.as_slice()).unwrap_or_default()
+    }
+
+    /// A fresh document, `_id` left out (the host puts the target's back).
+    pub fn generate_document(&mut self) -> Document {
+        let Some(schema) = &self.schema else { return Document::new() };
+        let mut doc = schema.generator.document_with_id(Bson::Null, &mut self.rng);
+        doc.remove("_id");
+        doc
+    }
+
+    pub fn generate_field(&mut self, path: &str) -> Result<Bson, String> {
+        let Some(schema) = &self.schema else { return Err("no schema is loaded".into()) };
+        match schema.nodes.get(path) {
+            Some(node) => Ok(schema.generator.value_of(*node, &mut self.rng)),
+            None => Err(format!("the schema has no field '{path}'")),
+        }
+    }
+
+    pub fn log(&mut self, message: &str) {
+        if self.log_window.elapsed().as_secs() >= 1 {
+            self.log_window = Instant::now();
+            self.logged = 0;
+        }
+        self.logged += 1;
+        if self.logged <= LOG_LINES_PER_SECOND {
+            eprintln!("plugin {}: {}", self.plugin, message.trim_end());
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The plugin host: mutation strategies and delete behaviors as WebAssembly
+//! components, core modules (the fallback ABI) or, opt-in, native libraries, all behind
+//! one [`Plugin`] trait. Built-ins are components embedded in the binary and take
+//! exactly the path user plugins take.
+
+pub mod builtin;
+mod component;
+mod core_module;
+pub mod error;
+pub mod host_calls;
+mod native;
+pub mod runtime;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bson::{Bson, Document};
+use forge_plugin_sdk::{Context, DeleteAction, Info, Kind, Mutation};
+
+pub use error::{Failure, PluginError};
+pub use host_calls::SchemaAccess;
+pub use runtime::{Limits, Runtime};
+
+use crate::seed::Rng;
+
+/// The contract versions this host runs: 0.1.x (before 1.0 a minor is a break).
+pub const SUPPORTED_CONTRACT: &str = "0.1.x";
+
+pub fn check_contract(label: &str, version: &str) -> Result<(), PluginError> {
+    let mut parts = version.split('.');
+    let (major, minor) = (parts.next(), parts.next());
+    if major == Some("0") && minor == Some("1") {
+        return Ok(());
+    }
+    Err(PluginError::load(
+        label,
+        format!("was built against plugin contract {version}; this forge supports {SUPPORTED_CONTRACT}"),
+    ))
+}
+
+/// One call of a plugin.
+pub struct Call<'a> {
+    pub ctx: Context,
+    pub id: &'a Bson,
+    pub current: Option<&'a Document>,
+    /// The operation's random stream: the plugin's host imports draw from it.
+    pub rng: &'a mut Rng,
+}
+
+/// A started plugin (initialised with its config and the schema).
+pub trait Plugin: Send {
+    fn info(&self) -> &Info;
+    fn mutate(&mut self, call: Call<'_>) -> Result<Mutation, PluginError>;
+    fn on_delete(&mut self, call: Call<'_>) -> Result<DeleteAction, PluginError>;
+}
+
+/// A document a plugin returned, checked before anything trusts its length prefixes.
+pub fn bad_document(bytes: &[u8]) -> Result<Document, String> {
+    let raw = bson::RawDocument::from_bytes(bytes).map_err(|e| format!("returned malformed BSON: {e}"))?;
+    Document::try_from(raw).map_err(|e| format!("returned malformed BSON: {e}"))
+}
+
+/// A replacement with the target's `_id` first, whatever `_id` the plugin put in.
+pub fn with_id(id: &Bson, doc: Document) -> Document {
+    let mut out = Document::new();
+    out.insert("_id", id.clone());
+    out.extend(doc.into_iter().filter(|(k, _)| k != "_id"));
+    out
+}
+
+/// Where a plugin came from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    Builtin,
+    File(PathBuf),
+    Native(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Builtin => f.write_str("built-in"),
+            Origin::File(p) | Origin::Native(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+enum Code {
+    Component(Arc<component::ComponentCode>),
+    Core(Arc<core_module::CoreCode>),
+    Native(Arc<native::NativeLib>),
+}
+
+/// A plugin loaded and checked, ready to start.
+pub struct Loaded {
+    pub info: Info,
+    pub origin: Origin,
+    code: Code,
+}
+
+impl Loaded {
+    /// "component", "core module" or "native library".
+    pub fn form(&self) -> &'static str {
+        match self.code {
+            Code::Component(_) => "component",
+            Code::Core(_) => "core module",
+            Code::Native(_) => "native library",
+        }
+    }
+
+    /// The exports the contract looks at.
+    pub fn exports(&self) -> &'static [&'static str] {
+        match (&self.code, self.info.kind) {
+            (Code::Component(_), Kind::Mutator) => &["forge:plugin/mutator@0.1.0: info, init, mutate"],
+            (Code::Component(_), Kind::DeleteBehavior) => {
+                &["forge:plugin/delete-behavior@0.1.0: info, init, on-delete"]
+            }
+            (Code::Core(_), Kind::Mutator) => {
+                &["forge_abi_version", "forge_alloc", "forge_free", "forge_info", "forge_init", "forge_mutate"]
+            }
+            (Code::Core(_), Kind::DeleteBehavior) => {
+                &["forge_abi_version", "forge_alloc", "forge_free", "forge_info", "forge_init", "forge_delete"]
+            }
+            (Code::Native(_), Kind::Mutator) => &["forge_native_* (mutate)"],
+            (Code::Native(_), Kind::DeleteBehavior) => &["forge_native_* (delete)"],
+        }
+    }
+
+    /// A running instance: `init` has been called with `config` and the schema.
+    pub fn start(
+        &self,
+        rt: &Runtime,
+        schema: Arc<SchemaAccess>,
+        config: Vec<(String, String)>,
+        seed: u64,
+    ) -> Result<Box<dyn Plugin>, PluginError> {
+        let label = self.info.name.as_str();
+        Ok(match &self.code {
+            Code::Component(c) => Box::new(component::ComponentPlugin::start(rt, c, label, schema, config, seed)?),
+            Code::Core(c) => Box::new(core_module::CorePlugin::start(rt, c.clone(), label, schema, config, seed)?),
+            Code::Native(lib) => Box::new(native::NativePlugin::start(lib.clone(), label, schema, config)?),
+        })
+    }
+}
+
+/// Loads WebAssembly bytes, a component or a core module (told apart by their header).
+pub fn load_wasm(rt: &Runtime, bytes: &[u8], label: &str, origin: Origin) -> Result<Loaded, PluginError> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(PluginError::load(label, "is not a WebAssembly file (no \\0asm header)"));
+    }
+    let is_component = wasmparser::Parser::is_component(bytes);
+    let compiled = rt.compile(bytes, is_component).map_err(|m| PluginError::load(label, m))?;
+    let (info, code) = match compiled {
+        runtime::Compiled::Component(c) => {
+            let code = component::load(rt, c, label)?;
+            (code.info.clone(), Code::Component(Arc::new(code)))
+        }
+        runtime::Compiled::Module(m) => {
+            let code = core_module::load(rt, m, label)?;
+            (code.info.clone(), Code::Core(Arc::new(code)))
+        }
+    };
+    Ok(Loaded { info, origin, code })
+}
+
+pub fn load_file(rt: &Runtime, path: &Path) -> Result<Loaded, PluginError> {
+    let label = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| PluginError::load(&label, format!("cannot read: {e}")))?;
+    load_wasm(rt, &bytes, &label, Origin::File(path.to_owned()))
+}
+
+pub fn load_native(path: &Path) -> Result<Loaded, PluginError> {
+    let label = path.display().to_string();
+    let lib = native::NativeLib::load(path, &label)?;
+    Ok(Loaded { info: lib.info.clone(), origin: Origin::Native(path.to_owned()), code: Code::Native(lib) })
+}
+
+/// The plugins a run can choose from: the built-ins (loaded when first asked for) and
+/// the `--plugin`/`--native-plugin` files (loaded up front, so bad ones fail at once).
+pub struct Registry {
+    pub runtime: Runtime,
+    loaded: Vec<Arc<Loaded>>,
+}
+
+impl Registry {
+    pub fn new(runtime: Runtime, files: &[PathBuf], natives: &[PathBuf]) -> Result<Self, PluginError> {
+        let mut loaded: Vec<Arc<Loaded>> = Vec::new();
+        let all = files.iter().map(|p| load_file(&runtime, p)).chain(natives.iter().map(|p| load_native(p)));
+        for plugin in all {
+            let plugin = plugin?;
+            if let Some(other) = loaded.iter().find(|l| l.info.name == plugin.info.name) {
+                return Err(PluginError::load(
+                    plugin.origin.to_string(),
+                    format!("is named '{}' like {}; names must be unique", plugin.info.name, other.origin),
+                ));
+            }
+            loaded.push(Arc::new(plugin));
+        }
+        Ok(Registry { runtime, loaded })
+    }
+
+    /// The plugin named `name` of `kind`: a loaded file first (it may replace a
+    /// built-in), then a built-in.
+    pub fn find(&mut self, name: &str, kind: Kind) -> Result<Arc<Loaded>, PluginError> {
+        if let Some(l) = self.loaded.iter().find(|l| l.info.name == name) {
+            if l.info.kind != kind {
+                return Err(PluginError::load(name, format!("is a {}, not a {}", l.info.kind.name(), kind.name())));
+            }
+            return Ok(l.clone());
+        }
+        if let Some(b) = builtin::find(name) {
+            let l = Arc::new(load_wasm(&self.runtime, b.wasm, name, Origin::Builtin)?);
+            if l.info.kind != kind {
+                return Err(PluginError::load(name, format!("is a {}, not a {}", l.info.kind.name(), kind.name())));
+            }
+            self.loaded.push(l.clone());
+            return Ok(l);
+        }
+        let names = self.names(kind);
+        let flag = if kind == Kind::Mutator { "--update-strategy" } else { "--delete-behavior" };
+        Err(PluginError::load(name, format!("{flag}: no {} by that name (available: {names})", kind.name())))
+    }
+
+    /// Every plugin of `kind` this run knows, built-ins first.
+    pub fn names(&self, kind: Kind) -> String {
+        let builtins: &[&str] = match kind {
+            Kind::Mutator => &["regenerate", "partial", "increment", "mixed"],
+            Kind::DeleteBehavior => &["remove", "keep", "tombstone"],
+        };
+        let mut names: Vec<String> = builtins.iter().map(|s| s.to_string()).collect();
+        for l in &self.loaded {
+            if l.info.kind == kind && !names.contains(&l.info.name) {
+                names.push(l.info.name.clone());
+            }
+        }
+        names.join(", ")
+    }
+
+    /// The names of the loaded (non-built-in) plugins, to check `--plugin-arg`s against.
+    pub fn is_known(&self, name: &str) -> bool {
+        builtin::find(name).is_some() || self.loaded.iter().any(|l| l.info.name == name)
+    }
+}
+
+/// `--plugin-arg name.key=value`, grouped by plugin name.
+pub fn parse_args(args: &[String]) -> Result<BTreeMap<String, Vec<(String, String)>>, String> {
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for a in args {
+        let (lhs, value) = a.split_once('=').ok_or_else(|| format!("--plugin-arg '{a}': expected name.key=value"))?;
+        let (name, key) = lhs.split_once('.').ok_or_else(|| format!("--plugin-arg '{a}': expected name.key=value"))?;
+        if name.is_empty() || key.is_empty() {
+            return Err(format!("--plugin-arg '{a}': expected name.key=value"));
+        }
+        out.entry(name.to_owned()).or_default().push((key.to_owned(), value.to_owned()));
+    }
+    Ok(out)
+}
