@@ -4,6 +4,7 @@ mod bench;
 mod generate;
 mod infer;
 mod mutate;
+mod plugin;
 mod traffic;
 mod validate;
 mod verify;
@@ -46,6 +47,8 @@ pub enum Command {
     Watch(watch::Args),
     /// Measure generation throughput (docs/s, MB/s) on one thread and on all threads
     Bench(bench::Args),
+    /// List, inspect and try out mutation and delete-behavior plugins
+    Plugin(plugin::Args),
 }
 
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Verify(args) => verify::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Plugin(args) => plugin::run(args),
     }
 }
 

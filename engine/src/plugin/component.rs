@@ -71,6 +71,7 @@ const ALLOWED_IMPORTS: &[&str] = &["forge:plugin/", "wasi:io/", "wasi:cli/", "wa
 pub struct ComponentCode {
     pre: Pre,
     pub info: Info,
+    pub imports: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -85,7 +86,8 @@ fn trap(label: &str, export: &'static str, op: Option<u64>, e: wasmtime::Error, 
 
 pub fn load(rt: &Runtime, component: Component, label: &str) -> Result<ComponentCode, PluginError> {
     let ty = component.component_type();
-    for (name, _) in ty.imports(&rt.engine) {
+    let imports: Vec<String> = ty.imports(&rt.engine).map(|(name, _)| name.to_owned()).collect();
+    for name in imports.iter().map(String::as_str) {
         if name.starts_with("forge:plugin/") {
             check_contract(label, name.rsplit('@').next().unwrap_or(""))?;
         } else if !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
@@ -138,7 +140,7 @@ pub fn load(rt: &Runtime, component: Component, label: &str) -> Result<Component
     if info.kind != kind {
         return Err(PluginError::load(label, format!("says it is a {} but exports the other world", info.kind.name())));
     }
-    Ok(ComponentCode { pre, info })
+    Ok(ComponentCode { pre, info, imports })
 }
 
 enum Bindings {

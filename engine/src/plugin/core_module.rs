@@ -31,6 +31,7 @@ const FORGE_IMPORTS: &[&str] = &[
 pub struct CoreCode {
     pre: InstancePre<State>,
     pub info: Info,
+    pub imports: Vec<String>,
     wasi: bool,
 }
 
@@ -76,7 +77,8 @@ pub fn load(rt: &Runtime, module: Module, label: &str) -> Result<CoreCode, Plugi
     add_forge_imports(&mut linker).map_err(|e| PluginError::load(label, format!("{e:#}")))?;
     let pre =
         linker.instantiate_pre(&module).map_err(|e| PluginError::load(label, format!("cannot be linked: {e:#}")))?;
-    let mut code = CoreCode { pre, info: Info::new("", kind, ""), wasi };
+    let imports = module.imports().map(|i| format!("{}.{}", i.module(), i.name())).collect();
+    let mut code = CoreCode { pre, info: Info::new("", kind, ""), imports, wasi };
     let mut instance = Instance::new(rt, &code, HostCalls::new(label.into(), None), 0, label)?;
     let abi = instance.abi_version(rt, label)?;
     check_contract(label, &wire::abi_version_string(abi))?;

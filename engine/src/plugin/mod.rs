@@ -109,6 +109,15 @@ impl Loaded {
         }
     }
 
+    /// What it imports (none for a native library: it links what it likes).
+    pub fn imports(&self) -> &[String] {
+        match &self.code {
+            Code::Component(c) => &c.imports,
+            Code::Core(c) => &c.imports,
+            Code::Native(_) => &[],
+        }
+    }
+
     /// The exports the contract looks at.
     pub fn exports(&self) -> &'static [&'static str] {
         match (&self.code, self.info.kind) {

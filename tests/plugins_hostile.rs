@@ -1,0 +1,208 @@
+//! Plugins that misbehave: each gets a clear error naming the plugin, the export and
+//! the op index, forge does not crash, the final report prints with the plugin error
+//! counts, and every acknowledged write is still counted (the collection agrees).
+
+mod support;
+
+use bson::{Document, doc};
+use support::{count, fresh_db, read_report, run, server_uri};
+
+/// A core-module plugin (plugin-sdk/ABI.md) in WebAssembly text, whose `forge_mutate`
+/// body is `mutate`; `abi` is what `forge_abi_version` returns; `imports` go first.
+fn core_plugin(name: &str, abi: i32, imports: &str, mutate: &str) -> Vec<u8> {
+    let info = doc! { "name": name, "kind": "mutator", "version": "0.0.1", "contract": "0.1.0" };
+    let init_ok = doc! { "ok": null };
+    let update = doc! { "ok": { "update": { "$set": { "touched": true } } } };
+    let data = |d: &Document| {
+        let bytes = d.to_vec().unwrap();
+        (bytes.iter().map(|b| format!("\\{b:02x}")).collect::<String>(), bytes.len())
+    };
+    let (info, info_len) = data(&info);
+    let (init, init_len) = data(&init_ok);
+    let (upd, upd_len) = data(&update);
+    let pack = |ptr: u64, len: usize| ((ptr << 32) | len as u64) as i64;
+    let wat = format!(
+        r#"(module
+  {imports}
+  (memory (export "memory") 2)
+  (data (i32.const 1024) "{info}")
+  (data (i32.const 2048) "{init}")
+  (data (i32.const 3072) "{upd}")
+  (data (i32.const 4096) "\ff\ff\00\00 not a document at all")
+  (func (export "forge_abi_version") (result i32) (i32.const {abi}))
+  ;; One request at a time: the host frees it before the next.
+  (func (export "forge_alloc") (param $n i32) (result i32)
+    (if (i32.gt_u (local.get $n) (i32.const 65536)) (then unreachable))
+    (i32.const 65536))
+  (func (export "forge_free") (param i32 i32))
+  (func (export "forge_info") (result i64) (i64.const {info_pack}))
+  (func (export "forge_init") (param i32 i32) (result i64) (i64.const {init_pack}))
+  (func (export "forge_mutate") (param i32 i32) (result i64) {mutate}))"#,
+        info_pack = pack(1024, info_len),
+        init_pack = pack(2048, init_len),
+        mutate = mutate
+            .replace("$UPDATE", &pack(3072, upd_len).to_string())
+            .replace("$GARBAGE", &pack(4096, 30).to_string()),
+    );
+    wat::parse_str(&wat).unwrap_or_else(|e| panic!("{e}\n{wat}"))
+}
+
+struct Outcome {
+    code: i32,
+    stderr: String,
+    report: serde_json::Value,
+    in_collection: u64,
+}
+
+/// A CDC run of inserts and updates with `plugin` as the update strategy.
+fn cdc_with(name: &str, wasm: &[u8], extra: &[&str]) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("{name}.wasm"));
+    std::fs::write(&file, wasm).unwrap();
+    let report = dir.path().join("report.json");
+    let db = fresh_db(name);
+    let mut args = vec![
+        "generate",
+        "--output",
+        "mongo-cdc",
+        "--uri",
+        server_uri(),
+        "--db",
+        &db,
+        "--collection",
+        "c",
+        "-q",
+        "-n",
+        "400",
+        "--operation-ratios",
+        "insert:50,update:50",
+        "--batch-size",
+        "50",
+        "--plugin",
+        file.to_str().unwrap(),
+        "--update-strategy",
+        name,
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let (code, _, stderr) = run(&args);
+    let in_collection = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        support::client().await.database(&db).collection::<Document>("c").count_documents(doc! {}).await.unwrap()
+    });
+    Outcome { code, stderr, report: read_report(&report), in_collection }
+}
+
+/// The failure stopped the run with one error naming the plugin, the export and an op,
+/// the report printed, and what was acknowledged is all there.
+fn assert_stopped_cleanly(o: &Outcome, name: &str, kind: &str, words: &str) {
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let line = o
+        .stderr
+        .lines()
+        .find(|l| l.contains(&format!("plugin '{name}', export 'mutate', op ")))
+        .unwrap_or_else(|| panic!("no error line naming the plugin, export and op:\n{}", o.stderr));
+    assert!(line.contains(words), "{line}");
+    assert!(o.stderr.contains("operations acknowledged"), "no final report:\n{}", o.stderr);
+    assert!(o.stderr.contains(&format!("plugin errors 1 ({kind} 1)")), "{}", o.stderr);
+    assert_eq!(o.report["plugin_errors"][kind], 1, "{}", o.report);
+    assert_eq!(count(&o.report, "update", "acknowledged"), 0);
+    assert_eq!(o.in_collection, count(&o.report, "insert", "acknowledged"), "acknowledged inserts lost");
+}
+
+#[test]
+fn a_well_behaved_core_module_updates_documents() {
+    let o = cdc_with("good-core", &core_plugin("good-core", 100, "", "(i64.const $UPDATE)"), &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(count(&o.report, "update", "matched") > 100, "{}", o.report);
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_by_the_deadline() {
+    let wasm = core_plugin("spin", 100, "", "(loop $l (br $l)) unreachable");
+    let o = cdc_with("spin", &wasm, &["--plugin-timeout", "50ms"]);
+    assert_stopped_cleanly(&o, "spin", "timeout", "timed out after 50ms");
+}
+
+#[test]
+fn a_memory_bomb_is_stopped_by_the_cap() {
+    let wasm = core_plugin("bomb", 100, "", "(loop $l (drop (memory.grow (i32.const 256))) (br $l)) unreachable");
+    let o = cdc_with("bomb", &wasm, &["--plugin-memory", "32"]);
+    assert_stopped_cleanly(&o, "bomb", "out-of-memory", "past 32 MiB");
+}
+
+#[test]
+fn a_trap_stops_the_run() {
+    let o = cdc_with("trap", &core_plugin("trap", 100, "", "unreachable"), &[]);
+    assert_stopped_cleanly(&o, "trap", "trap", "trapped");
+}
+
+#[test]
+fn malformed_bson_is_refused() {
+    let o = cdc_with("garbage", &core_plugin("garbage", 100, "", "(i64.const $GARBAGE)"), &[]);
+    assert_stopped_cleanly(&o, "garbage", "bad-return", "not a BSON document");
+}
+
+#[test]
+fn with_skip_every_failing_call_is_counted_and_a_fresh_instance_takes_the_next() {
+    let o = cdc_with("trap-skip", &core_plugin("trap-skip", 100, "", "unreachable"), &["--on-plugin-error", "skip"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let traps = o.report["plugin_errors"]["trap"].as_u64().unwrap();
+    // Each update trapped, each on a re-created instance: none refused as "already trapped".
+    assert!(traps > 100, "{}", o.report);
+    assert_eq!(o.stderr.matches("skipped: plugin 'trap-skip', export 'mutate', op").count(), 5, "{}", o.stderr);
+    assert_eq!(o.in_collection, count(&o.report, "insert", "acknowledged"));
+    // -n counts written operations: every one is an insert, the updates were skipped.
+    assert_eq!(count(&o.report, "insert", "acknowledged"), 400);
+}
+
+/// Refused before anything is written: exit 2 and one line.
+fn assert_refused_at_load(wasm: &[u8], name: &str, words: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.wasm");
+    std::fs::write(&file, wasm).unwrap();
+    let db = fresh_db(name);
+    let (code, _, stderr) = run(&[
+        "generate",
+        "--output",
+        "mongo-cdc",
+        "--uri",
+        server_uri(),
+        "--db",
+        &db,
+        "-n",
+        "10",
+        "--seed",
+        "1",
+        "--plugin",
+        file.to_str().unwrap(),
+        "--update-strategy",
+        name,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(file.to_str().unwrap()) && stderr.contains(words), "{stderr}");
+}
+
+#[test]
+fn a_wrong_contract_version_is_refused_with_the_supported_ones() {
+    let wasm = core_plugin("future", 20_000, "", "(i64.const $UPDATE)");
+    assert_refused_at_load(&wasm, "future", "built against plugin contract 2.0.0; this forge supports 0.1.x");
+}
+
+#[test]
+fn filesystem_and_socket_imports_are_refused() {
+    let fs = r#"(import "wasi_snapshot_preview1" "path_open" (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))"#;
+    assert_refused_at_load(&core_plugin("files", 100, fs, "(i64.const $UPDATE)"), "files", "path_open");
+    let sock = r#"(import "wasi_snapshot_preview1" "sock_accept" (func (param i32 i32 i32) (result i32)))"#;
+    assert_refused_at_load(&core_plugin("net", 100, sock, "(i64.const $UPDATE)"), "net", "sock_accept");
+    let component = wat::parse_str(r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#).unwrap();
+    assert_refused_at_load(&component, "tcp", "imports 'wasi:sockets/tcp@0.2.0'");
+    let component = wat::parse_str(r#"(component (import "wasi:filesystem/preopens@0.2.0" (instance)))"#).unwrap();
+    assert_refused_at_load(&component, "fs", "imports 'wasi:filesystem/preopens@0.2.0'");
+}
+
+#[test]
+fn not_webassembly_is_refused() {
+    assert_refused_at_load(b"#!/bin/sh\necho hi\n", "script", "not a WebAssembly file");
+}
