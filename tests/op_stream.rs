@@ -30,10 +30,12 @@ fn line(op: &forge::plan::OpPlan) -> String {
     bson::Bson::Document(doc).into_canonical_extjson().to_string()
 }
 
-fn stream(strategy: &str, delete: &str) -> String {
+fn generator() -> Arc<Generator> {
     let schema = Arc::new(Schema::from_json_str(forge::examples::ORDERS.json).unwrap());
-    let generator = Arc::new(Generator::new(schema, 42));
-    let mut plugins = Plugins::builtins(&generator, 42).unwrap();
+    Arc::new(Generator::new(schema, 42))
+}
+
+fn stream(generator: Arc<Generator>, mut plugins: Plugins, strategy: &str, delete: &str) -> String {
     let mut planner = Planner::new(PlannerConfig {
         seed: 42,
         selector: OpSelector::parse("insert:40,update:30,replace:10,delete:20", &OpKind::ALL).unwrap(),
@@ -62,9 +64,14 @@ fn stream(strategy: &str, delete: &str) -> String {
 }
 
 fn check(name: &str, strategy: &str, delete: &str) {
+    let generator = generator();
+    let plugins = Plugins::builtins(&generator, 42).unwrap();
+    check_stream(name, stream(generator, plugins, strategy, delete));
+}
+
+fn check_stream(name: &str, got: String) {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/op-stream").join(format!("{name}.ndjson"));
-    let got = stream(strategy, delete);
     if std::env::var_os("FORGE_BLESS").is_some() {
         std::fs::write(&path, &got).unwrap();
         return;
@@ -104,4 +111,17 @@ fn keep_stream_is_pinned() {
 #[test]
 fn tombstone_stream_is_pinned() {
     check("tombstone", "partial", "tombstone");
+}
+
+/// The same SDK source built as a native library (`--native-plugin`) draws the same
+/// stream as its WASM build.
+#[test]
+fn native_partial_gives_the_same_stream() {
+    let generator = generator();
+    let native = std::path::PathBuf::from(forge::plugin::builtin::find("partial").unwrap().native);
+    let runtime = forge::plugin::Runtime::new(forge::plugin::Limits::default()).unwrap();
+    let registry = forge::plugin::Registry::new(runtime, &[], &[native]).unwrap();
+    let schema = forge::plugin::SchemaAccess::new(generator.clone());
+    let plugins = Plugins::new(registry, schema, Default::default(), 42).unwrap();
+    check_stream("partial", stream(generator, plugins, "partial", "remove"));
 }

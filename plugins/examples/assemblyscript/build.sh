@@ -1,0 +1,7 @@
+#!/bin/sh
+# Builds build/as_archive.wasm (a core module). AssemblyScript comes from npm.
+set -eu
+cd "$(dirname "$0")"
+npm ci --no-audit --no-fund --silent
+mkdir -p build
+npm run --silent build

@@ -1,0 +1,136 @@
+//! The example plugins in other languages (plugins/examples/*), built by this test run
+//! with their README's commands, then used for a CDC run against the server: the
+//! documents must show their writes. And the native form of a built-in.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bson::{Bson, Document, doc};
+use support::{count, fresh_db, read_report, run, server_uri};
+
+fn example_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/examples").join(name)
+}
+
+/// Runs the example's build.sh; its toolchain must be installed (scripts/test.sh does).
+fn build(name: &str, output: &str) -> PathBuf {
+    let dir = example_dir(name);
+    let out = Command::new("sh").arg(dir.join("build.sh")).output().expect("run build.sh");
+    assert!(
+        out.status.success(),
+        "building plugins/examples/{name} failed (is its toolchain installed? see its README):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wasm = dir.join("build").join(output);
+    assert!(wasm.exists(), "{} was not built", wasm.display());
+    wasm
+}
+
+/// A CDC run with `flags`; returns the report and the collection's documents.
+fn cdc(name: &str, ratios: &str, flags: &[&str]) -> (serde_json::Value, Vec<Document>) {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let db = fresh_db(name);
+    let mut args = vec![
+        "generate",
+        "--schema",
+        "example:orders",
+        "--output",
+        "mongo-cdc",
+        "--uri",
+        server_uri(),
+        "--db",
+        &db,
+        "--collection",
+        "c",
+        "-q",
+        "-n",
+        "2000",
+        "--seed",
+        "3",
+        "--operation-ratios",
+        ratios,
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    args.extend(flags);
+    let (code, _, stderr) = run(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let docs = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use futures_util::TryStreamExt;
+        let coll = support::client().await.database(&db).collection::<Document>("c");
+        coll.find(doc! {}).await.unwrap().try_collect::<Vec<_>>().await.unwrap()
+    });
+    (read_report(&report), docs)
+}
+
+#[test]
+fn zig_core_module_mutator() {
+    let wasm = build("zig", "zig_touch.wasm");
+    let (report, docs) =
+        cdc("ex_zig", "insert:50,update:50", &["--plugin", wasm.to_str().unwrap(), "--update-strategy", "zig-touch"]);
+    let touched: Vec<&Document> = docs.iter().filter(|d| d.get_document("zig").is_ok()).collect();
+    assert!(touched.len() > 100, "{} of {} documents show zig-touch's updates", touched.len(), docs.len());
+    let mut edits = 0;
+    for d in &touched {
+        let z = d.get_document("zig").unwrap();
+        assert!((1..=6).contains(&z.get_i64("lucky").unwrap()), "{z}");
+        assert!(z.get_i64("op").unwrap() >= 0);
+        edits += z.get_i32("edits").unwrap() as u64;
+    }
+    assert_eq!(edits, count(&report, "update", "matched"), "every matched update incremented zig.edits once");
+}
+
+#[test]
+fn assemblyscript_core_module_delete_behavior() {
+    let wasm = build("assemblyscript", "as_archive.wasm");
+    let (report, docs) = cdc(
+        "ex_as",
+        "insert:60,delete:40",
+        &[
+            "--plugin",
+            wasm.to_str().unwrap(),
+            "--delete-behavior",
+            "as-archive",
+            "--plugin-arg",
+            "as-archive.field=gone",
+        ],
+    );
+    // Soft deletes: nothing is removed, and each delete left its mark.
+    assert_eq!(docs.len() as u64, count(&report, "insert", "acknowledged"));
+    let gone: Vec<&Document> = docs.iter().filter(|d| d.get_bool("gone") == Ok(true)).collect();
+    assert!(!gone.is_empty());
+    assert_eq!(gone.len() as u64, count(&report, "delete", "matched"), "one archived document per matched delete");
+    for d in gone {
+        assert!(d.get_i64("goneOp").unwrap() >= 0 && d.get_datetime("goneAt").is_ok(), "{d}");
+    }
+}
+
+#[test]
+fn c_component_mutator() {
+    let wasm = build("c-component", "c_stamp.wasm");
+    let (code, out, err) = run(&["plugin", "inspect", wasm.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("form:      component") && out.contains("name:      c-stamp"), "{out}");
+    let (report, docs) =
+        cdc("ex_c", "insert:50,update:50", &["--plugin", wasm.to_str().unwrap(), "--update-strategy", "c-stamp"]);
+    let stamped = docs.iter().filter(|d| d.get_i64("cStamp").is_ok()).count() as u64;
+    assert!(stamped > 100, "{stamped} of {} documents show c-stamp's updates", docs.len());
+    assert!(stamped <= count(&report, "update", "matched"));
+    // The fresh values are schema-typed: the example's total stays a Decimal128.
+    for d in &docs {
+        assert!(matches!(d.get("total"), Some(Bson::Decimal128(_))), "{d}");
+    }
+}
+
+#[test]
+fn native_library_of_a_builtin_runs_behind_the_explicit_flag() {
+    let native = forge::plugin::builtin::find("partial").unwrap().native;
+    let (report, docs) =
+        cdc("ex_native", "insert:50,update:50", &["--native-plugin", native, "--update-strategy", "partial"]);
+    assert!(count(&report, "update", "matched") > 100, "{report}");
+    assert_eq!(docs.len() as u64, count(&report, "insert", "acknowledged"));
+}
