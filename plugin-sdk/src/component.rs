@@ -73,7 +73,7 @@ pub fn inputs(ctx: wit::OpContext, target: wit::Target) -> Result<(Context, Targ
         .map_err(|e| error(Error::internal(format!("target id: {e}"))))?;
     let current = match target.current {
         Some(bytes) => Some(
-            bson::Document::from_reader(bytes.as_slice())
+            bson::RawDocumentBuf::from_bytes(bytes)
                 .map_err(|e| error(Error::internal(format!("current document: {e}"))))?,
         ),
         None => None,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawDocumentBuf};
 
 /// Which operation a call is for.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +19,9 @@ pub struct Context {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub id: Bson,
-    /// The document as forge last wrote it, when it knows.
-    pub current: Option<Document>,
+    /// The document as forge last wrote it, when it knows. Raw BSON: read the fields
+    /// you need (`get_str`, `get_f64`...) without decoding the whole document.
+    pub current: Option<RawDocumentBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -64,24 +64,38 @@ pub fn decode_init(bytes: &[u8]) -> Result<(Config, String), Error> {
     Ok((config, d.get_str("schema").unwrap_or_default().to_owned()))
 }
 
-pub fn encode_call(ctx: &Context, target: &Target) -> Vec<u8> {
-    let mut d = doc! {
+/// A call's request. `current` is the target document's BSON, spliced in as it is:
+/// the document is never decoded on this path, only copied.
+pub fn encode_call(ctx: &Context, id: &Bson, current: Option<&[u8]>) -> Vec<u8> {
+    let d = doc! {
         "ctx": {
             "seed": ctx.run_seed as i64, "op": ctx.op_index as i64, "worker": ctx.worker as i32,
             "collection": &ctx.collection, "attempt": ctx.attempt as i32,
         },
-        "id": target.id.clone(),
+        "id": id.clone(),
     };
-    if let Some(current) = &target.current {
-        d.insert("doc", current.clone());
+    let mut bytes = to_vec(&d);
+    if let Some(current) = current {
+        bytes.pop(); // the terminating 0
+        bytes.push(0x03);
+        bytes.extend_from_slice(b"doc\0");
+        bytes.extend_from_slice(current);
+        bytes.push(0);
+        let len = bytes.len() as i32;
+        bytes[..4].copy_from_slice(&len.to_le_bytes());
     }
-    to_vec(&d)
+    bytes
 }
 
 pub fn decode_call(bytes: &[u8]) -> Result<(Context, Target), Error> {
-    let mut d = parse(bytes).map_err(Error::internal)?;
-    let c = d.get_document("ctx").map_err(|_| Error::internal("request has no ctx"))?;
-    let int = |k: &str| c.get(k).and_then(|v| v.as_i64().or(v.as_i32().map(i64::from))).unwrap_or(0);
+    let bad = |e: bson::error::Error| Error::internal(format!("malformed request: {e}"));
+    let d = bson::RawDocument::from_bytes(bytes).map_err(bad)?;
+    let c = d.get_document("ctx").map_err(bad)?;
+    let int = |k: &str| match c.get(k) {
+        Ok(Some(bson::RawBsonRef::Int64(v))) => v,
+        Ok(Some(bson::RawBsonRef::Int32(v))) => v as i64,
+        _ => 0,
+    };
     let ctx = Context {
         run_seed: int("seed") as u64,
         op_index: int("op") as u64,
@@ -89,11 +103,15 @@ pub fn decode_call(bytes: &[u8]) -> Result<(Context, Target), Error> {
         collection: c.get_str("collection").unwrap_or_default().to_owned(),
         attempt: int("attempt") as u32,
     };
-    let current = match d.remove("doc") {
-        Some(Bson::Document(doc)) => Some(doc),
+    let id = match d.get("id").map_err(bad)? {
+        Some(raw) => Bson::try_from(raw).map_err(bad)?,
+        None => Bson::Null,
+    };
+    let current = match d.get("doc").map_err(bad)? {
+        Some(bson::RawBsonRef::Document(doc)) => Some(doc.to_owned()),
         _ => None,
     };
-    Ok((ctx, Target { id: d.remove("id").unwrap_or(Bson::Null), current }))
+    Ok((ctx, Target { id, current }))
 }
 
 fn encode_result(r: Result<Bson, &Error>) -> Vec<u8> {

@@ -41,6 +41,15 @@ pub struct Args {
     /// Batch size of both MongoDB measurements
     #[arg(long, value_name = "N", default_value_t = 1000)]
     batch_size: u32,
+
+    /// Instead: measure each built-in plugin's calls per second as WebAssembly and as
+    /// the same code built natively, on example:orders documents, without a database
+    #[arg(long)]
+    plugins: bool,
+
+    /// Calls per plugin measurement
+    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    plugin_calls: u64,
 }
 
 struct Measure {
@@ -49,6 +58,9 @@ struct Measure {
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
+    if args.plugins {
+        return super::bench_plugins::run(args.seed, args.plugin_calls);
+    }
     let schemas = if args.schema.is_empty() {
         vec!["example:customers".to_string(), "example:orders".to_string()]
     } else {

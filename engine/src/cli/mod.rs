@@ -1,6 +1,7 @@
 //! The `forge` command line.
 
 mod bench;
+mod bench_plugins;
 mod generate;
 mod infer;
 mod mutate;

@@ -155,6 +155,7 @@ fn test(
     for i in 0..count {
         let doc = generator.document(i);
         let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+        let raw = bson::RawDocumentBuf::try_from(&doc).map_err(|e| Error::Runtime(e.to_string()))?;
         let mut rng = seed::rng(seed, Stream::Operation, i);
         let call = Call {
             ctx: forge_plugin_sdk::Context {
@@ -165,7 +166,7 @@ fn test(
                 attempt: 0,
             },
             id: &id,
-            current: Some(&doc),
+            current: Some(&raw),
             rng: &mut rng,
         };
         let filter = doc! { "_id": id.clone() };

@@ -20,7 +20,7 @@ pub struct OpContext<'a> {
     pub op_index: u64,
     pub collection: &'a str,
     pub target: &'a Bson,
-    pub current: Option<&'a Document>,
+    pub current: Option<&'a bson::RawDocument>,
 }
 
 impl OpContext<'_> {

@@ -301,7 +301,7 @@ impl Plugin for ComponentPlugin {
         let op = Some(call.ctx.op_index);
         let target = wit::Target {
             id: forge_plugin_sdk::wire::encode_document(&bson::doc! { "_id": call.id.clone() }),
-            current: call.current.map(forge_plugin_sdk::wire::encode_document),
+            current: call.current.map(|d| d.as_bytes().to_vec()),
         };
         let ctx = wit_ctx(&call.ctx);
         let instance = self.instance()?;
@@ -332,7 +332,7 @@ impl Plugin for ComponentPlugin {
         let op = Some(call.ctx.op_index);
         let target = d::Target {
             id: forge_plugin_sdk::wire::encode_document(&bson::doc! { "_id": call.id.clone() }),
-            current: call.current.map(forge_plugin_sdk::wire::encode_document),
+            current: call.current.map(|d| d.as_bytes().to_vec()),
         };
         let c = &call.ctx;
         let ctx = d::OpContext {

@@ -298,10 +298,7 @@ impl CorePlugin {
     }
 
     fn call(&mut self, export: &'static str, call: &mut Call<'_>) -> Result<Vec<u8>, PluginError> {
-        let req = wire::encode_call(
-            &call.ctx,
-            &forge_plugin_sdk::Target { id: call.id.clone(), current: call.current.cloned() },
-        );
+        let req = wire::encode_call(&call.ctx, call.id, call.current.map(|d| d.as_bytes()));
         let (rt, label) = (self.rt.clone(), self.label.clone());
         let instance = self.instance()?;
         instance.store.data_mut().host.rng = call.rng.clone();

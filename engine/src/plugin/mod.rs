@@ -43,7 +43,8 @@ pub fn check_contract(label: &str, version: &str) -> Result<(), PluginError> {
 pub struct Call<'a> {
     pub ctx: Context,
     pub id: &'a Bson,
-    pub current: Option<&'a Document>,
+    /// The target's current document, as BSON, when the caller knows it.
+    pub current: Option<&'a bson::RawDocument>,
     /// The operation's random stream: the plugin's host imports draw from it.
     pub rng: &'a mut Rng,
 }

@@ -194,10 +194,7 @@ impl NativePlugin {
     }
 
     fn call(&mut self, call: &mut Call<'_>) -> Vec<u8> {
-        let req = wire::encode_call(
-            &call.ctx,
-            &forge_plugin_sdk::Target { id: call.id.clone(), current: call.current.cloned() },
-        );
+        let req = wire::encode_call(&call.ctx, call.id, call.current.map(|d| d.as_bytes()));
         self.host.rng = call.rng.clone();
         let f = self.lib.call;
         // SAFETY: `call` is this library's answer function.
