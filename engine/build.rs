@@ -20,7 +20,9 @@ fn main() {
     for name in &all {
         println!("cargo:rerun-if-changed={}", root.join("plugins").join(name).display());
     }
-    let target_dir = out.join("plugins-target");
+    // target/forge-plugins beside the outer build's profiles (OUT_DIR is
+    // target/<profile>/build/<pkg>/out), so check, test and release builds share it.
+    let target_dir = out.ancestors().nth(4).map_or_else(|| out.join("plugins-target"), |t| t.join("forge-plugins"));
     // One world per component: the SDK's `mutator` and `delete-behavior` features must
     // not be unified, so the two kinds build separately.
     build(&root, &target_dir, Some("wasm32-wasip2"), MUTATORS);

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need (the wasm
-# targets, the MongoDB test server), checks formatting and lints, starts the server and
-# runs every test against it. Set FORGE_TEST_URI to test against your own MongoDB
+# targets, the example plugins' toolchains, the MongoDB test server), checks formatting
+# and lints, starts the server and runs every test against it. Set FORGE_TEST_URI to test against your own MongoDB
 # instead (a real mongod or Atlas cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export PATH="$HOME/.cargo/bin:$PATH"
 rustup target add wasm32-wasip1 wasm32-wasip2 >/dev/null 2>&1 ||
   { echo "could not install the wasm targets with rustup" >&2; exit 1; }
+scripts/plugin-toolchains.sh
 
 echo "== fmt and clippy"
 cargo fmt --all --check

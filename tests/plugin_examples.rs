@@ -101,9 +101,10 @@ fn assemblyscript_core_module_delete_behavior() {
     );
     // Soft deletes: nothing is removed, and each delete left its mark.
     assert_eq!(docs.len() as u64, count(&report, "insert", "acknowledged"));
-    let gone: Vec<&Document> = docs.iter().filter(|d| d.get_bool("gone") == Ok(true)).collect();
-    assert!(!gone.is_empty());
-    assert_eq!(gone.len() as u64, count(&report, "delete", "matched"), "one archived document per matched delete");
+    let gone: Vec<&Document> = docs.iter().filter(|d| d.get_bool("gone").unwrap_or(false)).collect();
+    // A tombstoned document stays targetable, so it may be archived more than once.
+    let matched = count(&report, "delete", "matched");
+    assert!(gone.len() > 100 && gone.len() as u64 <= matched, "{} archived, {matched} deletes matched", gone.len());
     for d in gone {
         assert!(d.get_i64("goneOp").unwrap() >= 0 && d.get_datetime("goneAt").is_ok(), "{d}");
     }

@@ -89,7 +89,8 @@ pub enum DeleteTracking {
     Filter,
 }
 
-/// What planning one operation index gave.
+/// What planning one operation index gave. Short-lived, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Planned {
     Op(OpPlan),
     /// The strategy had nothing to do for this target.
