@@ -103,3 +103,92 @@ proptest! {
         prop_assert!(OpSelector::parse(&spec.join(","), &OpKind::ALL).is_ok());
     }
 }
+
+/// A valid mutator answer, for the byte-flipping fuzzer to damage.
+fn valid_answer() -> Vec<u8> {
+    let update = bson::doc! { "$set": { "a.b": 1.5, "s": "x" }, "$inc": { "n": 1_i64 } };
+    forge_plugin_sdk::wire::encode_mutation_result(Ok(forge_plugin_sdk::Mutation::Update(update)))
+}
+
+/// A core-module plugin whose `forge_mutate` answers `answer`, byte for byte.
+fn plugin_answering(answer: &[u8]) -> Vec<u8> {
+    let escape = |b: &[u8]| b.iter().map(|b| format!("\\{b:02x}")).collect::<String>();
+    let info = bson::doc! { "name": "fuzz", "kind": "mutator", "version": "0", "contract": "0.1.0" };
+    let info = info.to_vec().unwrap();
+    let init = bson::doc! { "ok": null }.to_vec().unwrap();
+    let pack = |ptr: u64, len: usize| ((ptr << 32) | len as u64) as i64;
+    wat::parse_str(format!(
+        r#"(module (memory (export "memory") 1)
+  (data (i32.const 1024) "{}") (data (i32.const 2048) "{}") (data (i32.const 8192) "{}")
+  (func (export "forge_abi_version") (result i32) (i32.const 100))
+  (func (export "forge_alloc") (param i32) (result i32) (i32.const 32768))
+  (func (export "forge_free") (param i32 i32))
+  (func (export "forge_info") (result i64) (i64.const {}))
+  (func (export "forge_init") (param i32 i32) (result i64) (i64.const {}))
+  (func (export "forge_mutate") (param i32 i32) (result i64) (i64.const {})))"#,
+        escape(&info),
+        escape(&init),
+        escape(answer),
+        pack(1024, info.len()),
+        pack(2048, init.len()),
+        pack(8192, answer.len()),
+    ))
+    .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Whatever bytes a plugin answers, the decoders give a value or an error; none
+    /// panics or trusts a length it has not checked.
+    #[test]
+    fn plugin_answers_decode_or_fail_cleanly(
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut damaged = valid_answer();
+        for (at, b) in flips {
+            let i = at.index(damaged.len());
+            damaged[i] = b;
+        }
+        for input in [&bytes, &damaged] {
+            let _ = forge_plugin_sdk::wire::decode_mutation_result(input);
+            let _ = forge_plugin_sdk::wire::decode_delete_result(input);
+            let _ = forge_plugin_sdk::wire::decode_unit_result(input);
+            let _ = forge_plugin_sdk::wire::decode_info(input);
+            let _ = forge_plugin_sdk::wire::decode_fields(input);
+            let _ = forge_plugin_sdk::wire::decode_value(input);
+            let _ = forge::plugin::bad_document(input);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The whole return path, through a real core-module plugin: a damaged answer is a
+    /// bad-return error naming the plugin, export and op, never a crash.
+    #[test]
+    fn damaged_plugin_answers_are_bad_returns(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
+        let mut answer = valid_answer();
+        for (at, b) in flips {
+            let i = at.index(answer.len());
+            answer[i] = b;
+        }
+        let runtime = forge::plugin::Runtime::new(forge::plugin::Limits { cache_dir: None, ..Default::default() }).unwrap();
+        let loaded = forge::plugin::load_wasm(&runtime, &plugin_answering(&answer), "fuzz", forge::plugin::Origin::Builtin).unwrap();
+        let schema = Arc::new(Schema::from_json_str(forge::examples::CUSTOMERS.json).unwrap());
+        let access = forge::plugin::SchemaAccess::new(Arc::new(Generator::new(schema, 1)));
+        let mut plugin = loaded.start(&runtime, access, Vec::new(), 1).unwrap();
+        let mut rng = <forge::seed::Rng as rand::SeedableRng>::seed_from_u64(1);
+        let id = bson::Bson::Int32(1);
+        let ctx = forge_plugin_sdk::Context { run_seed: 1, op_index: 7, worker: 0, collection: "c".into(), attempt: 0 };
+        match plugin.mutate(forge::plugin::Call { ctx, id: &id, current: None, rng: &mut rng }) {
+            Ok(_) => {}
+            Err(e) => {
+                prop_assert!(e.to_string().starts_with("plugin 'fuzz', export 'mutate', op 7: "), "{e}");
+                prop_assert!(matches!(e.failure, forge::plugin::Failure::BadReturn(_) | forge::plugin::Failure::Plugin { .. }), "{e}");
+            }
+        }
+    }
+}
