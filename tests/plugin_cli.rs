@@ -80,3 +80,14 @@ fn builtin_remove_file() -> &'static str {
         file.display().to_string()
     })
 }
+
+#[test]
+fn the_sdk_readme_shows_the_example_crate_it_points_to() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("plugin-sdk/README.md")).unwrap();
+    let code = std::fs::read_to_string(root.join("plugins/examples/rust-price-drift/src/lib.rs")).unwrap();
+    assert!(
+        readme.contains(&format!("```rust\n{code}```")),
+        "plugin-sdk/README.md and rust-price-drift/src/lib.rs differ"
+    );
+}
