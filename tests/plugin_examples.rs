@@ -7,8 +7,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bson::{Bson, Document, doc};
-use support::{count, fresh_db, read_report, run, server_uri};
+use bson::{Bson, Document};
+use support::{count, fresh_db, read_report, run};
 
 fn example_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/examples").join(name)
@@ -30,40 +30,18 @@ fn build(name: &str, output: &str) -> PathBuf {
 }
 
 /// A CDC run with `flags`; returns the report and the collection's documents.
-fn cdc(name: &str, ratios: &str, flags: &[&str]) -> (serde_json::Value, Vec<Document>) {
+fn cdc(name: &str, ratios: &str, flags_in: &[&str]) -> (serde_json::Value, Vec<Document>) {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let db = fresh_db(name);
-    let mut args = vec![
-        "generate",
-        "--schema",
-        "example:orders",
-        "--output",
-        "mongo-cdc",
-        "--uri",
-        server_uri(),
-        "--db",
-        &db,
-        "--collection",
-        "c",
-        "-q",
-        "-n",
-        "2000",
-        "--seed",
-        "3",
-        "--operation-ratios",
-        ratios,
-        "--report",
-        report.to_str().unwrap(),
-    ];
-    args.extend(flags);
-    let (code, _, stderr) = run(&args);
+    let mut args = support::cdc_args(&db);
+    let flags = ["--schema", "example:orders", "-n", "2000", "--seed", "3", "--operation-ratios", ratios];
+    args.extend(flags.iter().map(|s| s.to_string()));
+    args.extend(["--report".into(), report.display().to_string()]);
+    args.extend(flags_in.iter().map(|s| s.to_string()));
+    let (code, _, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "{stderr}");
-    let docs = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        use futures_util::TryStreamExt;
-        let coll = support::client().await.database(&db).collection::<Document>("c");
-        coll.find(doc! {}).await.unwrap().try_collect::<Vec<_>>().await.unwrap()
-    });
+    let docs = support::documents(&db);
     (read_report(&report), docs)
 }
 

@@ -61,35 +61,14 @@ fn cdc_with(name: &str, wasm: &[u8], extra: &[&str]) -> Outcome {
     std::fs::write(&file, wasm).unwrap();
     let report = dir.path().join("report.json");
     let db = fresh_db(name);
-    let mut args = vec![
-        "generate",
-        "--output",
-        "mongo-cdc",
-        "--uri",
-        server_uri(),
-        "--db",
-        &db,
-        "--collection",
-        "c",
-        "-q",
-        "-n",
-        "400",
-        "--operation-ratios",
-        "insert:50,update:50",
-        "--batch-size",
-        "50",
-        "--plugin",
-        file.to_str().unwrap(),
-        "--update-strategy",
-        name,
-        "--report",
-        report.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    let (code, _, stderr) = run(&args);
-    let in_collection = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        support::client().await.database(&db).collection::<Document>("c").count_documents(doc! {}).await.unwrap()
-    });
+    let mut args = support::cdc_args(&db);
+    let flags = ["-n", "400", "--operation-ratios", "insert:50,update:50", "--batch-size", "50", "--plugin"];
+    args.extend(flags.iter().map(|s| s.to_string()));
+    args.extend([file.display().to_string(), "--update-strategy".into(), name.into()]);
+    args.extend(["--report".into(), report.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let (code, _, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let in_collection = support::documents(&db).len() as u64;
     Outcome { code, stderr, report: read_report(&report), in_collection }
 }
 

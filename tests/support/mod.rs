@@ -225,3 +225,20 @@ pub fn wait_for(child: &mut std::process::Child, limit: std::time::Duration) -> 
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// The start of a `generate --output mongo-cdc` command line writing to `db`.c, quiet.
+pub fn cdc_args(db: &str) -> Vec<String> {
+    ["generate", "--output", "mongo-cdc", "--uri", server_uri(), "--db", db, "--collection", "c", "-q"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// Every document of `db`.c, from a blocking test.
+pub fn documents(db: &str) -> Vec<bson::Document> {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use futures_util::TryStreamExt;
+        let coll = client().await.database(db).collection::<bson::Document>("c");
+        coll.find(bson::doc! {}).await.expect("find").try_collect().await.expect("read documents")
+    })
+}

@@ -11,7 +11,8 @@ use forge_plugin_sdk::Kind;
 
 use crate::error::Error;
 use crate::generate::Generator;
-use crate::plugin::{Call, Limits, Origin, Plugin, Runtime, SchemaAccess, builtin, load_native, load_wasm};
+use crate::mutation::OpContext;
+use crate::plugin::{Limits, Origin, Plugin, Runtime, SchemaAccess, builtin, load_native, load_wasm};
 use crate::seed::{self, Stream};
 
 const ROUNDS: usize = 5;
@@ -72,18 +73,8 @@ fn time(p: &mut dyn Plugin, docs: &[(Bson, RawDocumentBuf)], calls: u64, seed: u
     for i in 0..calls {
         let (id, doc) = &docs[i as usize % docs.len()];
         let mut rng = seed::rng(seed, Stream::Operation, i);
-        let call = Call {
-            ctx: forge_plugin_sdk::Context {
-                run_seed: seed,
-                op_index: i,
-                worker: 0,
-                collection: "bench".into(),
-                attempt: 0,
-            },
-            id,
-            current: Some(doc),
-            rng: &mut rng,
-        };
+        let ctx = OpContext { run_seed: seed, op_index: i, collection: "bench", target: id, current: Some(doc) };
+        let call = ctx.call(&mut rng);
         let ok = match kind {
             Kind::Mutator => p.mutate(call).map(|_| ()),
             Kind::DeleteBehavior => p.on_delete(call).map(|_| ()),

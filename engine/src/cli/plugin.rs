@@ -10,7 +10,8 @@ use forge_plugin_sdk::{DeleteAction, Kind, Mutation};
 use super::traffic::PluginArgs;
 use crate::error::Error;
 use crate::generate::Generator;
-use crate::plugin::{Call, Loaded, Registry, SchemaAccess, builtin};
+use crate::mutation::OpContext;
+use crate::plugin::{Loaded, Registry, SchemaAccess, builtin};
 use crate::seed::{self, Stream};
 
 #[derive(Debug, clap::Args)]
@@ -157,18 +158,8 @@ fn test(
         let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
         let raw = bson::RawDocumentBuf::try_from(&doc).map_err(|e| Error::Runtime(e.to_string()))?;
         let mut rng = seed::rng(seed, Stream::Operation, i);
-        let call = Call {
-            ctx: forge_plugin_sdk::Context {
-                run_seed: seed,
-                op_index: i,
-                worker: 0,
-                collection: "test".into(),
-                attempt: 0,
-            },
-            id: &id,
-            current: Some(&raw),
-            rng: &mut rng,
-        };
+        let ctx = OpContext { run_seed: seed, op_index: i, collection: "test", target: &id, current: Some(&raw) };
+        let call = ctx.call(&mut rng);
         let filter = doc! { "_id": id.clone() };
         let write: Result<Document, _> = match loaded.info.kind {
             Kind::Mutator => plugin.mutate(call).map(|m| match m {

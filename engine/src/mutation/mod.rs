@@ -24,7 +24,8 @@ pub struct OpContext<'a> {
 }
 
 impl OpContext<'_> {
-    fn call<'r>(&'r self, rng: &'r mut Rng) -> Call<'r> {
+    /// The plugin call for this operation, drawing from `rng`.
+    pub fn call<'r>(&'r self, rng: &'r mut Rng) -> Call<'r> {
         Call {
             ctx: forge_plugin_sdk::Context {
                 run_seed: self.run_seed,

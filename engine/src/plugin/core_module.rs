@@ -9,7 +9,7 @@ use wasmtime::{Caller, Extern, InstancePre, Linker, Memory, Module, Store, Typed
 use super::error::{Failure, PluginError};
 use super::host_calls::{HostCalls, SchemaAccess};
 use super::runtime::{Runtime, State, classify};
-use super::{Call, Plugin, check_contract, with_id};
+use super::{Call, Plugin, check_contract, delete_answer, mutation_answer};
 
 /// WASI preview 1 calls a plugin may import: no files beyond stdio, no sockets.
 fn wasi_allowed(name: &str) -> bool {
@@ -319,22 +319,11 @@ impl Plugin for CorePlugin {
 
     fn mutate(&mut self, mut call: Call<'_>) -> Result<Mutation, PluginError> {
         let bytes = self.call("mutate", &mut call)?;
-        let op = Some(call.ctx.op_index);
-        let fail = |failure| PluginError { plugin: self.label.to_string(), export: "mutate", op, failure };
-        match wire::decode_mutation_result(&bytes).map_err(|m| fail(Failure::BadReturn(m)))? {
-            Ok(Mutation::Replace(doc)) => Ok(Mutation::Replace(with_id(call.id, doc))),
-            Ok(m) => Ok(m),
-            Err(e) => Err(fail(Failure::Plugin { kind: e.kind.name(), message: e.message })),
-        }
+        mutation_answer(&self.label, &call, &bytes)
     }
 
     fn on_delete(&mut self, mut call: Call<'_>) -> Result<DeleteAction, PluginError> {
         let bytes = self.call("delete", &mut call)?;
-        let op = Some(call.ctx.op_index);
-        let fail = |failure| PluginError { plugin: self.label.to_string(), export: "delete", op, failure };
-        match wire::decode_delete_result(&bytes).map_err(|m| fail(Failure::BadReturn(m)))? {
-            Ok(a) => Ok(a),
-            Err(e) => Err(fail(Failure::Plugin { kind: e.kind.name(), message: e.message })),
-        }
+        delete_answer(&self.label, &call, &bytes)
     }
 }

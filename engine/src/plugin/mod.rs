@@ -56,6 +56,26 @@ pub trait Plugin: Send {
     fn on_delete(&mut self, call: Call<'_>) -> Result<DeleteAction, PluginError>;
 }
 
+/// A BSON answer to `mutate` (core modules, native libraries), decoded and checked.
+pub(crate) fn mutation_answer(label: &str, call: &Call<'_>, bytes: &[u8]) -> Result<Mutation, PluginError> {
+    let op = Some(call.ctx.op_index);
+    let fail = |failure| PluginError { plugin: label.into(), export: "mutate", op, failure };
+    match forge_plugin_sdk::wire::decode_mutation_result(bytes).map_err(|m| fail(Failure::BadReturn(m)))? {
+        Ok(Mutation::Replace(doc)) => Ok(Mutation::Replace(with_id(call.id, doc))),
+        Ok(m) => Ok(m),
+        Err(e) => Err(fail(Failure::Plugin { kind: e.kind.name(), message: e.message })),
+    }
+}
+
+/// A BSON answer to `delete` (core modules, native libraries), decoded and checked.
+pub(crate) fn delete_answer(label: &str, call: &Call<'_>, bytes: &[u8]) -> Result<DeleteAction, PluginError> {
+    let op = Some(call.ctx.op_index);
+    let fail = |failure| PluginError { plugin: label.into(), export: "delete", op, failure };
+    forge_plugin_sdk::wire::decode_delete_result(bytes)
+        .map_err(|m| fail(Failure::BadReturn(m)))?
+        .map_err(|e| fail(Failure::Plugin { kind: e.kind.name(), message: e.message }))
+}
+
 /// A document a plugin returned, checked before anything trusts its length prefixes.
 pub fn bad_document(bytes: &[u8]) -> Result<Document, String> {
     let raw = bson::RawDocument::from_bytes(bytes).map_err(|e| format!("returned malformed BSON: {e}"))?;

@@ -11,7 +11,7 @@ use libloading::Library;
 
 use super::error::{Failure, PluginError};
 use super::host_calls::{HostCalls, SchemaAccess};
-use super::{Call, Plugin, check_contract, with_id};
+use super::{Call, Plugin, check_contract, delete_answer, mutation_answer};
 
 type Answer = unsafe extern "C" fn(*const u8, usize, *mut usize) -> *mut u8;
 
@@ -211,22 +211,11 @@ impl Plugin for NativePlugin {
 
     fn mutate(&mut self, mut call: Call<'_>) -> Result<Mutation, PluginError> {
         let bytes = self.call(&mut call);
-        let op = Some(call.ctx.op_index);
-        let fail = |failure| PluginError { plugin: self.label.to_string(), export: "mutate", op, failure };
-        match wire::decode_mutation_result(&bytes).map_err(|m| fail(Failure::BadReturn(m)))? {
-            Ok(Mutation::Replace(doc)) => Ok(Mutation::Replace(with_id(call.id, doc))),
-            Ok(m) => Ok(m),
-            Err(e) => Err(fail(Failure::Plugin { kind: e.kind.name(), message: e.message })),
-        }
+        mutation_answer(&self.label, &call, &bytes)
     }
 
     fn on_delete(&mut self, mut call: Call<'_>) -> Result<DeleteAction, PluginError> {
         let bytes = self.call(&mut call);
-        let op = Some(call.ctx.op_index);
-        let fail = |failure| PluginError { plugin: self.label.to_string(), export: "delete", op, failure };
-        match wire::decode_delete_result(&bytes).map_err(|m| fail(Failure::BadReturn(m)))? {
-            Ok(a) => Ok(a),
-            Err(e) => Err(fail(Failure::Plugin { kind: e.kind.name(), message: e.message })),
-        }
+        delete_answer(&self.label, &call, &bytes)
     }
 }
