@@ -3,8 +3,6 @@
 //! however the run ends (count or duration reached, Ctrl-C, lost connection, no more
 //! targets).
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -17,7 +15,7 @@ use crate::journal::{Header, JournalWriter};
 use crate::metrics::Metrics;
 use crate::metrics::report::{Ending, Report};
 use crate::mongo::writer::{Writer, WriterConfig};
-use crate::plan::{IdKey, Planner, Write};
+use crate::plan::{Planner, Write};
 use crate::rate::Pace;
 
 #[derive(Debug, Clone)]
@@ -206,14 +204,7 @@ fn produce(
     stop: &AtomicBool,
 ) -> (Stop, PlannerTally) {
     let pace = config.rate.map(Pace::new);
-    let route = |id: &bson::Bson| {
-        if queues.len() == 1 {
-            return 0;
-        }
-        let mut h = DefaultHasher::new();
-        IdKey::of(id).hash(&mut h);
-        (h.finish() % queues.len() as u64) as usize
-    };
+    let route = |id: &bson::Bson| crate::plan::writer_of(id, queues.len());
     let raw_inserts = planner.inserts_only();
     let send = |mut op: crate::plan::OpPlan| {
         // A document that cannot be serialised stays as it is; the writer reports it.

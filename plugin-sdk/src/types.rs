@@ -9,9 +9,10 @@ use bson::{Bson, Document, RawDocumentBuf};
 pub struct Context {
     pub run_seed: u64,
     pub op_index: u64,
+    /// The writer the operation is routed to; all operations on one `_id` share one.
     pub worker: u32,
     pub collection: String,
-    /// 0 on the first try.
+    /// Always 0 today: a retried batch resends what was planned, without a new call.
     pub attempt: u32,
 }
 

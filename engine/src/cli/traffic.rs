@@ -226,7 +226,7 @@ impl TrafficArgs {
             id_cache_size: self.id_cache_size as usize,
             first_document,
         })
-        .with_plugin_context(collection, self.plugins.on_error);
+        .with_plugin_context(collection, self.workers as usize, self.plugins.on_error);
         Ok(match &self.journal {
             Some(_) => planner.with_expectations(),
             None => planner,

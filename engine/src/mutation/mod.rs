@@ -18,6 +18,8 @@ use crate::seed::{Rng, draw};
 pub struct OpContext<'a> {
     pub run_seed: u64,
     pub op_index: u64,
+    /// The writer the operation is routed to.
+    pub worker: u32,
     pub collection: &'a str,
     pub target: &'a Bson,
     pub current: Option<&'a bson::RawDocument>,
@@ -30,7 +32,7 @@ impl OpContext<'_> {
             ctx: forge_plugin_sdk::Context {
                 run_seed: self.run_seed,
                 op_index: self.op_index,
-                worker: 0,
+                worker: self.worker,
                 collection: self.collection.to_owned(),
                 attempt: 0,
             },
@@ -81,7 +83,14 @@ impl Deleter {
     /// soft-deleting one reveals its flags, which become the guard that keeps writes
     /// off documents it already deleted (`--delete-tracking filter`).
     pub fn new(name: &str, mut plugin: Box<dyn Plugin>) -> Result<Self, PluginError> {
-        let probe = OpContext { run_seed: 0, op_index: u64::MAX, collection: "", target: &Bson::Null, current: None };
+        let probe = OpContext {
+            run_seed: 0,
+            op_index: u64::MAX,
+            worker: 0,
+            collection: "",
+            target: &Bson::Null,
+            current: None,
+        };
         let (guard, server_time) = match plugin.on_delete(probe.call(&mut Rng::seed_from_u64(0)))? {
             DeleteAction::Tombstone(update) => (
                 tombstone_guard(&update),

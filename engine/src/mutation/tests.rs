@@ -22,7 +22,8 @@ fn run(name: &str, n: u64) -> Vec<Mutation> {
     let target = Bson::Int32(7);
     (0..n)
         .map(|i| {
-            let ctx = OpContext { run_seed: 1, op_index: i, collection: "c", target: &target, current: None };
+            let ctx =
+                OpContext { run_seed: 1, op_index: i, worker: 0, collection: "c", target: &target, current: None };
             strategy.mutate(&ctx, &mut Rng::seed_from_u64(i)).unwrap()
         })
         .collect()

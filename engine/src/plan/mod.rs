@@ -89,6 +89,18 @@ pub enum DeleteTracking {
     Filter,
 }
 
+/// The writer (of `writers`) that owns `id`: every operation on one `_id` goes through
+/// the same one, which keeps each document's history in order.
+pub fn writer_of(id: &Bson, writers: usize) -> usize {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    if writers <= 1 {
+        return 0;
+    }
+    let mut h = DefaultHasher::new();
+    IdKey::of(id).hash(&mut h);
+    (h.finish() % writers as u64) as usize
+}
+
 /// What planning one operation index gave. Short-lived, so its size does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Planned {
@@ -114,6 +126,7 @@ pub struct Planner {
     replace: Strategy,
     delete: Deleter,
     collection: String,
+    writers: usize,
     on_plugin_error: OnPluginError,
     cache: IdCache,
     sampling: Sampling,
@@ -167,6 +180,7 @@ impl Planner {
             replace: config.replace,
             delete: config.delete,
             collection: String::new(),
+            writers: 1,
             on_plugin_error: OnPluginError::Fail,
             cache: IdCache::new(config.id_cache_size),
             sampling: Sampling::Random,
@@ -179,9 +193,11 @@ impl Planner {
         }
     }
 
-    /// The collection plugins are told they write to, and what their failures do.
-    pub fn with_plugin_context(mut self, collection: &str, on_error: OnPluginError) -> Self {
+    /// What plugins are told (the collection, the number of writers) and what their
+    /// failures do.
+    pub fn with_plugin_context(mut self, collection: &str, writers: usize, on_error: OnPluginError) -> Self {
         self.collection = collection.to_owned();
+        self.writers = writers;
         self.on_plugin_error = on_error;
         self
     }
@@ -290,6 +306,7 @@ impl Planner {
         let ctx = OpContext {
             run_seed: self.seed,
             op_index: index,
+            worker: writer_of(&id, self.writers) as u32,
             collection: &self.collection,
             target: &id,
             current: None,
