@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bson::Document;
-use forge_plugin_sdk::{Context, DeleteAction, Error as GuestError, ErrorKind, Info, Kind, Mutation};
+use forge_plugin_sdk::{Context, DeleteAction, ErrorKind, Info, Kind, Mutation};
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 
@@ -20,7 +20,11 @@ mod delete_world {
     wasmtime::component::bindgen!({
         world: "delete-behavior-plugin",
         path: "../plugin-sdk/wit",
-        with: { "forge:plugin/host": super::mutator_world::forge::plugin::host },
+        // One set of types and one host for both worlds.
+        with: {
+            "forge:plugin/host": super::mutator_world::forge::plugin::host,
+            "forge:plugin/types": super::mutator_world::forge::plugin::types,
+        },
     });
 }
 
@@ -61,8 +65,6 @@ impl wit_host::Host for State {
         self.host.log(&message)
     }
 }
-
-impl delete_world::forge::plugin::types::Host for State {}
 
 /// Interfaces a plugin may import; anything else (files, sockets, HTTP...) is refused.
 const ALLOWED_IMPORTS: &[&str] = &["forge:plugin/", "wasi:io/", "wasi:cli/", "wasi:clocks/", "wasi:random/"];
@@ -168,14 +170,7 @@ impl Instance {
         rt.arm(&mut self.store);
         let i = match &self.bindings {
             Bindings::Mutator(b) => b.forge_plugin_mutator().call_info(&mut self.store),
-            Bindings::Delete(b) => {
-                b.forge_plugin_delete_behavior().call_info(&mut self.store).map(|i| wit::PluginInfo {
-                    name: i.name,
-                    kind: wit::PluginKind::DeleteBehavior,
-                    version: i.version,
-                    contract_version: i.contract_version,
-                })
-            }
+            Bindings::Delete(b) => b.forge_plugin_delete_behavior().call_info(&mut self.store),
         }
         .map_err(|e| trap(label, "info", None, e, rt))?;
         Ok(Info {
@@ -199,22 +194,10 @@ impl Instance {
         rt.arm(&mut self.store);
         let r = match &self.bindings {
             Bindings::Mutator(b) => b.forge_plugin_mutator().call_init(&mut self.store, config, schema),
-            Bindings::Delete(b) => b
-                .forge_plugin_delete_behavior()
-                .call_init(&mut self.store, config, schema)
-                .map(|r| r.map_err(|e| wit::PluginError { kind: convert_kind_d(e.kind), message: e.message })),
+            Bindings::Delete(b) => b.forge_plugin_delete_behavior().call_init(&mut self.store, config, schema),
         }
         .map_err(|e| trap(label, "init", None, e, rt))?;
         r.map_err(|e| guest_error(label, "init", None, e))
-    }
-}
-
-fn convert_kind_d(k: delete_world::forge::plugin::types::ErrorKind) -> wit::ErrorKind {
-    use delete_world::forge::plugin::types::ErrorKind as D;
-    match k {
-        D::InvalidConfig => wit::ErrorKind::InvalidConfig,
-        D::UnsupportedDocument => wit::ErrorKind::UnsupportedDocument,
-        D::Internal => wit::ErrorKind::Internal,
     }
 }
 
@@ -224,12 +207,14 @@ fn guest_error(label: &str, export: &'static str, op: Option<u64>, e: wit::Plugi
         wit::ErrorKind::UnsupportedDocument => ErrorKind::UnsupportedDocument,
         wit::ErrorKind::Internal => ErrorKind::Internal,
     };
-    let e = GuestError { kind, message: e.message };
-    PluginError {
-        plugin: label.into(),
-        export,
-        op,
-        failure: Failure::Plugin { kind: e.kind.name(), message: e.message },
+    PluginError { plugin: label.into(), export, op, failure: Failure::Plugin { kind: kind.name(), message: e.message } }
+}
+
+/// The target as the WIT record carries it.
+fn wit_target(call: &Call<'_>) -> wit::Target {
+    wit::Target {
+        id: forge_plugin_sdk::wire::encode_document(&bson::doc! { "_id": call.id.clone() }),
+        current: call.current.map(|d| d.as_bytes().to_vec()),
     }
 }
 
@@ -299,11 +284,7 @@ impl Plugin for ComponentPlugin {
     fn mutate(&mut self, call: Call<'_>) -> Result<Mutation, PluginError> {
         let (label, rt) = (self.label.clone(), self.rt.clone());
         let op = Some(call.ctx.op_index);
-        let target = wit::Target {
-            id: forge_plugin_sdk::wire::encode_document(&bson::doc! { "_id": call.id.clone() }),
-            current: call.current.map(|d| d.as_bytes().to_vec()),
-        };
-        let ctx = wit_ctx(&call.ctx);
+        let (ctx, target) = (wit_ctx(&call.ctx), wit_target(&call));
         let instance = self.instance()?;
         let Bindings::Mutator(b) = &instance.bindings else { unreachable!("kind checked at load") };
         instance.store.data_mut().host.rng = call.rng.clone();
@@ -327,21 +308,9 @@ impl Plugin for ComponentPlugin {
     }
 
     fn on_delete(&mut self, call: Call<'_>) -> Result<DeleteAction, PluginError> {
-        use delete_world::forge::plugin::types as d;
         let (label, rt) = (self.label.clone(), self.rt.clone());
         let op = Some(call.ctx.op_index);
-        let target = d::Target {
-            id: forge_plugin_sdk::wire::encode_document(&bson::doc! { "_id": call.id.clone() }),
-            current: call.current.map(|d| d.as_bytes().to_vec()),
-        };
-        let c = &call.ctx;
-        let ctx = d::OpContext {
-            run_seed: c.run_seed,
-            op_index: c.op_index,
-            worker: c.worker,
-            collection: c.collection.clone(),
-            attempt: c.attempt,
-        };
+        let (ctx, target) = (wit_ctx(&call.ctx), wit_target(&call));
         let instance = self.instance()?;
         let Bindings::Delete(b) = &instance.bindings else { unreachable!("kind checked at load") };
         instance.store.data_mut().host.rng = call.rng.clone();
@@ -355,13 +324,10 @@ impl Plugin for ComponentPlugin {
                 return Err(trap(&label, "on-delete", op, e, &rt));
             }
         };
-        let action = r.map_err(|e| {
-            guest_error(&label, "on-delete", op, wit::PluginError { kind: convert_kind_d(e.kind), message: e.message })
-        })?;
-        Ok(match action {
-            d::DeleteAction::Remove => DeleteAction::Remove,
-            d::DeleteAction::Keep => DeleteAction::Keep,
-            d::DeleteAction::Tombstone(bytes) => DeleteAction::Tombstone(document(&label, "on-delete", op, &bytes)?),
+        Ok(match r.map_err(|e| guest_error(&label, "on-delete", op, e))? {
+            wit::DeleteAction::Remove => DeleteAction::Remove,
+            wit::DeleteAction::Keep => DeleteAction::Keep,
+            wit::DeleteAction::Tombstone(bytes) => DeleteAction::Tombstone(document(&label, "on-delete", op, &bytes)?),
         })
     }
 }
