@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the example plugins in plugins/examples build with, each only if it is
 # missing: Debian's clang, lld and wasi-libc (C), wit-bindgen-cli and wasm-tools from
-# crates.io (C component), Zig from PyPI. AssemblyScript comes from npm in its build.sh.
+# crates.io (C component), Zig and componentize-py from PyPI. AssemblyScript comes from
+# npm in its build.sh.
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -15,6 +16,10 @@ fi
 if ! python3 -m ziglang version >/dev/null 2>&1; then
   echo "== installing zig (pip ziglang)"
   python3 -m pip install -q ziglang
+fi
+if ! componentize-py --version 2>/dev/null | grep -q '0.25.1'; then
+  echo "== installing componentize-py 0.25.1 (pip)"
+  python3 -m pip install -q componentize-py==0.25.1
 fi
 if ! wit-bindgen --version 2>/dev/null | grep -q '^wit-bindgen-cli 0.46'; then
   echo "== installing wit-bindgen-cli 0.46.0 (cargo install, a few minutes)"

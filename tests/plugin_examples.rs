@@ -113,3 +113,33 @@ fn native_library_of_a_builtin_runs_behind_the_explicit_flag() {
     assert!(count(&report, "update", "matched") > 100, "{report}");
     assert_eq!(docs.len() as u64, count(&report, "insert", "acknowledged"));
 }
+
+#[test]
+fn python_component_mutator() {
+    let wasm = build("python", "py_churn.wasm");
+    let file = wasm.to_str().unwrap();
+    // componentize-py's interpreter imports files and sockets it never uses: refused
+    // unless the user says to link them inert.
+    let (code, _, err) = run(&["plugin", "inspect", file]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("imports 'wasi:filesystem/") && err.contains("--plugin-inert-wasi"), "{err}");
+    let (report, docs) = cdc(
+        "ex_py",
+        "insert:50,update:50",
+        &[
+            "--plugin",
+            file,
+            "--plugin-inert-wasi",
+            "--update-strategy",
+            "py-churn",
+            "--plugin-arg",
+            "py-churn.unset-percent=50",
+        ],
+    );
+    let stamped = docs.iter().filter(|d| d.get_i64("pyOp").is_ok()).count() as u64;
+    assert!(stamped > 100, "{stamped} of {} documents show py-churn's updates", docs.len());
+    assert!(stamped <= count(&report, "update", "matched"));
+    for d in &docs {
+        assert!(matches!(d.get("total"), Some(Bson::Decimal128(_))), "{d}");
+    }
+}

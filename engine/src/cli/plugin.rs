@@ -11,7 +11,7 @@ use super::traffic::PluginArgs;
 use crate::error::Error;
 use crate::generate::Generator;
 use crate::mutation::OpContext;
-use crate::plugin::{Loaded, Registry, SchemaAccess, builtin};
+use crate::plugin::{Limits, Loaded, Registry, SchemaAccess, builtin};
 use crate::seed::{self, Stream};
 
 #[derive(Debug, clap::Args)]
@@ -144,7 +144,8 @@ fn test(
     plugins: &PluginArgs,
 ) -> Result<(), Error> {
     let schema = super::load_schema(schema)?;
-    let registry = plugins.registry()?;
+    // Plugin authors see what their plugin prints (a Python traceback, say).
+    let registry = plugins.registry_with(Limits { stderr: true, ..plugins.limits() })?;
     let loaded = load(&registry, file, native)?;
     let generator = Arc::new(Generator::new(Arc::new(schema), seed));
     let args = crate::plugin::parse_args(&plugins.args).map_err(Error::Usage)?;

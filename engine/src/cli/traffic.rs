@@ -138,6 +138,12 @@ pub struct PluginArgs {
     #[arg(long = "on-plugin-error", value_enum, default_value_t = OnPluginError::Fail)]
     pub on_error: OnPluginError,
 
+    /// Load component plugins that import wasi:filesystem or wasi:sockets (refused
+    /// otherwise), linked with nothing granted: no directory to open, no network. Python
+    /// plugins built with componentize-py need it
+    #[arg(long = "plugin-inert-wasi")]
+    pub inert_wasi: bool,
+
     /// Where compiled plugins are cached [default: ~/.cache/forge/plugins]; "off" to
     /// compile every time
     #[arg(long = "plugin-cache", value_name = "DIR", env = "FORGE_PLUGIN_CACHE")]
@@ -151,12 +157,22 @@ impl PluginArgs {
             Some(dir) => Some(dir.clone()),
             None => crate::plugin::runtime::default_cache_dir(),
         };
-        Limits { timeout: self.timeout, memory: self.memory_mib << 20, cache_dir }
+        Limits {
+            timeout: self.timeout,
+            memory: self.memory_mib << 20,
+            cache_dir,
+            inert_wasi: self.inert_wasi,
+            stderr: false,
+        }
     }
 
     /// The engine and the plugin files, loaded and checked.
     pub fn registry(&self) -> Result<Registry, Error> {
-        let runtime = Runtime::new(self.limits()).map_err(Error::Runtime)?;
+        self.registry_with(self.limits())
+    }
+
+    pub fn registry_with(&self, limits: Limits) -> Result<Registry, Error> {
+        let runtime = Runtime::new(limits).map_err(Error::Runtime)?;
         Registry::new(runtime, &self.files, &self.natives).map_err(|e| Error::Usage(e.to_string()))
     }
 }

@@ -69,6 +69,9 @@ impl wit_host::Host for State {
 /// Interfaces a plugin may import; anything else (files, sockets, HTTP...) is refused.
 const ALLOWED_IMPORTS: &[&str] = &["forge:plugin/", "wasi:io/", "wasi:cli/", "wasi:clocks/", "wasi:random/"];
 
+/// Interfaces linked only with `--plugin-inert-wasi`, and then with nothing granted.
+const INERT_IMPORTS: &[&str] = &["wasi:filesystem/", "wasi:sockets/"];
+
 /// A component, checked and ready to instantiate.
 pub struct ComponentCode {
     pre: Pre,
@@ -92,11 +95,19 @@ pub fn load(rt: &Runtime, component: Component, label: &str) -> Result<Component
     for name in imports.iter().map(String::as_str) {
         if name.starts_with("forge:plugin/") {
             check_contract(label, name.rsplit('@').next().unwrap_or(""))?;
+        } else if rt.limits.inert_wasi && INERT_IMPORTS.iter().any(|p| name.starts_with(p)) {
+            // Linked, with no directory to open and no network to reach.
         } else if !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
+            let hint = if INERT_IMPORTS.iter().any(|p| name.starts_with(p)) {
+                " (interpreters packed as components, such as componentize-py's, import it unused: \
+                 --plugin-inert-wasi links it with nothing granted)"
+            } else {
+                ""
+            };
             return Err(PluginError::load(
                 label,
                 format!(
-                    "imports '{name}'; plugins get no files, sockets or network (allowed: {})",
+                    "imports '{name}'; plugins get no files, sockets or network (allowed: {}){hint}",
                     ALLOWED_IMPORTS.join(" ")
                 ),
             ));

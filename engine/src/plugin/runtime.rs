@@ -24,11 +24,24 @@ pub struct Limits {
     pub memory: u64,
     /// Where compiled code is cached; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
+    /// Let components import `wasi:filesystem` and `wasi:sockets`, linked with no
+    /// directory to open and no network allowed: interpreters packed as components,
+    /// such as componentize-py's, import them without using them.
+    pub inert_wasi: bool,
+    /// Pass what plugins write to stderr through to forge's (tracebacks, for plugin
+    /// authors: `forge plugin test`); otherwise it is dropped.
+    pub stderr: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { timeout: Duration::from_secs(1), memory: 256 << 20, cache_dir: default_cache_dir() }
+        Limits {
+            timeout: Duration::from_secs(1),
+            memory: 256 << 20,
+            cache_dir: default_cache_dir(),
+            inert_wasi: false,
+            stderr: false,
+        }
     }
 }
 
@@ -103,7 +116,11 @@ impl Runtime {
     /// A store with nothing granted: no directories, no environment, no sockets, no
     /// inherited stdio, and WASI's random source seeded from `seed`.
     pub fn store(&self, host: HostCalls, seed: u64, core_wasi: bool) -> Store<State> {
+        let stderr = self.limits.stderr;
         let build = |b: &mut WasiCtxBuilder| {
+            if stderr {
+                b.inherit_stderr();
+            }
             b.insecure_random_seed(seed as u128)
                 .secure_random(<rand_wasi::rngs::StdRng as rand_wasi::SeedableRng>::seed_from_u64(seed))
                 .insecure_random(<rand_wasi::rngs::StdRng as rand_wasi::SeedableRng>::seed_from_u64(!seed))
