@@ -137,7 +137,8 @@ pub struct Planner {
     model: Option<expected::Model>,
     /// Updates and deletes that found no target and became inserts.
     pub converted_to_insert: u64,
-    /// Plugin failures by kind (timeout, trap...), each one a skipped operation.
+    /// Plugin failures by kind (timeout, trap...): each a skipped operation, or with
+    /// `--on-plugin-error fail` the one that stopped the run.
     pub plugin_errors: BTreeMap<String, u64>,
 }
 
