@@ -58,8 +58,14 @@ fn schema_like() -> impl Strategy<Value = Value> {
     })
 }
 
+/// `default` cases per run, times `FORGE_FUZZ_SCALE` for a long local run.
+fn cases(default: u32) -> u32 {
+    let scale: u32 = std::env::var("FORGE_FUZZ_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    default.saturating_mul(scale.max(1))
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(512), ..ProptestConfig::default() })]
 
     /// Any JSON either compiles, and then every generated document conforms to it, or
     /// is refused with one line naming a JSON path.
@@ -137,7 +143,7 @@ fn plugin_answering(answer: &[u8]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(512), ..ProptestConfig::default() })]
 
     /// Whatever bytes a plugin answers, the decoders give a value or an error; none
     /// panics or trusts a length it has not checked.
@@ -164,7 +170,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(48), ..ProptestConfig::default() })]
 
     /// The whole return path, through a real core-module plugin: a damaged answer is a
     /// bad-return error naming the plugin, export and op, never a crash.
