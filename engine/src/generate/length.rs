@@ -19,6 +19,7 @@ pub fn sample(dist: &LengthDist, rng: &mut Rng) -> u32 {
             let v = v0 + (u - u0) / (u1 - u0) * (v1 - v0);
             v.round() as u32
         }
+        LengthDist::Frequencies(ref f) => *f.pick(rng.random()),
     }
 }
 

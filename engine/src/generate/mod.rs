@@ -9,6 +9,9 @@ pub mod length;
 pub mod scalars;
 pub mod text;
 
+#[cfg(test)]
+mod original_dialect_tests;
+
 use std::sync::Arc;
 
 use bson::{Bson, Document};
@@ -141,6 +144,7 @@ impl Generator {
                 self.value(pick, rng, walk)
             }
             Node::Enum(values) => values[rng.random_range(0..values.len())].clone(),
+            Node::WeightedEnum(f) => f.pick(rng.random()).clone(),
             Node::Const(v) => v.clone(),
             Node::Pending => unreachable!("compilation resolves every $ref"),
         }

@@ -5,7 +5,7 @@ use bson::spec::BinarySubtype;
 use bson::{Binary, Bson, Decimal128, Timestamp};
 use rand::{Rng as _, RngCore};
 
-use crate::schema::model::Scalar;
+use crate::schema::model::{Quantiles, Scalar};
 use crate::schema::{DEFAULT_MAX_DATE_MS, DEFAULT_MIN_DATE_MS};
 use crate::seed::Rng;
 
@@ -13,10 +13,19 @@ pub fn scalar(s: &Scalar, rng: &mut Rng) -> Bson {
     match s {
         Scalar::Null => Bson::Null,
         Scalar::Bool => Bson::Boolean(rng.random()),
-        Scalar::Int32 { min, max } => Bson::Int32(rng.random_range(*min..=*max)),
-        Scalar::Int64 { min, max } => Bson::Int64(rng.random_range(*min..=*max)),
-        Scalar::Double { min, max, decimals } => {
-            let v = uniform(*min, *max, rng);
+        Scalar::Int32 { min, max, shape: None } => Bson::Int32(rng.random_range(*min..=*max)),
+        Scalar::Int64 { min, max, shape: None } => Bson::Int64(rng.random_range(*min..=*max)),
+        Scalar::Int32 { min, max, shape: Some(q) } => {
+            Bson::Int32(shaped(*min as f64, *max as f64, q, rng).round().clamp(*min as f64, *max as f64) as i32)
+        }
+        Scalar::Int64 { min, max, shape: Some(q) } => {
+            Bson::Int64(shaped(*min as f64, *max as f64, q, rng).round().clamp(*min as f64, *max as f64) as i64)
+        }
+        Scalar::Double { min, max, decimals, shape } => {
+            let v = match shape {
+                None => uniform(*min, *max, rng),
+                Some(q) => shaped(*min, *max, q, rng),
+            };
             Bson::Double(match decimals {
                 Some(d) => round_to(v, *d).clamp(*min, *max),
                 None => v,
@@ -47,6 +56,19 @@ pub fn scalar(s: &Scalar, rng: &mut Rng) -> Bson {
 
 fn uniform(min: f64, max: f64, rng: &mut Rng) -> f64 {
     if min >= max { min } else { rng.random_range(min..=max) }
+}
+
+/// One draw through the quantile function of [`Quantiles`].
+fn shaped(min: f64, max: f64, q: &Quantiles, rng: &mut Rng) -> f64 {
+    let u: f64 = rng.random();
+    let v = if u < 0.5 {
+        min + u / 0.5 * (q.median - min)
+    } else if u < 0.95 {
+        q.median + ((u - 0.5) / 0.45).powf(q.curve) * (q.p95 - q.median)
+    } else {
+        q.p95 + ((u - 0.95) / 0.05).powf(q.curve) * (max - q.p95)
+    };
+    v.clamp(min, max)
 }
 
 fn round_to(v: f64, decimals: u32) -> f64 {

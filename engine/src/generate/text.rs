@@ -8,7 +8,7 @@ use fake::faker::internet::en::{DomainSuffix, FreeEmailProvider, IPv4, IPv6, Use
 use fake::faker::job::en::Title as JobTitle;
 use fake::faker::lorem::en::{Paragraph, Sentence, Word};
 use fake::faker::name::en::{FirstName, LastName};
-use rand::Rng as _;
+use rand::{Rng as _, RngCore as _};
 
 use super::scalars;
 use crate::schema::model::{StringGen, StringKind};
@@ -116,6 +116,13 @@ fn raw(kind: &StringKind, rng: &mut Rng) -> String {
         StringKind::JobTitle => JobTitle().fake_with_rng(rng),
         StringKind::CurrencyCode => CurrencyCode().fake_with_rng(rng),
         StringKind::Color => COLORS[rng.random_range(0..COLORS.len())].to_string(),
+        StringKind::Base64 => {
+            use base64::Engine as _;
+            let mut bytes = [0u8; 16];
+            rng.fill_bytes(&mut bytes);
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        }
+        StringKind::DecimalText => format!("{:.2}", rng.random_range(0.0..1_000_000.0f64)),
     }
 }
 

@@ -50,6 +50,54 @@ impl Format {
     }
 }
 
+/// Longest string whose shape is kept.
+const SHAPE_MAX_LEN: usize = 64;
+
+/// The shape of a string: each character as its class (`9` digit, `A` upper-case,
+/// `a` lower-case letter) or, for ASCII punctuation and spaces, itself. `None` for
+/// strings with no fixed shape to speak of (empty, long, or other characters).
+pub fn shape_of(s: &str) -> Option<Vec<u8>> {
+    if s.is_empty() || s.len() > SHAPE_MAX_LEN || !s.is_ascii() {
+        return None;
+    }
+    s.bytes()
+        .map(|c| match c {
+            b'0'..=b'9' => Some(b'9'),
+            b'A'..=b'Z' => Some(b'A'),
+            b'a'..=b'z' => Some(b'a'),
+            b' ' | b'-' | b'_' | b'.' | b'/' | b':' | b'#' | b'+' | b'(' | b')' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The anchored regular expression of a shape (`99999` → `^[0-9]{5}$`), for shapes
+/// with a digit: strings of letters alone of one length are words, not codes.
+pub fn shape_pattern(shape: &[u8]) -> Option<String> {
+    if !shape.contains(&b'9') {
+        return None;
+    }
+    let mut out = String::from("^");
+    for run in shape.chunk_by(|a, b| a == b) {
+        match run[0] {
+            b'9' => out.push_str("[0-9]"),
+            b'A' => out.push_str("[A-Z]"),
+            b'a' => out.push_str("[a-z]"),
+            c => {
+                if matches!(c, b'.' | b'+' | b'(' | b')') {
+                    out.push('\\');
+                }
+                out.push(c as char);
+            }
+        }
+        if run.len() > 1 {
+            out.push_str(&format!("{{{}}}", run.len()));
+        }
+    }
+    out.push('$');
+    Some(out)
+}
+
 fn is_date(b: &[u8]) -> bool {
     b.len() == 10 && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
 }
@@ -101,5 +149,15 @@ mod tests {
         assert!(Format::Date.matches("2024-01-02"));
         assert_eq!(KeyFormat::of("12345"), Some(KeyFormat::Number));
         assert_eq!(KeyFormat::of("name"), None);
+    }
+
+    #[test]
+    fn shapes_become_patterns() {
+        let pattern = |s: &str| shape_of(s).and_then(|sh| shape_pattern(&sh));
+        assert_eq!(pattern("02139").as_deref(), Some("^[0-9]{5}$"));
+        assert_eq!(pattern("AB-1234").as_deref(), Some("^[A-Z]{2}-[0-9]{4}$"));
+        assert_eq!(pattern("(555) 010.2").as_deref(), Some("^\\([0-9]{3}\\) [0-9]{3}\\.[0-9]$"));
+        assert_eq!(pattern("hello"), None, "letters alone are words");
+        assert_eq!(shape_of("naïve"), None);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use bson::Bson;
 use indexmap::IndexMap;
 
-use super::formats::{Format, KeyFormat};
+use super::formats::{Format, KeyFormat, shape_of};
 
 /// Strings with at most this many distinct values may become an `enum`.
 pub const ENUM_MAX: usize = 20;
@@ -87,6 +87,19 @@ pub struct StringStats {
     pub distinct: Option<BTreeMap<String, u64>>,
     /// How many values matched each of [`Format::ALL`].
     pub formats: [u64; 6],
+    /// The shape every value had (see [`shape_of`]): `None` before any value,
+    /// `Some(None)` once two differed or one had none.
+    pub shape: Option<Option<Vec<u8>>>,
+}
+
+impl StringStats {
+    fn agree_on_shape(&mut self, shape: Option<Vec<u8>>) {
+        self.shape = Some(match self.shape.take() {
+            None => shape,
+            Some(prev) if prev == shape => prev,
+            Some(_) => None,
+        });
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -171,6 +184,9 @@ impl Stats {
                         st.formats[i] += 1;
                     }
                 }
+                if st.shape != Some(None) {
+                    st.agree_on_shape(shape_of(s));
+                }
             }
             Bson::ObjectId(_) => self.object_id += 1,
             Bson::DateTime(d) => self.date.add(d.timestamp_millis() as f64),
@@ -241,6 +257,9 @@ impl Stats {
             };
             for i in 0..st.formats.len() {
                 st.formats[i] += os.formats[i];
+            }
+            if let Some(shape) = &os.shape {
+                st.agree_on_shape(shape.clone());
             }
         }
         self.object_id += o.object_id;

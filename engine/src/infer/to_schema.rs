@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Collector;
-use super::formats::Format;
+use super::formats::{Format, shape_pattern};
 use super::stats::{Counts, ENUM_MAX, ObjectStats, Range, Stats};
 
 /// Share of strings that must match a format for the field to get it.
@@ -46,8 +46,8 @@ fn node(s: &Stats) -> Value {
     };
     push(s.null, json!({ "type": "null" }));
     push(s.boolean, json!({ "type": "boolean" }));
-    push(s.int32.count, number("integer", "int", &s.int32));
-    push(s.int64.count, number("integer", "long", &s.int64));
+    push(s.int32.count, integer("int", &s.int32));
+    push(s.int64.count, integer("long", &s.int64));
     push(s.double.count, number("number", "double", &s.double));
     if s.decimal.count > 0 {
         let mut v = number("string", "decimal128", &s.decimal);
@@ -61,6 +61,8 @@ fn node(s: &Stats) -> Value {
             json!({ "type": "string", "format": f.name() })
         } else if let Some(values) = st.distinct.as_ref().filter(|d| d.len() <= ENUM_MAX && n >= 5 * d.len() as u64) {
             json!({ "type": "string", "enum": values.keys().collect::<Vec<_>>() })
+        } else if let Some(pattern) = st.shape.as_ref().and_then(|s| s.as_deref()).and_then(shape_pattern) {
+            json!({ "type": "string", "pattern": pattern })
         } else {
             json!({
                 "type": "string", "minLength": st.lengths.min(), "maxLength": st.lengths.max(),
@@ -81,14 +83,17 @@ fn node(s: &Stats) -> Value {
         let ms = |secs: f64| (secs as i64) * 1000;
         push(
             s.timestamp.count,
-            json!({ "x-gen": { "mongoType": "timestamp", "min": ms(s.timestamp.min), "max": ms(s.timestamp.max) } }),
+            json!({ "type": "integer", "x-gen": { "mongoType": "timestamp", "min": ms(s.timestamp.min), "max": ms(s.timestamp.max) } }),
         );
     }
     push(s.uuid, json!({ "type": "string", "format": "uuid", "x-gen": { "mongoType": "uuid" } }));
     if s.binary.count > 0 {
         push(
             s.binary.count,
-            json!({ "x-gen": { "mongoType": "binData" }, "minLength": s.binary.min as u64, "maxLength": s.binary.max as u64 }),
+            json!({
+                "type": "string", "x-gen": { "mongoType": "binData" },
+                "minLength": s.binary.min as u64, "maxLength": s.binary.max as u64,
+            }),
         );
     }
     if let Some(obj) = &s.object {
@@ -111,6 +116,11 @@ fn node(s: &Stats) -> Value {
     }
 }
 
+/// Integers keep integer bounds: `136593`, never `136593.0`.
+fn integer(mongo_type: &str, r: &Range) -> Value {
+    json!({ "type": "integer", "minimum": r.min as i64, "maximum": r.max as i64, "x-gen": { "mongoType": mongo_type } })
+}
+
 fn number(json_type: &str, mongo_type: &str, r: &Range) -> Value {
     json!({ "type": json_type, "minimum": r.min, "maximum": r.max, "x-gen": { "mongoType": mongo_type } })
 }
@@ -128,7 +138,7 @@ fn object(obj: &ObjectStats) -> Value {
         return json!({
             "type": "object",
             "additionalProperties": value,
-            "x-gen": { "key": key, "keyCount": dist(&obj.key_counts) },
+            "x-gen": { "keys": key, "keyCount": dist(&obj.key_counts) },
         });
     }
     let mut properties = Map::new();
@@ -180,5 +190,47 @@ mod tests {
         assert!(s["x-gen"]["docSize"]["p50"].as_u64().unwrap() > 0);
         let schema = crate::schema::Schema::from_value(s).expect("generate reads what infer writes");
         assert!(schema.warnings.is_empty(), "{:?}", schema.warnings);
+    }
+
+    #[test]
+    fn binary_integers_and_fixed_shapes_come_back_as_they_were_seen() {
+        let mut c = Collector::new(50);
+        for i in 0..200u32 {
+            c.observe(
+                &doc! {
+                    "_id": i as i64,
+                    "blob": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![7; 8 + i as usize % 5] },
+                    "n": 136_000 + i as i32,
+                    "big": 5_000_000_000i64 + i as i64,
+                    "zip": format!("{:05}", (i * 7919) % 100_000),
+                    "code": format!("AB-{:04}", (i * 13) % 10_000),
+                    "note": format!("{}x{}", "a".repeat(i as usize % 3), i),
+                },
+                None,
+            );
+        }
+        let s = to_schema(&c, "t");
+        let p = &s["properties"];
+        assert_eq!((&p["blob"]["type"], &p["blob"]["x-gen"]["mongoType"]), (&json!("string"), &json!("binData")));
+        assert_eq!(serde_json::to_string(&p["n"]["minimum"]).unwrap(), "136000", "an integer bound stays an integer");
+        assert_eq!(serde_json::to_string(&p["n"]["maximum"]).unwrap(), "136199");
+        assert_eq!(serde_json::to_string(&p["big"]["maximum"]).unwrap(), "5000000199");
+        assert_eq!(p["zip"]["pattern"], "^[0-9]{5}$");
+        assert_eq!(p["code"]["pattern"], "^[A-Z]{2}-[0-9]{4}$");
+        assert!(p["note"].get("pattern").is_none(), "strings of varying shape stay free text: {}", p["note"]);
+
+        let schema = std::sync::Arc::new(crate::schema::Schema::from_value(s).expect("generate reads it"));
+        let g = crate::generate::Generator::new(schema.clone(), 1);
+        for i in 0..200 {
+            let d = g.document(i);
+            crate::schema::validate::check(&schema.compiled, &d).expect("conforms");
+            assert!(matches!(d.get("blob"), Some(Bson::Binary(b)) if (8..=12).contains(&b.bytes.len())));
+            assert!(matches!(d.get("n"), Some(Bson::Int32(136_000..=136_199))));
+            assert!(matches!(d.get("big"), Some(Bson::Int64(5_000_000_000..=5_000_000_199))));
+            let zip = d.get_str("zip").unwrap();
+            assert!(zip.len() == 5 && zip.bytes().all(|b| b.is_ascii_digit()), "{zip}");
+            let code = d.get_str("code").unwrap();
+            assert!(code.len() == 7 && code.as_bytes()[2] == b'-', "{code}");
+        }
     }
 }

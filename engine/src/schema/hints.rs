@@ -1,9 +1,11 @@
-//! The `x-gen` generation hints and the MongoDB type vocabulary they use.
+//! The `x-gen` generation hints and the MongoDB type vocabulary they use: forge's own
+//! hints and the TypeScript original's (`key: true`, `numericRange`, `enum`,
+//! `arrayLen.distribution`, `sizeWeight`), which share the `x-gen` object.
 
 use serde_json::Value;
 
 use super::SchemaError;
-use super::model::{KeyGen, LengthDist};
+use super::model::{Frequencies, KeyGen, LengthDist};
 
 /// A BSON type a schema node can ask for, from `mongoType`, `bsonType` or `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +43,13 @@ impl BsonKind {
         })
     }
 
-    /// A `mongoType` / `bsonType` name, as mongoforge and MongoDB's `$jsonSchema` spell them.
+    /// A `mongoType` / `bsonType` name, as the TypeScript original (`ObjectId`, `Date`,
+    /// `Decimal128`, `BinData`...) and MongoDB's `$jsonSchema` spell them.
     pub fn from_mongo_type(name: &str) -> Option<Self> {
         Some(match name.to_ascii_lowercase().as_str() {
             "null" => Self::Null,
             "bool" | "boolean" => Self::Bool,
+            "integer" => Self::Integer,
             "int" | "int32" => Self::Int32,
             "long" | "int64" => Self::Int64,
             "double" | "number" => Self::Double,
@@ -56,7 +60,7 @@ impl BsonKind {
             "bindata" | "binary" => Self::Binary,
             "uuid" => Self::Uuid,
             "timestamp" => Self::Timestamp,
-            "object" => Self::Object,
+            "object" | "document" => Self::Object,
             "array" => Self::Array,
             _ => return None,
         })
@@ -73,7 +77,14 @@ pub struct Hints {
     pub mongo_type: Option<BsonKind>,
     pub presence: Option<f64>,
     pub array_len: Option<LenHint>,
+    /// Dynamic keys: `keys` (or the older spelling, `key` with a string or an object).
     pub key: Option<KeyGen>,
+    /// The TypeScript original's `key: true`: the field is a key (its `_id`, or an
+    /// additional key field).
+    pub key_field: bool,
+    pub numeric_range: Option<NumericRange>,
+    /// `enum.distribution`: values (as written, map keys are strings) and frequencies.
+    pub enum_distribution: Option<Vec<(String, f64)>>,
     pub key_count: Option<LenHint>,
     pub type_weights: Vec<(String, f64)>,
     pub min: Option<Value>,
@@ -95,6 +106,20 @@ pub struct LenHint {
     pub p90: Option<f64>,
     pub p99: Option<f64>,
     pub strategy: Option<String>,
+    /// Observed lengths and their counts (the TypeScript original's `distribution`).
+    pub distribution: Option<Frequencies<u32>>,
+}
+
+/// The TypeScript original's `numericRange`: figures of the observed numbers, which
+/// `minimum`/`maximum` bound.
+#[derive(Debug, Clone)]
+pub struct NumericRange {
+    pub mean: Option<f64>,
+    pub median: f64,
+    pub p95: f64,
+    /// `type: "integer"` (`Some(true)`) or `"float"`.
+    pub integer: Option<bool>,
+    pub all_positive: bool,
 }
 
 impl Hints {
@@ -131,7 +156,21 @@ impl Hints {
                 }
                 "arrayLen" => hints.array_len = Some(LenHint::parse(v, &at)?),
                 "keyCount" => hints.key_count = Some(LenHint::parse(v, &at)?),
-                "key" => hints.key = Some(parse_key(v, &at, &mut hints.key_count)?),
+                "keys" => hints.key = Some(parse_key(v, &at, &mut hints.key_count)?),
+                // The TypeScript original's key marker; forge's older spelling of `keys`.
+                "key" => match v {
+                    Value::Bool(b) => hints.key_field = *b,
+                    _ => hints.key = Some(parse_key(v, &at, &mut hints.key_count)?),
+                },
+                "numericRange" => hints.numeric_range = Some(NumericRange::parse(v, &at)?),
+                "enum" => hints.enum_distribution = parse_enum(v, &at)?,
+                // The original's weight of a field in its document-size proxy: a
+                // statistic, not something to generate from.
+                "sizeWeight" => {
+                    v.as_f64()
+                        .filter(|w| *w >= 0.0)
+                        .ok_or_else(|| SchemaError::new(&at, "sizeWeight must be a non-negative number"))?;
+                }
                 "typeWeights" => {
                     let map = v
                         .as_object()
@@ -192,10 +231,10 @@ impl LenHint {
             }
         };
         for key in obj.keys() {
-            if !["min", "max", "p50", "p90", "p99", "strategy", "avg", "mean"].contains(&key.as_str()) {
+            if !["min", "max", "p50", "p90", "p99", "strategy", "distribution", "avg", "mean"].contains(&key.as_str()) {
                 return Err(SchemaError::new(
                     format!("{path}/{key}"),
-                    "unknown length hint (expected min, max, p50, p90, p99, strategy)",
+                    "unknown length hint (expected min, max, p50, p90, p99, strategy, distribution)",
                 ));
             }
         }
@@ -213,15 +252,34 @@ impl LenHint {
             p90: num("p90")?,
             p99: num("p99")?,
             strategy,
+            distribution: match obj.get("distribution") {
+                None | Some(Value::Null) => None,
+                Some(d) => Some(length_frequencies(d, &format!("{path}/distribution"))?),
+            },
         })
+    }
+
+    /// The TypeScript original writes `strategy` `minmax`/`percentile` or a
+    /// `distribution`; its `minItems`/`maxItems` then clamp the hint rather than
+    /// contradict it, and its approximated p90 may fall below p50.
+    fn is_original(&self) -> bool {
+        self.distribution.is_some() || matches!(self.strategy.as_deref(), Some("minmax" | "percentile"))
     }
 
     /// The distribution, with `lo`/`hi` as the bounds from `minItems`/`maxItems`.
     pub fn to_dist(&self, path: &str, lo: u32, hi: Option<u32>) -> Result<LengthDist, SchemaError> {
-        let min = self.min.unwrap_or(lo as f64);
+        if let Some(f) = &self.distribution {
+            return Ok(LengthDist::Frequencies(f.clone()));
+        }
+        let original = self.is_original();
+        let mut min = self.min.unwrap_or(lo as f64);
         let has_percentiles = self.p50.is_some() || self.p90.is_some() || self.p99.is_some();
         let top = [self.p50, self.p90, self.p99].into_iter().flatten().fold(min, f64::max);
-        let max = self.max.or(hi.map(f64::from)).unwrap_or(top.max(min + 5.0));
+        let mut max = self.max.or(hi.map(f64::from)).unwrap_or(top.max(min + 5.0));
+        if original {
+            min = min.max(lo as f64);
+            max = hi.map_or(max, |hi| max.min(hi as f64)).max(min);
+        }
         if min < lo as f64 || hi.is_some_and(|hi| max > hi as f64) {
             return Err(SchemaError::new(path, format!("length range {min}..{max} is outside minItems/maxItems")));
         }
@@ -230,11 +288,16 @@ impl LenHint {
         }
         let strategy = self.strategy.as_deref().unwrap_or(if has_percentiles { "percentiles" } else { "uniform" });
         match strategy {
-            "uniform" => Ok(LengthDist::Uniform { min: min as u32, max: max as u32 }),
+            "uniform" | "minmax" => Ok(LengthDist::Uniform { min: min as u32, max: max as u32 }),
             "percentiles" | "percentile" | "empirical" => {
-                let p50 = self.p50.unwrap_or((min + max) / 2.0);
-                let p90 = self.p90.unwrap_or(p50 + 0.8 * (max - p50));
-                let p99 = self.p99.unwrap_or(p90 + 0.9 * (max - p90));
+                let mut p50 = self.p50.unwrap_or((min + max) / 2.0);
+                let mut p90 = self.p90.unwrap_or(p50 + 0.8 * (max - p50));
+                let mut p99 = self.p99.unwrap_or(p90 + 0.9 * (max - p90));
+                if original {
+                    p50 = p50.clamp(min, max);
+                    p90 = p90.clamp(p50, max);
+                    p99 = p99.clamp(p90, max);
+                }
                 let ordered = min <= p50 && p50 <= p90 && p90 <= p99 && p99 <= max;
                 if !ordered {
                     return Err(SchemaError::new(
@@ -249,13 +312,82 @@ impl LenHint {
             }
             other => Err(SchemaError::new(
                 format!("{path}/strategy"),
-                format!("unknown strategy '{other}' (expected uniform or percentiles)"),
+                format!("unknown strategy '{other}' (expected uniform, minmax, percentiles or percentile)"),
             )),
         }
     }
 }
 
-/// `key`: a string (`uuid`, `objectId`, `number`, `date`, `word`) or
+impl NumericRange {
+    fn parse(v: &Value, path: &str) -> Result<Self, SchemaError> {
+        let obj = v.as_object().ok_or_else(|| {
+            SchemaError::new(path, "numericRange must be an object such as {\"median\": 40, \"p95\": 90}")
+        })?;
+        let num = |key: &str| -> Result<Option<f64>, SchemaError> {
+            match obj.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_f64()
+                    .map(Some)
+                    .ok_or_else(|| SchemaError::new(format!("{path}/{key}"), format!("{key} must be a number"))),
+            }
+        };
+        let required =
+            |key: &str| num(key)?.ok_or_else(|| SchemaError::new(path, format!("numericRange needs '{key}'")));
+        let integer = match obj.get("type").map(|t| t.as_str()) {
+            None => None,
+            Some(Some("integer")) => Some(true),
+            Some(Some("float" | "number" | "double")) => Some(false),
+            Some(_) => return Err(SchemaError::new(format!("{path}/type"), "type must be \"integer\" or \"float\"")),
+        };
+        let all_positive = match obj.get("allPositive") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(SchemaError::new(format!("{path}/allPositive"), "allPositive must be a boolean")),
+        };
+        let (median, p95) = (required("median")?, required("p95")?);
+        if p95 < median {
+            return Err(SchemaError::new(path, format!("p95 {p95} is below the median {median}")));
+        }
+        Ok(NumericRange { mean: num("mean")?, median, p95, integer, all_positive })
+    }
+}
+
+/// `enum: {"distribution": {"value": count, ...}}`; an empty distribution is no hint.
+fn parse_enum(v: &Value, path: &str) -> Result<Option<Vec<(String, f64)>>, SchemaError> {
+    let dist = v
+        .get("distribution")
+        .and_then(Value::as_object)
+        .ok_or_else(|| SchemaError::new(path, "enum must be {\"distribution\": {value: count, ...}}"))?;
+    let mut out = Vec::with_capacity(dist.len());
+    for (value, n) in dist {
+        let n = n.as_f64().filter(|n| *n >= 0.0).ok_or_else(|| {
+            SchemaError::new(format!("{path}/distribution/{value}"), "a frequency must be a non-negative number")
+        })?;
+        out.push((value.clone(), n));
+    }
+    Ok((!out.is_empty()).then_some(out))
+}
+
+/// A `{length: count}` map, as the TypeScript original records lengths and key counts.
+pub fn length_frequencies(v: &Value, path: &str) -> Result<Frequencies<u32>, SchemaError> {
+    let map = v.as_object().ok_or_else(|| SchemaError::new(path, "expected a {length: count} object"))?;
+    let mut pairs = Vec::with_capacity(map.len());
+    for (len, n) in map {
+        let at = format!("{path}/{len}");
+        let len = len.parse::<u32>().map_err(|_| SchemaError::new(&at, "a length must be a whole number"))?;
+        let n = n
+            .as_f64()
+            .filter(|n| *n >= 0.0)
+            .ok_or_else(|| SchemaError::new(&at, "a count must be a non-negative number"))?;
+        pairs.push((len, n));
+    }
+    pairs.sort_by_key(|(len, _)| *len);
+    Frequencies::new(pairs)
+        .ok_or_else(|| SchemaError::new(path, "the distribution has no length with a positive count"))
+}
+
+/// `keys`: a string (`uuid`, `objectId`, `number`, `date`, `word`) or
 /// `{"format": .., "pattern": .., "count": {..}}`.
 fn parse_key(v: &Value, path: &str, count: &mut Option<LenHint>) -> Result<KeyGen, SchemaError> {
     let (format, pattern) = match v {
@@ -266,7 +398,7 @@ fn parse_key(v: &Value, path: &str, count: &mut Option<LenHint>) -> Result<KeyGe
             }
             (obj.get("format").and_then(Value::as_str), obj.get("pattern").and_then(Value::as_str))
         }
-        _ => return Err(SchemaError::new(path, "key must be a string or an object")),
+        _ => return Err(SchemaError::new(path, "keys must be a string or an object")),
     };
     if let Some(pattern) = pattern {
         return Ok(KeyGen::Pattern(Box::new(super::pattern::compile_pattern(pattern, &format!("{path}/pattern"))?)));

@@ -39,13 +39,46 @@ pub enum Node {
     /// One of several alternatives (a type union, `anyOf`/`oneOf`), picked by weight.
     Choice(Vec<(f64, NodeId)>),
     Enum(Vec<Bson>),
+    /// Enum values drawn with observed frequencies (`x-gen.enum.distribution`).
+    WeightedEnum(Frequencies<Bson>),
     Const(Bson),
+}
+
+/// Values with relative frequencies, as the TypeScript original's `distribution` maps
+/// record them; one uniform draw picks a value through the cumulative weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frequencies<T> {
+    pub values: Vec<T>,
+    /// Running sums of the weights; the last one is the total.
+    pub cumulative: Vec<f64>,
+}
+
+impl<T> Frequencies<T> {
+    /// `None` when there is nothing to draw (no values, or only zero weights).
+    pub fn new(pairs: impl IntoIterator<Item = (T, f64)>) -> Option<Self> {
+        let (mut values, mut cumulative) = (Vec::new(), Vec::new());
+        let mut total = 0.0;
+        for (v, w) in pairs {
+            total += w;
+            values.push(v);
+            cumulative.push(total);
+        }
+        (total > 0.0).then_some(Frequencies { values, cumulative })
+    }
+
+    /// The value at `u` (uniform in 0..1) of the cumulative distribution.
+    pub fn pick(&self, u: f64) -> &T {
+        let target = u * self.cumulative[self.cumulative.len() - 1];
+        let i = self.cumulative.partition_point(|c| *c <= target).min(self.values.len() - 1);
+        &self.values[i]
+    }
 }
 
 #[derive(Debug)]
 pub struct ObjectNode {
     pub fields: Vec<Field>,
-    /// Extra keys that look like data (UUIDs, dates...), from `x-gen.key`.
+    /// Extra keys that look like data (UUIDs, dates...), from `x-gen.keys` or the
+    /// TypeScript original's `x-dynamic-keys`.
     pub dynamic: Option<DynamicKeys>,
 }
 
@@ -99,6 +132,9 @@ pub enum LengthDist {
         p99: f64,
         max: f64,
     },
+    /// Observed lengths and how often each was seen (the TypeScript original's
+    /// `x-array-length-distribution`, `arrayLen.distribution`, `countDistribution`).
+    Frequencies(Frequencies<u32>),
 }
 
 impl LengthDist {
@@ -106,6 +142,15 @@ impl LengthDist {
         match self {
             LengthDist::Uniform { min, .. } => *min,
             LengthDist::Percentiles { min, .. } => *min as u32,
+            LengthDist::Frequencies(f) => f.values.iter().copied().min().unwrap_or(0),
+        }
+    }
+
+    pub fn max(&self) -> u32 {
+        match self {
+            LengthDist::Uniform { max, .. } => *max,
+            LengthDist::Percentiles { max, .. } => *max as u32,
+            LengthDist::Frequencies(f) => f.values.iter().copied().max().unwrap_or(0),
         }
     }
 }
@@ -117,15 +162,18 @@ pub enum Scalar {
     Int32 {
         min: i32,
         max: i32,
+        shape: Option<Box<Quantiles>>,
     },
     Int64 {
         min: i64,
         max: i64,
+        shape: Option<Box<Quantiles>>,
     },
     Double {
         min: f64,
         max: f64,
         decimals: Option<u32>,
+        shape: Option<Box<Quantiles>>,
     },
     Decimal128 {
         min: f64,
@@ -150,6 +198,17 @@ pub enum Scalar {
     },
 }
 
+/// The shape of a number distribution between its bounds (`x-gen.numericRange`):
+/// without one, numbers are uniform. The quantile function passes through (0, min),
+/// (.5, median), (.95, p95) and (1, max): linear below the median, `s^curve` within
+/// each segment above it, with `curve` chosen so that the mean lands on the observed one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantiles {
+    pub median: f64,
+    pub p95: f64,
+    pub curve: f64,
+}
+
 #[derive(Debug)]
 pub struct StringGen {
     pub kind: StringKind,
@@ -166,8 +225,14 @@ pub enum StringKind {
     Sentence,
     Paragraph,
     Pattern(Box<rand_regex::Regex>),
-    DateTime { min_ms: i64, max_ms: i64 },
-    Date { min_ms: i64, max_ms: i64 },
+    DateTime {
+        min_ms: i64,
+        max_ms: i64,
+    },
+    Date {
+        min_ms: i64,
+        max_ms: i64,
+    },
     Time,
     Uuid,
     ObjectIdHex,
@@ -191,6 +256,10 @@ pub enum StringKind {
     JobTitle,
     CurrencyCode,
     Color,
+    /// Random bytes, base64-encoded (the TypeScript original's `base64` format).
+    Base64,
+    /// A decimal number with two digits after the point (its `decimal` format).
+    DecimalText,
 }
 
 /// How `_id` values are made. They must be unique within a run, so the generator

@@ -1,4 +1,4 @@
-//! `pattern` and `x-gen.key.pattern`: regular expressions turned into generators.
+//! `pattern` and `x-gen.keys.pattern`: regular expressions turned into generators.
 
 use regex_syntax::hir::{Class, ClassBytes, ClassBytesRange, Hir, HirKind};
 

@@ -64,6 +64,7 @@ fn bounds(len: &LengthDist) -> (f64, f64) {
     match *len {
         LengthDist::Uniform { min, max } => (min as f64, max as f64),
         LengthDist::Percentiles { min, max, .. } => (min, max),
+        LengthDist::Frequencies(_) => (len.min() as f64, len.max() as f64),
     }
 }
 
@@ -122,6 +123,13 @@ fn value(schema: &CompiledSchema, node: NodeId, v: &Bson, path: &str) -> Result<
                 fail(format!("{v} is not one of the enum values"))
             }
         }
+        Node::WeightedEnum(f) => {
+            if f.values.contains(v) {
+                Ok(())
+            } else {
+                fail(format!("{v} is not one of the enum values"))
+            }
+        }
         Node::Const(c) => {
             if c == v {
                 Ok(())
@@ -139,8 +147,8 @@ fn scalar(s: &Scalar, v: &Bson) -> Option<String> {
     let out_of = |x: f64, min: f64, max: f64| (x < min || x > max).then(|| format!("{x} is outside {min}..{max}"));
     match (s, v) {
         (Scalar::Null, Bson::Null) | (Scalar::Bool, Bson::Boolean(_)) | (Scalar::ObjectId, Bson::ObjectId(_)) => None,
-        (Scalar::Int32 { min, max }, Bson::Int32(n)) => out_of(*n as f64, *min as f64, *max as f64),
-        (Scalar::Int64 { min, max }, Bson::Int64(n)) => out_of(*n as f64, *min as f64, *max as f64),
+        (Scalar::Int32 { min, max, .. }, Bson::Int32(n)) => out_of(*n as f64, *min as f64, *max as f64),
+        (Scalar::Int64 { min, max, .. }, Bson::Int64(n)) => out_of(*n as f64, *min as f64, *max as f64),
         (Scalar::Double { min, max, .. }, Bson::Double(n)) => out_of(*n, *min, *max),
         (Scalar::Decimal128 { min, max, scale }, Bson::Decimal128(d)) => {
             let slack = 0.5 / 10f64.powi(*scale as i32);

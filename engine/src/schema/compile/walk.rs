@@ -1,114 +1,15 @@
-//! JSON Schema (draft-07 + `x-gen`) → [`CompiledSchema`].
+//! The tree walk: each schema node (after `$ref`, `allOf` and unions are resolved)
+//! becomes one arena node; keyword values are read by `keywords`.
 
-use std::collections::{HashMap, HashSet};
-
-use bson::Bson;
 use serde_json::{Map, Value};
 
-use super::SchemaError;
-use super::hints::{BsonKind, Hints, date_bound};
-use super::model::*;
-use super::names;
-use super::pattern::compile_pattern;
+use super::keywords::*;
+use super::{Compiler, DEFAULT_PRESENCE, original};
+use crate::schema::SchemaError;
+use crate::schema::hints::{BsonKind, Hints};
+use crate::schema::model::*;
 
-/// Presence of a field that is not in `required` and has no `x-gen.presence`.
-pub const DEFAULT_PRESENCE: f64 = 0.5;
-
-/// Default date range: the six years up to the end of 2025. Fixed, not "now", so the
-/// same seed gives the same documents on any day.
-pub const DEFAULT_MIN_DATE_MS: i64 = 1_577_836_800_000; // 2020-01-01T00:00:00Z
-pub const DEFAULT_MAX_DATE_MS: i64 = 1_767_225_599_999; // 2025-12-31T23:59:59.999Z
-
-/// Nesting beyond which a recursive `$ref` stops: optional fields are dropped and
-/// arrays take their minimum length.
-pub const MAX_DEPTH: usize = 24;
-
-/// Keywords that are read, or that carry no meaning for generation.
-const KNOWN_KEYWORDS: &[&str] = &[
-    "$schema",
-    "$id",
-    "id",
-    "$comment",
-    "title",
-    "description",
-    "default",
-    "examples",
-    "definitions",
-    "$defs",
-    "$ref",
-    "type",
-    "bsonType",
-    "properties",
-    "required",
-    "additionalProperties",
-    "patternProperties",
-    "items",
-    "additionalItems",
-    "minItems",
-    "maxItems",
-    "uniqueItems",
-    "enum",
-    "const",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "format",
-    "formatMinimum",
-    "formatMaximum",
-    "anyOf",
-    "oneOf",
-    "allOf",
-    "x-gen",
-    "readOnly",
-    "writeOnly",
-    "contentEncoding",
-    "contentMediaType",
-    "minProperties",
-    "maxProperties",
-];
-
-const FORMATS: &str = "date-time, date, time, uuid, objectid, email, uri, url, hostname, ipv4, ipv6";
-
-pub struct Compiler<'a> {
-    doc: &'a Value,
-    nodes: Vec<Node>,
-    refs: HashMap<String, NodeId>,
-    warned: HashSet<String>,
-    pub warnings: Vec<String>,
-}
-
-impl<'a> Compiler<'a> {
-    pub fn new(doc: &'a Value) -> Self {
-        Compiler { doc, nodes: Vec::new(), refs: HashMap::new(), warned: HashSet::new(), warnings: Vec::new() }
-    }
-
-    pub fn compile_document(mut self) -> Result<(CompiledSchema, Vec<String>), SchemaError> {
-        let root = self.compile(self.doc, "#", "")?;
-        let Node::Object(obj) = &mut self.nodes[root] else {
-            return Err(SchemaError::new("#", "the document schema must be of type object"));
-        };
-        let id = match obj.fields.iter().position(|f| f.name == "_id") {
-            Some(i) => {
-                let field = obj.fields.remove(i);
-                id_gen(&self.nodes[field.node])?
-            }
-            None => IdGen::ObjectId,
-        };
-        let rank = termination_ranks(&self.nodes);
-        if rank[root] == u32::MAX {
-            return Err(SchemaError::new(
-                "#",
-                "the schema recurses without end: a $ref cycle is reached through required fields, array minimums or unions only",
-            ));
-        }
-        prune_endless(&mut self.nodes, &rank, &mut self.warnings);
-        Ok((CompiledSchema { nodes: self.nodes, root, id, rank }, self.warnings))
-    }
-
+impl Compiler<'_> {
     fn add(&mut self, node: Node) -> NodeId {
         self.nodes.push(node);
         self.nodes.len() - 1
@@ -121,8 +22,14 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    fn warn_once(&mut self, tag: &str, message: String) {
+        if self.warned.insert(tag.to_string()) {
+            self.warnings.push(message);
+        }
+    }
+
     /// Compiles the schema `v` found at `path`, for a field called `name` ("" if none).
-    fn compile(&mut self, v: &Value, path: &str, name: &str) -> Result<NodeId, SchemaError> {
+    pub(super) fn compile(&mut self, v: &Value, path: &str, name: &str) -> Result<NodeId, SchemaError> {
         let obj = match v {
             Value::Bool(true) => return Ok(self.add(words())),
             Value::Bool(false) => {
@@ -149,10 +56,30 @@ impl<'a> Compiler<'a> {
         for (k, at) in unknown {
             self.warn_unknown(&k, &at);
         }
+        if (hints.key_field || obj.get("unique") == Some(&Value::Bool(true))) && path != "#/properties/_id" {
+            self.warn_once(
+                "key field",
+                format!("{path} is marked as a key field; forge keeps only _id unique, this field's values may repeat"),
+            );
+        }
 
         if let Some(c) = obj.get("const") {
             let value = to_bson(c, hints.mongo_type, &format!("{path}/const"))?;
             return Ok(self.add(Node::Const(value)));
+        }
+        if let Some(dist) = &hints.enum_distribution {
+            let at = format!("{path}/x-gen/enum/distribution");
+            let kind = self.kinds(obj, &hints, path)?.first().map(|(_, k)| *k);
+            let values = dist
+                .iter()
+                .map(|(v, n)| {
+                    let at = format!("{at}/{v}");
+                    Ok((to_bson(&enum_value(v, kind, &at)?, kind, &at)?, *n))
+                })
+                .collect::<Result<Vec<_>, SchemaError>>()?;
+            let values = Frequencies::new(values)
+                .ok_or_else(|| SchemaError::new(&at, "the distribution has no value with a positive count"))?;
+            return Ok(self.add(Node::WeightedEnum(values)));
         }
         if let Some(e) = obj.get("enum") {
             let at = format!("{path}/enum");
@@ -247,6 +174,22 @@ impl<'a> Compiler<'a> {
             };
             return Ok(vec![(1.0, kind)]);
         }
+        // The original writes `type: number` for all numbers; its numericRange tells
+        // integers apart, and its `format: int64` marks longs.
+        let integer_range = hints.numeric_range.as_ref().and_then(|r| r.integer) == Some(true);
+        let width = match obj.get("format").and_then(Value::as_str) {
+            Some("int64") => Some(BsonKind::Int64),
+            Some("int32") => Some(BsonKind::Int32),
+            _ => None,
+        };
+        for (_, kind) in &mut names {
+            if *kind == BsonKind::Double && integer_range && hints.mongo_type.is_none() {
+                *kind = BsonKind::Integer;
+            }
+            if *kind == BsonKind::Integer {
+                *kind = width.unwrap_or(BsonKind::Integer);
+            }
+        }
         let scalar_count = names.iter().filter(|(_, k)| !k.is_container() && *k != BsonKind::Null).count();
         let mut out = Vec::with_capacity(names.len());
         for (name, kind) in names {
@@ -280,7 +223,13 @@ impl<'a> Compiler<'a> {
             BsonKind::Bool => Node::Scalar(Scalar::Bool),
             BsonKind::String => Node::Scalar(Scalar::String(string(obj, path, name, hints)?)),
             BsonKind::Integer | BsonKind::Int32 | BsonKind::Int64 => {
-                let (min, max, _) = numeric_range(obj, path, name, true)?;
+                let (min, max, shape) = match &hints.numeric_range {
+                    Some(r) => shaped_range(obj, path, r, true)?,
+                    None => {
+                        let (min, max, _) = numeric_range(obj, path, name, true)?;
+                        (min, max, None)
+                    }
+                };
                 let fits = min >= i32::MIN as f64 && max <= i32::MAX as f64;
                 match kind {
                     BsonKind::Int32 if !fits => {
@@ -289,15 +238,21 @@ impl<'a> Compiler<'a> {
                             format!("range {min}..{max} does not fit mongoType int; use long"),
                         ));
                     }
-                    BsonKind::Int64 => Node::Scalar(Scalar::Int64 { min: min as i64, max: max as i64 }),
-                    _ if fits => Node::Scalar(Scalar::Int32 { min: min as i32, max: max as i32 }),
-                    _ => Node::Scalar(Scalar::Int64 { min: min as i64, max: max as i64 }),
+                    BsonKind::Int64 => Node::Scalar(Scalar::Int64 { min: min as i64, max: max as i64, shape }),
+                    _ if fits => Node::Scalar(Scalar::Int32 { min: min as i32, max: max as i32, shape }),
+                    _ => Node::Scalar(Scalar::Int64 { min: min as i64, max: max as i64, shape }),
                 }
             }
-            BsonKind::Double => {
-                let (min, max, decimals) = numeric_range(obj, path, name, false)?;
-                Node::Scalar(Scalar::Double { min, max, decimals: hints.decimals.or(decimals) })
-            }
+            BsonKind::Double => match &hints.numeric_range {
+                Some(r) => {
+                    let (min, max, shape) = shaped_range(obj, path, r, false)?;
+                    Node::Scalar(Scalar::Double { min, max, decimals: hints.decimals, shape })
+                }
+                None => {
+                    let (min, max, decimals) = numeric_range(obj, path, name, false)?;
+                    Node::Scalar(Scalar::Double { min, max, decimals: hints.decimals.or(decimals), shape: None })
+                }
+            },
             BsonKind::Decimal128 => {
                 let (min, max, decimals) = numeric_range(obj, path, name, false)?;
                 let scale = hints.decimals.or(decimals).unwrap_or(2);
@@ -357,9 +312,22 @@ impl<'a> Compiler<'a> {
                     .push(format!("{path}/required: field '{r}' has no schema in properties; it is not generated"));
             }
         }
-        let dynamic = match &hints.key {
-            None => None,
-            Some(_) => {
+        let dynamic = match (original::dynamic_keys(obj, path)?, &hints.key) {
+            (Some(spec), _) => {
+                let mut choices = Vec::with_capacity(spec.values.len());
+                for (weight, schema, at) in &spec.values {
+                    choices.push((*weight, self.compile(schema, at, "")?));
+                }
+                let value = if choices.len() == 1 { choices[0].1 } else { self.add(Node::Choice(choices)) };
+                let count = match (spec.count, &hints.key_count) {
+                    (Some(count), _) => count,
+                    (None, Some(h)) => h.to_dist(&format!("{path}/x-gen/keyCount"), 0, None)?,
+                    (None, None) => LengthDist::Uniform { min: 1, max: 5 },
+                };
+                Some(DynamicKeys { key: spec.key, count, value })
+            }
+            (None, None) => None,
+            (None, Some(_)) => {
                 let value_schema = match (obj.get("additionalProperties"), obj.get("patternProperties")) {
                     (Some(v @ Value::Object(_)), _) => (v.clone(), format!("{path}/additionalProperties")),
                     (_, Some(Value::Object(pp))) if !pp.is_empty() => {
@@ -413,9 +381,12 @@ impl<'a> Compiler<'a> {
         if hi.is_some_and(|h| h < lo) {
             return Err(SchemaError::new(path, format!("minItems {lo} is greater than maxItems {}", hi.unwrap_or(0))));
         }
-        let len = match &hints.array_len {
-            Some(h) => h.to_dist(&format!("{path}/x-gen/arrayLen"), lo, hi)?,
-            None => LengthDist::Uniform { min: lo, max: hi.unwrap_or(lo + 5) },
+        // The original's observed length distribution wins over its minItems/maxItems,
+        // which it clamps to percentiles.
+        let len = match (original::array_lengths(obj, path)?, &hints.array_len) {
+            (Some(f), _) => LengthDist::Frequencies(f),
+            (None, Some(h)) => h.to_dist(&format!("{path}/x-gen/arrayLen"), lo, hi)?,
+            (None, None) => LengthDist::Uniform { min: lo, max: hi.unwrap_or(lo + 5) },
         };
         Ok(ArrayNode { prefix, rest, len })
     }
@@ -477,275 +448,4 @@ impl<'a> Compiler<'a> {
         }
         Ok(Value::Object(merged))
     }
-}
-
-/// For each node, the round in which it was shown to expand finitely (`u32::MAX`:
-/// never). A least fixpoint: scalars first, then containers whose required parts are
-/// already known finite.
-fn termination_ranks(nodes: &[Node]) -> Vec<u32> {
-    let mut rank = vec![u32::MAX; nodes.len()];
-    for round in 0.. {
-        let finite = |n: NodeId, rank: &[u32]| rank[n] < round;
-        let mut changed = false;
-        for (i, node) in nodes.iter().enumerate() {
-            if rank[i] != u32::MAX {
-                continue;
-            }
-            let done = match node {
-                Node::Pending => false,
-                Node::Scalar(_) | Node::Enum(_) | Node::Const(_) => true,
-                Node::Object(o) => {
-                    o.fields.iter().all(|f| f.presence < 1.0 || finite(f.node, &rank))
-                        && o.dynamic.as_ref().is_none_or(|d| d.count.min() == 0 || finite(d.value, &rank))
-                }
-                Node::Array(a) => (0..a.len.min() as usize)
-                    .all(|i| a.prefix.get(i).copied().or(a.rest).is_some_and(|n| finite(n, &rank))),
-                Node::Choice(c) => c.iter().any(|(w, n)| *w > 0.0 && finite(*n, &rank)),
-            };
-            if done {
-                rank[i] = round;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    rank
-}
-
-/// Drops what can never be generated (an optional field, union branch or extra array
-/// item that only recurses), so that generation only enters nodes that end.
-fn prune_endless(nodes: &mut [Node], rank: &[u32], warnings: &mut Vec<String>) {
-    let endless = |n: NodeId| rank[n] == u32::MAX;
-    for node in nodes.iter_mut() {
-        match node {
-            Node::Object(o) => {
-                let before = o.fields.len();
-                o.fields.retain(|f| !endless(f.node));
-                if o.fields.len() < before {
-                    warnings.push(format!(
-                        "{} optional field(s) recurse without end and are never generated",
-                        before - o.fields.len()
-                    ));
-                }
-                if let Some(d) = &mut o.dynamic
-                    && endless(d.value)
-                {
-                    d.count = LengthDist::Uniform { min: 0, max: 0 };
-                }
-            }
-            Node::Array(a) => {
-                // Positions past the prefix all take `rest`, so checking one of them is enough.
-                let usable = (0..=a.prefix.len()).find(|&i| a.prefix.get(i).copied().or(a.rest).is_none_or(endless));
-                if let Some(cap) = usable
-                    && (cap as u32) < max_len(&a.len)
-                {
-                    let min = a.len.min().min(cap as u32);
-                    a.len = LengthDist::Uniform { min, max: cap as u32 };
-                }
-            }
-            Node::Choice(c) => c.retain(|(_, n)| !endless(*n)),
-            _ => {}
-        }
-    }
-}
-
-fn max_len(len: &LengthDist) -> u32 {
-    match len {
-        LengthDist::Uniform { max, .. } => *max,
-        LengthDist::Percentiles { max, .. } => *max as u32,
-    }
-}
-
-fn words() -> Node {
-    Node::Scalar(Scalar::String(StringGen { kind: StringKind::Words, min_len: 0, max_len: u32::MAX, len: None }))
-}
-
-fn unknown_type(path: &str, name: &str) -> SchemaError {
-    SchemaError::new(path, format!("unknown type '{name}'"))
-}
-
-/// JSON pointer escaping of a property name.
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
-fn id_gen(node: &Node) -> Result<IdGen, SchemaError> {
-    let path = "#/properties/_id";
-    match node {
-        Node::Scalar(Scalar::ObjectId) => Ok(IdGen::ObjectId),
-        Node::Scalar(Scalar::Int32 { min, .. }) => Ok(IdGen::Int32 { offset: *min }),
-        Node::Scalar(Scalar::Int64 { min, .. }) => Ok(IdGen::Int64 { offset: *min }),
-        Node::Scalar(Scalar::Uuid) => Ok(IdGen::UuidBinary),
-        Node::Scalar(Scalar::String(StringGen { kind: StringKind::Uuid, .. })) => Ok(IdGen::UuidString),
-        Node::Scalar(Scalar::String(_)) => Ok(IdGen::HexString),
-        _ => Err(SchemaError::new(
-            path,
-            "_id must be an objectId, integer, long, string or uuid so that forge can keep it unique",
-        )),
-    }
-}
-
-fn count(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<u32>, SchemaError> {
-    match obj.get(key) {
-        None => Ok(None),
-        Some(v) => v.as_u64().filter(|n| *n <= u32::MAX as u64).map(|n| Some(n as u32)).ok_or_else(|| {
-            SchemaError::new(format!("{path}/{key}"), format!("{key} must be a non-negative whole number"))
-        }),
-    }
-}
-
-fn length_range(
-    obj: &Map<String, Value>,
-    path: &str,
-    default_min: u32,
-    default_max: u32,
-) -> Result<(u32, u32), SchemaError> {
-    let min = count(obj, "minLength", path)?;
-    let max = count(obj, "maxLength", path)?;
-    let (min, max) = match (min, max) {
-        (None, None) => (default_min, default_max),
-        (Some(a), None) => (a, a.max(default_max)),
-        (None, Some(b)) => (default_min.min(b), b),
-        (Some(a), Some(b)) => (a, b),
-    };
-    if min > max {
-        return Err(SchemaError::new(path, format!("minLength {min} is greater than maxLength {max}")));
-    }
-    Ok((min, max))
-}
-
-/// Reads `minimum`/`maximum` and their exclusive forms (draft-07 numbers or draft-04
-/// booleans), falling back to a range suggested by the field name.
-fn numeric_range(
-    obj: &Map<String, Value>,
-    path: &str,
-    name: &str,
-    integer: bool,
-) -> Result<(f64, f64, Option<u32>), SchemaError> {
-    let num = |key: &str| -> Result<Option<f64>, SchemaError> {
-        match obj.get(key) {
-            None | Some(Value::Bool(_)) => Ok(None),
-            Some(v) => v
-                .as_f64()
-                .map(Some)
-                .ok_or_else(|| SchemaError::new(format!("{path}/{key}"), format!("{key} must be a number"))),
-        }
-    };
-    let step = if integer { 1.0 } else { f64::EPSILON };
-    let exclusive = |key: &str| obj.get(key) == Some(&Value::Bool(true));
-    let mut min = num("minimum")?;
-    let mut max = num("maximum")?;
-    if let Some(m) = min.filter(|_| exclusive("exclusiveMinimum")) {
-        min = Some(m + step);
-    }
-    if let Some(m) = max.filter(|_| exclusive("exclusiveMaximum")) {
-        max = Some(m - step);
-    }
-    if let Some(m) = num("exclusiveMinimum")? {
-        min = Some(min.map_or(m + step, |x| x.max(m + step)));
-    }
-    if let Some(m) = num("exclusiveMaximum")? {
-        max = Some(max.map_or(m - step, |x| x.min(m - step)));
-    }
-    let (dmin, dmax, decimals) = names::numeric_range_for(name).unwrap_or((0.0, 1000.0, None));
-    let (min, max) = match (min, max) {
-        (None, None) => (dmin, dmax),
-        // One bound given: keep the name's default for the other when it fits.
-        (Some(a), None) => (a, if dmax > a { dmax } else { a + 1000.0 }),
-        (None, Some(b)) => (if dmin < b { dmin } else { b - 1000.0 }, b),
-        (Some(a), Some(b)) => (a, b),
-    };
-    let (min, max) = if integer { (min.ceil(), max.floor()) } else { (min, max) };
-    if min > max {
-        return Err(SchemaError::new(path, format!("minimum {min} is greater than maximum {max}")));
-    }
-    if integer && (min < i64::MIN as f64 || max > i64::MAX as f64) {
-        return Err(SchemaError::new(path, "integer range does not fit in 64 bits"));
-    }
-    Ok((min, max, decimals))
-}
-
-fn date_range(obj: &Map<String, Value>, path: &str, hints: &Hints) -> Result<(i64, i64), SchemaError> {
-    let bound = |hint: &Option<Value>, hint_key: &str, keyword: &str| -> Result<Option<i64>, SchemaError> {
-        if let Some(v) = hint {
-            return date_bound(v, &format!("{path}/x-gen/{hint_key}")).map(Some);
-        }
-        obj.get(keyword).map(|v| date_bound(v, &format!("{path}/{keyword}"))).transpose()
-    };
-    let min = bound(&hints.min, "min", "formatMinimum")?.unwrap_or(DEFAULT_MIN_DATE_MS);
-    let max = bound(&hints.max, "max", "formatMaximum")?.unwrap_or(DEFAULT_MAX_DATE_MS.max(min));
-    if min > max {
-        return Err(SchemaError::new(path, "the earliest date is after the latest"));
-    }
-    Ok((min, max))
-}
-
-fn string(obj: &Map<String, Value>, path: &str, name: &str, hints: &Hints) -> Result<StringGen, SchemaError> {
-    let (min_len, max_len) = length_range(obj, path, 0, u32::MAX)?;
-    let kind = if let Some(p) = obj.get("pattern") {
-        let p = p.as_str().ok_or_else(|| SchemaError::new(format!("{path}/pattern"), "pattern must be a string"))?;
-        StringKind::Pattern(Box::new(compile_pattern(p, &format!("{path}/pattern"))?))
-    } else if let Some(f) = obj.get("format") {
-        let at = format!("{path}/format");
-        let f = f.as_str().ok_or_else(|| SchemaError::new(&at, "format must be a string"))?;
-        match f.to_ascii_lowercase().as_str() {
-            "date-time" => {
-                let (min_ms, max_ms) = date_range(obj, path, hints)?;
-                StringKind::DateTime { min_ms, max_ms }
-            }
-            "date" => {
-                let (min_ms, max_ms) = date_range(obj, path, hints)?;
-                StringKind::Date { min_ms, max_ms }
-            }
-            "time" => StringKind::Time,
-            "uuid" => StringKind::Uuid,
-            "objectid" | "object-id" => StringKind::ObjectIdHex,
-            "email" | "idn-email" => StringKind::Email,
-            "uri" | "url" | "iri" | "uri-reference" | "iri-reference" => StringKind::Uri,
-            "hostname" | "idn-hostname" => StringKind::Hostname,
-            "ipv4" => StringKind::Ipv4,
-            "ipv6" => StringKind::Ipv6,
-            _ => return Err(SchemaError::new(&at, format!("unknown format '{f}' (supported: {FORMATS})"))),
-        }
-    } else if let Some(f) = &hints.faker {
-        names::faker_kind(f).ok_or_else(|| {
-            SchemaError::new(
-                format!("{path}/x-gen/faker"),
-                format!("unknown faker '{f}' (supported: {})", names::FAKER_NAMES),
-            )
-        })?
-    } else {
-        names::string_kind_for(name).unwrap_or(StringKind::Words)
-    };
-    let len = match &hints.length {
-        Some(h) => Some(h.to_dist(&format!("{path}/x-gen/length"), min_len, Some(max_len))?),
-        None => None,
-    };
-    Ok(StringGen { kind, min_len, max_len, len })
-}
-
-/// A JSON value from `enum`/`const` as BSON: Extended JSON is understood, and plain
-/// strings are converted when `mongoType` asks for a date, ObjectId, decimal or long.
-fn to_bson(v: &Value, kind: Option<BsonKind>, path: &str) -> Result<Bson, SchemaError> {
-    let bad = |what: &str| SchemaError::new(path, format!("{v} is not a valid {what}"));
-    let b =
-        Bson::try_from(v.clone()).map_err(|e| SchemaError::new(path, format!("invalid Extended JSON value: {e}")))?;
-    Ok(match (kind, &b) {
-        (Some(BsonKind::ObjectId), Bson::String(s)) => {
-            Bson::ObjectId(bson::oid::ObjectId::parse_str(s).map_err(|_| bad("ObjectId"))?)
-        }
-        (Some(BsonKind::Date), Bson::String(s)) => {
-            Bson::DateTime(bson::DateTime::from_millis(date_bound(v, path).map_err(|_| bad(&format!("date '{s}'")))?))
-        }
-        (Some(BsonKind::Decimal128), Bson::String(s)) => Bson::Decimal128(s.parse().map_err(|_| bad("decimal"))?),
-        (Some(BsonKind::Decimal128), Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_)) => {
-            Bson::Decimal128(v.to_string().parse().map_err(|_| bad("decimal"))?)
-        }
-        (Some(BsonKind::Int64), Bson::Int32(n)) => Bson::Int64(*n as i64),
-        (Some(BsonKind::Double), Bson::Int32(n)) => Bson::Double(*n as f64),
-        (Some(BsonKind::Double), Bson::Int64(n)) => Bson::Double(*n as f64),
-        _ => b,
-    })
 }
