@@ -42,14 +42,29 @@ pub struct Writer {
 }
 
 /// Why a writer stopped early.
-#[derive(Debug)]
-pub struct WriterFailure(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// A batch could not be written, even after `retries` retries.
+    #[error("writing a batch of {ops} failed{}: {}", after_retries(*.retries), super::one_line(&.source.kind.to_string()))]
+    Batch {
+        ops: usize,
+        retries: u32,
+        #[source]
+        source: DbError,
+    },
+    #[error("writing the journal failed: {0}")]
+    Journal(#[source] std::io::Error),
+}
+
+fn after_retries(retries: u32) -> String {
+    if retries > 0 { format!(" after {retries} retries") } else { String::new() }
+}
 
 impl Writer {
     /// Writes everything that arrives on `queue` until it closes. Returns early, with
     /// the reason, when a batch cannot be written (its operations are then reported as
     /// unknown, and the queue is drained and counted as never attempted by the caller).
-    pub async fn run(self, mut queue: mpsc::Receiver<OpPlan>) -> Result<(), WriterFailure> {
+    pub async fn run(self, mut queue: mpsc::Receiver<OpPlan>) -> Result<(), WriteError> {
         let size = self.config.batch_size;
         loop {
             let mut batch = Vec::with_capacity(size);
@@ -72,7 +87,7 @@ impl Writer {
     /// Writes a batch, retrying it after connection errors. A retried ordered batch
     /// can stop at a duplicate key that its own lost attempt caused; the rest of the
     /// batch is then sent again from there.
-    async fn write(&self, batch: Vec<OpPlan>) -> Result<(), WriterFailure> {
+    async fn write(&self, batch: Vec<OpPlan>) -> Result<(), WriteError> {
         let mut done = 0;
         let mut attempt = 0;
         while done < batch.len() {
@@ -86,8 +101,8 @@ impl Writer {
                 Err(e) if is_transient(&e) && attempt < self.config.max_retries => {
                     attempt += 1;
                     let backoff = Duration::from_millis(100u64 << attempt.min(6)).min(Duration::from_secs(5));
-                    eprintln!(
-                        "warning: batch of {} failed ({}); retry {attempt}/{} in {:.1}s",
+                    tracing::warn!(
+                        "batch of {} failed ({}); retry {attempt}/{} in {:.1}s",
                         ops.len(),
                         super::one_line(&e.kind.to_string()),
                         self.config.max_retries,
@@ -101,12 +116,7 @@ impl Writer {
                     None => {
                         let unknown: Vec<_> = ops.iter().map(|op| (op.kind, Outcome::Unknown)).collect();
                         self.metrics.record_batch(&unknown, None);
-                        return Err(WriterFailure(format!(
-                            "writing a batch of {} failed{}: {}",
-                            ops.len(),
-                            if retried { format!(" after {attempt} retries") } else { String::new() },
-                            super::one_line(&e.kind.to_string())
-                        )));
+                        return Err(WriteError::Batch { ops: ops.len(), retries: attempt, source: e });
                     }
                 },
             };
@@ -141,11 +151,11 @@ impl Writer {
         outcomes: &[Outcome],
         retried: bool,
         round_trip: Duration,
-    ) -> Result<(), WriterFailure> {
+    ) -> Result<(), WriteError> {
         if let Some(journal) = &self.journal {
             journal
                 .append(&journal_entries(ops, outcomes, retried))
-                .map_err(|e| WriterFailure(format!("writing the journal failed: {e}")))?;
+                .map_err(WriteError::Journal)?;
         }
         let paired: Vec<_> = ops.iter().map(|op| op.kind).zip(outcomes.iter().cloned()).collect();
         self.metrics.record_batch(&paired, Some(round_trip));
@@ -289,9 +299,9 @@ fn journal_entries(batch: &[OpPlan], outcomes: &[Outcome], retried: bool) -> Vec
                 _ => *matched,
             };
             Some(Entry {
-                s: op.index,
-                k: op.kind.name().to_string(),
-                w: match op.write {
+                seq: op.index,
+                kind: op.kind.name().to_string(),
+                write: match op.write {
                     Write::Insert(_) | Write::InsertRaw(_) => "insert",
                     Write::Update { .. } => "update",
                     Write::Replace { .. } => "replace",
@@ -299,10 +309,10 @@ fn journal_entries(batch: &[OpPlan], outcomes: &[Outcome], retried: bool) -> Vec
                 }
                 .to_string(),
                 id: op.id.clone().into_canonical_extjson(),
-                t: now,
-                m: matched,
-                n: *modified,
-                h: expect.and_then(|e| encode_expect(&e.state)),
+                acked_at_ms: now,
+                matched,
+                modified: *modified,
+                expect: expect.and_then(|e| encode_expect(&e.state)),
             })
         })
         .collect()

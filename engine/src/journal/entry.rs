@@ -1,0 +1,99 @@
+//! One journal line per acknowledged operation. The keys on disk are one letter each
+//! (a journal holds millions of lines); the fields have descriptive names in code.
+
+use bson::Bson;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::expected::Expect;
+
+/// One acknowledged operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Operation index: the plan order.
+    #[serde(rename = "s")]
+    pub seq: u64,
+    /// The operation: insert, update, replace or delete (a tombstone is a delete).
+    #[serde(rename = "k")]
+    pub kind: String,
+    /// The write it was sent as: insert, update, replace or delete (a tombstone is an
+    /// update, a `regenerate` update a replace).
+    #[serde(rename = "w")]
+    pub write: String,
+    /// The `_id`, as canonical Extended JSON.
+    pub id: serde_json::Value,
+    /// Acknowledgement time, milliseconds since the epoch.
+    #[serde(rename = "t")]
+    pub acked_at_ms: i64,
+    /// Documents the server reported inserted, matched or deleted.
+    #[serde(rename = "m")]
+    pub matched: u64,
+    /// Documents it reported modified (updates that change nothing make no event).
+    #[serde(rename = "n", default)]
+    pub modified: u64,
+    /// The document afterwards, encoded by [`encode_expect`].
+    #[serde(rename = "h")]
+    pub expect: Option<String>,
+}
+
+impl Entry {
+    /// The document's state afterwards, decoded from [`Entry::expect`].
+    pub fn state(&self) -> Expect {
+        match self.expect.as_deref() {
+            Some("gone") => Expect::Gone,
+            Some(hex) => u64::from_str_radix(hex, 16).map_or(Expect::Unknown, Expect::Exists),
+            None => Expect::Unknown,
+        }
+    }
+
+    /// The `_id` as BSON, if its Extended JSON is valid.
+    pub fn bson_id(&self) -> Option<Bson> {
+        Bson::try_from(self.id.clone()).ok()
+    }
+}
+
+/// How an entry records a state: its content hash in hex, "gone", or null when unknown.
+pub fn encode_expect(e: &Expect) -> Option<String> {
+    match e {
+        Expect::Exists(h) => Some(format!("{h:016x}")),
+        Expect::Gone => Some("gone".into()),
+        Expect::Unknown => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line as journals have been written since version 1.
+    const ON_DISK: &str = r#"{"s":7,"k":"delete","w":"update","id":{"$oid":"65920080aabbccddee000007"},"t":1735689600123,"m":1,"n":1,"h":"00000000000000ff"}"#;
+
+    #[test]
+    fn reads_the_on_disk_format() {
+        let e: Entry = serde_json::from_str(ON_DISK).unwrap();
+        assert_eq!((e.seq, e.kind.as_str(), e.write.as_str()), (7, "delete", "update"));
+        assert_eq!((e.acked_at_ms, e.matched, e.modified), (1_735_689_600_123, 1, 1));
+        assert_eq!(e.state(), Expect::Exists(0xff));
+        assert!(matches!(e.bson_id(), Some(Bson::ObjectId(_))));
+    }
+
+    #[test]
+    fn writes_the_on_disk_format() {
+        let e: Entry = serde_json::from_str(ON_DISK).unwrap();
+        assert_eq!(serde_json::to_string(&e).unwrap(), ON_DISK);
+    }
+
+    #[test]
+    fn lines_without_a_modified_count_read_as_zero() {
+        let e: Entry =
+            serde_json::from_str(r#"{"s":0,"k":"insert","w":"insert","id":1,"t":0,"m":1,"h":null}"#).unwrap();
+        assert_eq!((e.modified, e.state()), (0, Expect::Unknown));
+    }
+
+    #[test]
+    fn states_round_trip_through_their_encoding() {
+        for state in [Expect::Exists(0x0123_4567_89ab_cdef), Expect::Gone, Expect::Unknown] {
+            let e = Entry { expect: encode_expect(&state), ..serde_json::from_str(ON_DISK).unwrap() };
+            assert_eq!(e.state(), state);
+        }
+    }
+}

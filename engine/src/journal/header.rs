@@ -1,0 +1,24 @@
+//! The journal's first line: what run wrote it and where its change stream starts.
+
+use serde::{Deserialize, Serialize};
+
+/// The journal format this forge writes and reads.
+pub const VERSION: u32 = 1;
+
+/// The first line of a journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Header {
+    /// The format version ([`VERSION`]); its key also marks the file as a journal.
+    pub forge_journal: u32,
+    /// The collection the run wrote to, as `db.collection`.
+    pub namespace: String,
+    /// The run's `--seed`.
+    pub seed: u64,
+    /// When the run started, RFC 3339.
+    pub started_at: String,
+    /// Top-level field left out of content hashes (the tombstone time the server sets).
+    pub server_time_field: Option<String>,
+    /// The server's operation time before the first write: where a change stream that
+    /// must see the whole run starts (seconds and increment of a BSON timestamp).
+    pub start_operation_time: Option<(u32, u32)>,
+}

@@ -1,0 +1,174 @@
+//! The change-stream check: every acknowledged write that changed a document appears
+//! exactly once among that document's events, in write order; and how long after its
+//! acknowledgement each event committed.
+
+use std::collections::HashMap;
+
+use bson::Bson;
+
+use super::changed_id;
+use super::report::ChangeStreamCheck;
+use crate::journal::Entry;
+use crate::plan::IdKey;
+
+/// The change event a journaled write should cause, if any (updates and replaces that
+/// modify nothing cause none).
+fn expected_event(write: &str, modified: u64) -> Option<&'static str> {
+    match write {
+        "insert" => Some("insert"),
+        "delete" => Some("delete"),
+        "update" if modified > 0 => Some("update"),
+        "replace" if modified > 0 => Some("replace"),
+        _ => None,
+    }
+}
+
+/// An event the journal says must appear.
+#[derive(Debug)]
+struct Due {
+    operation: &'static str,
+    acked_at_ms: i64,
+}
+
+/// The events the journal says each document's change stream must show, in order.
+#[derive(Debug, Default)]
+pub struct ExpectedEvents(HashMap<IdKey, Vec<Due>>);
+
+impl ExpectedEvents {
+    /// Applies one entry; entries come in journal order, which is write order per document.
+    pub fn record(&mut self, entry: &Entry) {
+        let Some(id) = changed_id(entry) else { return };
+        if let Some(operation) = expected_event(&entry.write, entry.modified) {
+            self.0.entry(IdKey::of(&id)).or_default().push(Due { operation, acked_at_ms: entry.acked_at_ms });
+        }
+    }
+
+    /// Compares the events read from the stream with the expected ones.
+    pub fn compare(&self, seen: &SeenEvents) -> ChangeStreamCheck {
+        let mut check =
+            ChangeStreamCheck { events: seen.0.values().map(|v| v.len() as u64).sum(), ..Default::default() };
+        let mut lags = Vec::new();
+        for (key, want) in &self.0 {
+            let got = seen.0.get(key).map(Vec::as_slice).unwrap_or(&[]);
+            let (w, g) = (tally(want.iter().map(|d| d.operation)), tally(got.iter().map(|e| e.operation.as_str())));
+            for (op, n) in &w {
+                let have = g.get(op).copied().unwrap_or(0);
+                check.missing += n.saturating_sub(have);
+                check.duplicated += have.saturating_sub(*n);
+            }
+            check.duplicated += g.iter().filter(|(op, _)| !w.contains_key(*op)).map(|(_, n)| n).sum::<u64>();
+            let in_order = want.len() == got.len() && want.iter().zip(got).all(|(d, e)| d.operation == e.operation);
+            if w == g && !in_order {
+                check.out_of_order += 1;
+            }
+            // Lag only where each event is known to be its write's.
+            if in_order {
+                lags.extend(want.iter().zip(got).map(|(d, e)| e.wall_ms - d.acked_at_ms));
+            }
+        }
+        check.unexpected = seen.0.iter().filter(|(k, _)| !self.0.contains_key(*k)).map(|(_, v)| v.len() as u64).sum();
+        lags.sort_unstable();
+        (check.lag_p50, check.lag_p99) = (nearest_rank(&lags, 0.5), nearest_rank(&lags, 0.99));
+        check
+    }
+}
+
+/// One change event as read: its operation type (as the server names it, e.g.
+/// `insert`) and its commit's wall time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The operation type, lowercase.
+    pub operation: String,
+    /// Wall time of the commit, milliseconds since the epoch.
+    pub wall_ms: i64,
+}
+
+/// The events read from a change stream, by document, in stream order.
+#[derive(Debug, Default)]
+pub struct SeenEvents(HashMap<IdKey, Vec<Event>>);
+
+impl SeenEvents {
+    /// Adds the next event of the document `id`.
+    pub fn push(&mut self, id: &Bson, event: Event) {
+        self.0.entry(IdKey::of(id)).or_default().push(event);
+    }
+}
+
+/// How many times each operation occurs.
+fn tally<'a>(ops: impl Iterator<Item = &'a str>) -> HashMap<&'a str, u64> {
+    let mut m = HashMap::new();
+    ops.for_each(|o| *m.entry(o).or_default() += 1);
+    m
+}
+
+/// The nearest-rank `q` quantile of sorted values; 0 when there are none.
+fn nearest_rank(sorted: &[i64], q: f64) -> i64 {
+    sorted.get(((q * sorted.len() as f64).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::expected::Expect;
+    use crate::verify::tests::entry;
+
+    fn acked(write: &str, id: i32, modified: u64, at: i64) -> Entry {
+        Entry { acked_at_ms: at, ..entry(write, Bson::Int32(id), 1, modified, Expect::Unknown) }
+    }
+
+    fn check(entries: &[Entry], events: &[(i32, &str, i64)]) -> ChangeStreamCheck {
+        let mut expected = ExpectedEvents::default();
+        entries.iter().for_each(|e| expected.record(e));
+        let mut seen = SeenEvents::default();
+        for (id, op, wall) in events {
+            seen.push(&Bson::Int32(*id), Event { operation: op.to_string(), wall_ms: *wall });
+        }
+        expected.compare(&seen)
+    }
+
+    #[test]
+    fn every_write_once_and_in_order_is_clean_and_gives_the_lag() {
+        let entries = [acked("insert", 1, 0, 100), acked("update", 1, 1, 200), acked("delete", 1, 0, 300)];
+        let found = check(&entries, &[(1, "insert", 101), (1, "update", 205), (1, "delete", 330)]);
+        assert_eq!(found, ChangeStreamCheck { events: 3, lag_p50: 5, lag_p99: 30, ..Default::default() });
+    }
+
+    #[test]
+    fn writes_that_modified_or_matched_nothing_expect_no_event() {
+        let mut noop = acked("insert", 2, 0, 0);
+        noop.matched = 0;
+        let entries = [acked("insert", 1, 0, 0), acked("update", 1, 0, 0), acked("replace", 1, 0, 0), noop];
+        assert_eq!(check(&entries, &[(1, "insert", 0)]).differences(), 0);
+    }
+
+    #[test]
+    fn finds_missing_duplicated_reordered_and_unexpected_events() {
+        let entries = [
+            acked("insert", 1, 0, 0),
+            acked("update", 1, 1, 0),
+            acked("insert", 2, 0, 0),
+            acked("insert", 3, 0, 0),
+            acked("delete", 3, 0, 0),
+        ];
+        let events = [
+            (1, "insert", 0),
+            (2, "insert", 0),
+            (2, "insert", 0),
+            (2, "drop", 0),
+            (3, "delete", 0),
+            (3, "insert", 0),
+            (9, "insert", 0),
+        ];
+        let found = check(&entries, &events);
+        assert_eq!((found.events, found.missing, found.duplicated), (7, 1, 2));
+        assert_eq!((found.out_of_order, found.unexpected), (1, 1));
+        assert_eq!(found.differences(), 5);
+    }
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let values: Vec<i64> = (1..=100).collect();
+        assert_eq!((nearest_rank(&values, 0.5), nearest_rank(&values, 0.99)), (50, 99));
+        assert_eq!(nearest_rank(&[], 0.5), 0);
+    }
+}

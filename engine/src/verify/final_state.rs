@@ -1,0 +1,175 @@
+//! The final-state check: the documents a collection holds against the state the
+//! journal leaves each one in.
+//!
+//! The expected states are held in memory by `_id`; the collection's documents are
+//! compared one at a time as they are read ([`Comparison::document`]), never held
+//! whole. Streaming the journal side as well (say, both sides sorted by `_id` and
+//! merged) would change how [`FinalState`] holds its states, not this interface.
+
+use std::collections::HashMap;
+
+use bson::{Bson, Document};
+
+use super::changed_id;
+use super::report::FinalStateCheck;
+use crate::journal::{Entry, doc_hash};
+use crate::plan::IdKey;
+use crate::plan::expected::Expect;
+
+/// The state the journal leaves each document in, built entry by entry.
+#[derive(Debug, Default)]
+pub struct FinalState {
+    docs: HashMap<IdKey, Expected>,
+    /// Left out of content hashes: the server sets it (see the journal header).
+    server_time_field: Option<String>,
+}
+
+/// What the journal says one document should be.
+#[derive(Debug)]
+struct Expected {
+    id: Bson,
+    state: Expect,
+}
+
+impl FinalState {
+    /// An empty final state, for a journal whose hashes leave out `server_time_field`.
+    pub fn new(server_time_field: Option<String>) -> Self {
+        FinalState { docs: HashMap::new(), server_time_field }
+    }
+
+    /// Applies one entry; entries come in journal order, so a document's last one wins.
+    pub fn record(&mut self, entry: &Entry) {
+        let Some(id) = changed_id(entry) else { return };
+        // A delete leaves its document gone even when the planner did not know it.
+        let state = if entry.write == "delete" && entry.expect.is_none() { Expect::Gone } else { entry.state() };
+        self.docs.insert(IdKey::of(&id), Expected { id, state });
+    }
+
+    /// Starts comparing the collection's documents with this state.
+    pub fn compare(self) -> Comparison {
+        Comparison { pending: self, check: FinalStateCheck::default() }
+    }
+}
+
+/// A collection's documents, fed in any order, compared with a [`FinalState`].
+#[derive(Debug)]
+pub struct Comparison {
+    /// The expected documents not seen yet.
+    pending: FinalState,
+    check: FinalStateCheck,
+}
+
+impl Comparison {
+    /// Compares one document of the collection.
+    pub fn document(&mut self, doc: &Document) {
+        self.check.documents += 1;
+        let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+        match self.pending.docs.remove(&IdKey::of(&id)) {
+            None | Some(Expected { state: Expect::Gone, .. }) => self.check.extra.push(id),
+            Some(Expected { state: Expect::Exists(hash), .. })
+                if doc_hash(doc, self.pending.server_time_field.as_deref()) != hash =>
+            {
+                self.check.stale.push(id)
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// The differences, once every document was compared: those never seen are missing.
+    pub fn finish(self) -> FinalStateCheck {
+        let mut check = self.check;
+        let unseen = self.pending.docs.into_values().filter(|e| e.state != Expect::Gone);
+        check.missing.extend(unseen.map(|e| e.id));
+        check
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::tests::entry;
+    use bson::doc;
+
+    fn hash(d: &Document) -> Expect {
+        Expect::Exists(doc_hash(d, None))
+    }
+
+    fn check(entries: &[Entry], docs: &[Document]) -> FinalStateCheck {
+        let mut state = FinalState::new(None);
+        entries.iter().for_each(|e| state.record(e));
+        let mut comparison = state.compare();
+        docs.iter().for_each(|d| comparison.document(d));
+        comparison.finish()
+    }
+
+    #[test]
+    fn a_collection_as_journaled_has_no_differences() {
+        let (a, b) = (doc! { "_id": 1, "v": 1 }, doc! { "_id": 2, "v": 2 });
+        let b2 = doc! { "_id": 2, "v": 3 };
+        let entries = [
+            entry("insert", Bson::Int32(1), 1, 0, hash(&a)),
+            entry("insert", Bson::Int32(2), 1, 0, hash(&b)),
+            entry("insert", Bson::Int32(3), 1, 0, Expect::Unknown),
+            entry("update", Bson::Int32(2), 1, 1, hash(&b2)),
+            entry("delete", Bson::Int32(3), 1, 0, Expect::Unknown),
+        ];
+        let found = check(&entries, &[b2, a]);
+        assert_eq!(found, FinalStateCheck { documents: 2, ..Default::default() });
+    }
+
+    #[test]
+    fn finds_missing_extra_and_stale_documents() {
+        let (a, b, c) = (doc! { "_id": 1 }, doc! { "_id": 2 }, doc! { "_id": 3 });
+        let entries = [
+            entry("insert", Bson::Int32(1), 1, 0, hash(&a)),
+            entry("insert", Bson::Int32(2), 1, 0, hash(&b)),
+            entry("insert", Bson::Int32(3), 1, 0, hash(&c)),
+            entry("update", Bson::Int32(3), 1, 1, Expect::Gone),
+        ];
+        let tampered = doc! { "_id": 2, "status": "tampered" };
+        let invented = doc! { "_id": "nobody" };
+        let found = check(&entries, &[tampered, c, invented]);
+        assert_eq!(found.documents, 3);
+        assert_eq!(found.missing, [Bson::Int32(1)]);
+        assert_eq!(found.stale, [Bson::Int32(2)]);
+        assert_eq!(found.extra, [Bson::Int32(3), Bson::String("nobody".into())], "tombstoned, then unknown");
+        assert_eq!(found.differences(), 4);
+    }
+
+    #[test]
+    fn operations_that_matched_nothing_change_nothing() {
+        let a = doc! { "_id": 1 };
+        let entries = [
+            entry("insert", Bson::Int32(1), 1, 0, hash(&a)),
+            entry("delete", Bson::Int32(1), 0, 0, Expect::Gone),
+            entry("update", Bson::Int32(2), 0, 0, hash(&doc! { "_id": 2 })),
+        ];
+        assert_eq!(check(&entries, std::slice::from_ref(&a)).differences(), 0);
+    }
+
+    #[test]
+    fn a_document_of_unknown_content_must_exist_in_any_shape() {
+        let entries = [entry("update", Bson::Int32(1), 1, 1, Expect::Unknown)];
+        assert_eq!(check(&entries, &[doc! { "_id": 1, "any": "thing" }]).differences(), 0);
+        assert_eq!(check(&entries, &[]).missing, [Bson::Int32(1)]);
+    }
+
+    #[test]
+    fn ids_compare_as_the_server_compares_them() {
+        let a = doc! { "_id": 7_i64 };
+        let entries = [entry("insert", Bson::Int32(7), 1, 0, hash(&doc! { "_id": 7 }))];
+        // Same _id, but an int64 hashes differently from the int32 journaled.
+        let found = check(&entries, &[a]);
+        assert_eq!((found.missing.len(), found.extra.len(), found.stale.len()), (0, 0, 1));
+    }
+
+    #[test]
+    fn the_server_time_field_is_left_out_of_the_content() {
+        let planned = doc! { "_id": 1, "deleted": true };
+        let mut state = FinalState::new(Some("deletedAt".into()));
+        state.record(&entry("update", Bson::Int32(1), 1, 1, hash(&planned)));
+        let mut comparison = state.compare();
+        comparison.document(&doc! { "_id": 1, "deleted": true, "deletedAt": bson::DateTime::now() });
+        assert_eq!(comparison.finish().differences(), 0);
+    }
+}

@@ -1,0 +1,51 @@
+//! `forge verify`'s comparisons: does a collection (or a pipeline's copy of it), and
+//! optionally its change stream, show what a run's journal says was acknowledged?
+//! The comparisons themselves need no server; [`Check::run`] reads the server and
+//! feeds them.
+
+mod change_stream;
+mod check;
+mod error;
+mod final_state;
+mod report;
+mod server;
+
+use bson::Bson;
+
+pub use change_stream::{Event, ExpectedEvents, SeenEvents};
+pub use check::{ChangeStreamOptions, Check};
+pub use error::VerifyError;
+pub use final_state::{Comparison, FinalState};
+pub use report::{ChangeStreamCheck, FinalStateCheck, Report};
+
+use crate::journal::Entry;
+
+/// The `_id` of the document an entry changed: none when it matched nothing (then it
+/// changed nothing) or its `_id` is not valid Extended JSON.
+fn changed_id(entry: &Entry) -> Option<Bson> {
+    if entry.matched == 0 {
+        return None;
+    }
+    entry.bson_id()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::journal::encode_expect;
+    use crate::plan::expected::Expect;
+
+    /// A journal entry of an acknowledged `write` on `id`.
+    pub fn entry(write: &str, id: Bson, matched: u64, modified: u64, state: Expect) -> Entry {
+        Entry {
+            seq: 0,
+            kind: write.to_string(),
+            write: write.to_string(),
+            id: id.into_canonical_extjson(),
+            acked_at_ms: 0,
+            matched,
+            modified,
+            expect: encode_expect(&state),
+        }
+    }
+}

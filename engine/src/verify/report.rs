@@ -1,0 +1,138 @@
+//! The outcome of a verification: one typed report, rendered to text by the CLI and
+//! serialised as the JSON of `--report`. The JSON keys are an interface: add, never
+//! rename or remove.
+
+use std::path::PathBuf;
+
+use bson::Bson;
+use serde::{Serialize, Serializer};
+
+/// Everything a verification found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The collection checked, as `db.collection`.
+    pub namespace: String,
+    /// The journal it was checked against.
+    pub journal: PathBuf,
+    /// Entries read from the journal.
+    pub operations: u64,
+    /// The final-state check (its keys sit at the top level of the JSON).
+    #[serde(flatten)]
+    pub final_state: FinalStateCheck,
+    /// The change-stream check, when one was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_stream: Option<ChangeStreamCheck>,
+    /// The journal line where reading stopped because it was torn (a run killed mid-write).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete_journal_line: Option<u64>,
+}
+
+impl Report {
+    /// How many differences were found, over both checks.
+    pub fn differences(&self) -> u64 {
+        self.final_state.differences() + self.change_stream.as_ref().map_or(0, ChangeStreamCheck::differences)
+    }
+}
+
+/// The documents of a collection against the final state the journal predicts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FinalStateCheck {
+    /// Documents read from the collection.
+    pub documents: u64,
+    /// `_id`s the journal says exist that the collection lacks.
+    #[serde(serialize_with = "canonical_ids")]
+    pub missing: Vec<Bson>,
+    /// `_id`s in the collection that the journal does not know or says are gone.
+    #[serde(serialize_with = "canonical_ids")]
+    pub extra: Vec<Bson>,
+    /// `_id`s whose content differs from what the journal says.
+    #[serde(serialize_with = "canonical_ids")]
+    pub stale: Vec<Bson>,
+}
+
+impl FinalStateCheck {
+    /// Missing, extra and stale documents together.
+    pub fn differences(&self) -> u64 {
+        (self.missing.len() + self.extra.len() + self.stale.len()) as u64
+    }
+}
+
+/// A collection's change stream against the writes the journal acknowledged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChangeStreamCheck {
+    /// Events read.
+    pub events: u64,
+    /// Expected events that did not arrive.
+    pub missing: u64,
+    /// Events beyond the expected ones of their document and type.
+    pub duplicated: u64,
+    /// Documents whose events arrived in another order than their operations.
+    pub out_of_order: u64,
+    /// Events of documents the journal does not know.
+    pub unexpected: u64,
+    /// Median of event time minus acknowledgement time, in milliseconds (negative: the
+    /// event's commit preceded the acknowledgement).
+    pub lag_p50: i64,
+    /// 99th percentile of the same, in milliseconds.
+    pub lag_p99: i64,
+}
+
+impl ChangeStreamCheck {
+    /// Missing, duplicated, out-of-order and unexpected together.
+    pub fn differences(&self) -> u64 {
+        self.missing + self.duplicated + self.out_of_order + self.unexpected
+    }
+}
+
+/// `_id`s as canonical Extended JSON, so that they read back with their BSON types.
+fn canonical_ids<S: Serializer>(ids: &[Bson], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ids.iter().map(|id| id.clone().into_canonical_extjson()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn report(change_stream: Option<ChangeStreamCheck>) -> Report {
+        Report {
+            namespace: "forge.c".into(),
+            journal: "j.ndjson".into(),
+            operations: 9,
+            final_state: FinalStateCheck {
+                documents: 4,
+                missing: vec![Bson::Int32(1)],
+                extra: vec![Bson::Int64(2)],
+                stale: vec![Bson::String("s".into())],
+            },
+            change_stream,
+            incomplete_journal_line: None,
+        }
+    }
+
+    #[test]
+    fn serialises_to_the_keys_of_the_report_file() {
+        let stream = ChangeStreamCheck { events: 5, missing: 1, lag_p50: 3, lag_p99: 8, ..Default::default() };
+        let value = serde_json::to_value(report(Some(stream))).unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "namespace": "forge.c", "journal": "j.ndjson", "operations": 9, "documents": 4,
+                "missing": [{ "$numberInt": "1" }], "extra": [{ "$numberLong": "2" }], "stale": ["s"],
+                "change_stream": {
+                    "events": 5, "missing": 1, "duplicated": 0, "out_of_order": 0, "unexpected": 0,
+                    "lag_p50": 3, "lag_p99": 8
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn leaves_out_checks_not_asked_for_and_counts_differences_over_both() {
+        let value = serde_json::to_value(report(None)).unwrap();
+        assert!(value.get("change_stream").is_none() && value.get("incomplete_journal_line").is_none());
+        assert_eq!(report(None).differences(), 3);
+        let stream = ChangeStreamCheck { duplicated: 2, out_of_order: 1, unexpected: 1, ..Default::default() };
+        assert_eq!(report(Some(stream)).differences(), 7);
+    }
+}

@@ -1,0 +1,54 @@
+//! Reading what the server holds: a collection's documents and its change stream.
+
+use std::time::Duration;
+
+use bson::{Document, doc};
+use futures_util::{StreamExt, TryStreamExt};
+use mongodb::Collection;
+use mongodb::change_stream::event::ResumeToken;
+
+use super::VerifyError;
+use super::change_stream::{Event, SeenEvents};
+use super::final_state::Comparison;
+
+/// Where reading the change stream starts.
+pub enum StreamStart {
+    /// At this operation time (the run's start, from the journal).
+    At(bson::Timestamp),
+    /// Just after this event.
+    After(ResumeToken),
+}
+
+/// The collection's events from `from`, until none arrives for `idle`.
+pub async fn read_events(
+    coll: &Collection<Document>,
+    from: StreamStart,
+    idle: Duration,
+) -> Result<SeenEvents, VerifyError> {
+    let fail = |source| VerifyError::ChangeStream { namespace: coll.namespace().to_string(), source };
+    let watch = coll.watch();
+    let watch = match from {
+        StreamStart::At(ts) => watch.start_at_operation_time(ts),
+        StreamStart::After(token) => watch.resume_after(token),
+    };
+    let mut stream = watch.await.map_err(fail)?;
+    let mut seen = SeenEvents::default();
+    while let Ok(Some(event)) = tokio::time::timeout(idle, stream.next()).await {
+        let event = event.map_err(fail)?;
+        let Some(id) = event.document_key.as_ref().and_then(|k| k.get("_id")) else { continue };
+        let operation = format!("{:?}", event.operation_type).to_lowercase();
+        let wall_ms = event.wall_time.map_or(0, |t| t.timestamp_millis());
+        seen.push(id, Event { operation, wall_ms });
+    }
+    Ok(seen)
+}
+
+/// Feeds every document of the collection to `comparison`.
+pub async fn compare_documents(coll: &Collection<Document>, comparison: &mut Comparison) -> Result<(), VerifyError> {
+    let fail = |source| VerifyError::Collection { namespace: coll.namespace().to_string(), source };
+    let mut cursor = coll.find(doc! {}).await.map_err(fail)?;
+    while let Some(d) = cursor.try_next().await.map_err(fail)? {
+        comparison.document(&d);
+    }
+    Ok(())
+}
