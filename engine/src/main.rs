@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    cli::log::init();
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

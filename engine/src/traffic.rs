@@ -1,8 +1,12 @@
 //! A traffic run: the planner on its own thread, paced by the rate limiter, feeding
-//! writer tasks that batch and write; metrics printed every interval; a final report
-//! however the run ends (count or duration reached, Ctrl-C, lost connection, no more
-//! targets).
+//! writer tasks that batch and write; a final report however the run ends (count or
+//! duration reached, shutdown requested, lost connection, no more targets).
+//!
+//! A run is a value: [`run`] takes everything it needs and a shutdown future (the CLI
+//! passes Ctrl-C, a test anything it likes) and returns the [`Report`]. It prints
+//! nothing; the caller reads progress from the shared [`Metrics`].
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,31 +18,52 @@ use tokio::sync::mpsc;
 use crate::journal::{Header, JournalWriter};
 use crate::metrics::Metrics;
 use crate::metrics::report::{Ending, Report};
-use crate::mongo::writer::{Writer, WriterConfig};
-use crate::plan::{Planner, Write};
+use crate::mongo::writer::{WriteError, Writer, WriterConfig};
+use crate::plan::{OpPlan, PlanError, Planner, Write};
 use crate::rate::Pace;
 
 #[derive(Debug, Clone)]
 pub struct TrafficConfig {
-    /// Operations to run (after warm-up); `None` with no duration: until Ctrl-C.
+    /// Operations to run (after warm-up); `None` with no duration: until shutdown.
     pub count: Option<u64>,
+    /// Longest the run lasts (after warm-up); with `count`, whichever comes first.
     pub duration: Option<Duration>,
+    /// Operations per second, paced at admission; `None`: as fast as possible.
     pub rate: Option<f64>,
+    /// Writer tasks; the planner routes each `_id` to one of them.
     pub workers: usize,
+    /// How each writer batches and writes.
     pub writer: WriterConfig,
-    pub metrics_interval: Duration,
+    /// Inserts written before the measured operations, so updates have targets.
     pub warmup_inserts: u64,
-    pub quiet: bool,
-    /// Where to journal acknowledged operations.
-    pub journal: Option<std::path::PathBuf>,
 }
 
 /// What the report says about the run besides its counts.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
+    /// The command, as the summary names it (`generate (mongo-cdc)`, `mutate`).
     pub command: String,
+    /// The run seed, as used.
     pub seed: u64,
+    /// The seed as the user gave it (a string is hashed into `seed`).
+    pub seed_given: String,
+    /// The command line, secrets redacted.
     pub flags: Vec<String>,
+}
+
+/// Why a run stopped before it completed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("writing the journal failed: {0}")]
+    Journal(#[source] std::io::Error),
+    #[error("the planner crashed: {0}")]
+    PlannerCrashed(#[source] tokio::task::JoinError),
+    #[error("a writer crashed: {0}")]
+    WriterCrashed(#[source] tokio::task::JoinError),
 }
 
 /// Why the planner thread stopped.
@@ -46,18 +71,18 @@ enum Stop {
     Done,
     Interrupted,
     Exhausted,
-    Failed(String),
+    Failed(PlanError),
+    Crashed(tokio::task::JoinError),
 }
 
-/// Opens the journal for a run, before anything is written.
+/// Creates the journal for a run, before anything is written.
 pub fn open_journal(
-    config: &TrafficConfig,
+    path: &std::path::Path,
     namespace: &str,
     seed: u64,
     server_time_field: Option<String>,
     start_operation_time: Option<bson::Timestamp>,
-) -> Result<Option<Arc<JournalWriter>>, String> {
-    let Some(path) = &config.journal else { return Ok(None) };
+) -> std::io::Result<Arc<JournalWriter>> {
     let header = Header {
         forge_journal: crate::journal::VERSION,
         namespace: namespace.to_string(),
@@ -66,9 +91,7 @@ pub fn open_journal(
         server_time_field,
         start_operation_time: start_operation_time.map(|t| (t.time, t.increment)),
     };
-    JournalWriter::create(path, &header)
-        .map(|j| Some(Arc::new(j)))
-        .map_err(|e| format!("--journal: cannot create '{}': {e}", path.display()))
+    JournalWriter::create(path, &header).map(Arc::new)
 }
 
 /// The server's current operation time (before anything is written), if it says.
@@ -77,17 +100,24 @@ pub async fn operation_time(client: &Client) -> Option<bson::Timestamp> {
     reply.get_timestamp("operationTime").ok()
 }
 
-pub async fn run(
-    planner: Planner,
-    client: Client,
-    coll: Collection<Document>,
-    config: TrafficConfig,
-    info: RunInfo,
-    journal: Option<Arc<JournalWriter>>,
-) -> Report {
-    let metrics = Arc::new(Metrics::default());
+/// Everything a run needs besides its shutdown signal.
+pub struct Traffic {
+    pub planner: Planner,
+    pub client: Client,
+    pub coll: Collection<Document>,
+    pub config: TrafficConfig,
+    pub info: RunInfo,
+    /// Where acknowledged operations are journaled, if anywhere.
+    pub journal: Option<Arc<JournalWriter>>,
+    /// Counters the writers fill; shared so the caller can show progress.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Runs the traffic until it is done, fails, or `shutdown` resolves (then it stops
+/// after the batches in flight). The report always comes back.
+pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report {
+    let Traffic { planner, client, coll, config, info, journal, metrics } = traffic;
     let stop = Arc::new(AtomicBool::new(false));
-    let interrupted = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let started_at = bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default();
 
@@ -114,60 +144,43 @@ pub async fn run(
         }));
     }
 
-    let ctrl_c = {
-        let (stop, interrupted) = (stop.clone(), interrupted.clone());
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nstopping after the batches in flight (Ctrl-C again to quit at once)");
-                interrupted.store(true, Ordering::Relaxed);
-                stop.store(true, Ordering::Relaxed);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
-        })
-    };
-
-    let printer = (!config.quiet).then(|| {
-        let (metrics, interval) = (metrics.clone(), config.metrics_interval);
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-            loop {
-                ticks.tick().await;
-                eprintln!("{}", metrics.interval_line(started.elapsed(), interval));
-            }
-        })
-    });
-
-    let producer = {
+    let mut producer = {
         let (stop, config) = (stop.clone(), config.clone());
         tokio::task::spawn_blocking(move || produce(planner, queues, &config, &stop))
     };
-    let (stop_reason, tally) =
-        producer.await.unwrap_or_else(|e| (Stop::Failed(format!("planner crashed: {e}")), PlannerTally::default()));
-
-    let mut failure = None;
-    for writer in writers {
-        match writer.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => failure = failure.or(Some(e.0)),
-            Err(e) => failure = failure.or(Some(format!("a writer crashed: {e}"))),
+    let mut shut_down = false;
+    let produced = tokio::select! {
+        produced = &mut producer => produced,
+        () = shutdown => {
+            shut_down = true;
+            stop.store(true, Ordering::Relaxed);
+            producer.await
         }
-    }
-    ctrl_c.abort();
-    if let Some(p) = printer {
-        p.abort();
-    }
+    };
+    let (stop_reason, tally) = match produced {
+        Ok(result) => result,
+        Err(e) => (Stop::Crashed(e), PlannerTally::default()),
+    };
 
+    let mut failure: Option<RunError> = None;
+    for writer in writers {
+        let error = match writer.await {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) => RunError::Write(e),
+            Err(e) => RunError::WriterCrashed(e),
+        };
+        failure = failure.or(Some(error));
+    }
     if let Some(journal) = &journal
         && let Err(e) = journal.flush()
     {
-        failure = failure.or(Some(format!("writing the journal failed: {e}")));
+        failure = failure.or(Some(RunError::Journal(e)));
     }
-    let (ending, error) = match (failure, stop_reason) {
+    let (ending, failure) = match (failure, stop_reason) {
         (Some(e), _) => (Ending::Failed, Some(e)),
-        (None, Stop::Failed(e)) => (Ending::Failed, Some(e)),
-        (None, _) if interrupted.load(Ordering::Relaxed) => (Ending::Interrupted, None),
+        (None, Stop::Failed(e)) => (Ending::Failed, Some(RunError::Plan(e))),
+        (None, Stop::Crashed(e)) => (Ending::Failed, Some(RunError::PlannerCrashed(e))),
+        (None, _) if shut_down => (Ending::Interrupted, None),
         (None, Stop::Interrupted) => (Ending::Interrupted, None),
         (None, Stop::Exhausted) => (Ending::Exhausted, None),
         (None, Stop::Done) => (Ending::Completed, None),
@@ -180,10 +193,12 @@ pub async fn run(
         command: info.command,
         namespace: coll.namespace().to_string(),
         seed: info.seed,
+        seed_given: info.seed_given,
         started_at,
         duration_s: duration,
         ending,
-        error,
+        error: failure.as_ref().map(ToString::to_string),
+        failure: failure.map(Arc::new),
         target_rate: config.rate,
         achieved_rate: done as f64 / duration.max(1e-9),
         ops,
@@ -195,18 +210,17 @@ pub async fn run(
     }
 }
 
-/// The planner loop, on a thread of its own: plans, paces, and routes each operation
-/// to the writer that owns its `_id`.
+/// The planner loop, on a thread of its own: plans, paces, and hands each operation
+/// to the writer the planner assigned it.
 fn produce(
     mut planner: Planner,
-    queues: Vec<mpsc::Sender<crate::plan::OpPlan>>,
+    queues: Vec<mpsc::Sender<OpPlan>>,
     config: &TrafficConfig,
     stop: &AtomicBool,
 ) -> (Stop, PlannerTally) {
     let pace = config.rate.map(Pace::new);
-    let route = |id: &bson::Bson| crate::plan::writer_of(id, queues.len());
     let raw_inserts = planner.inserts_only();
-    let send = |mut op: crate::plan::OpPlan| {
+    let send = |mut op: OpPlan| {
         // A document that cannot be serialised stays as it is; the writer reports it.
         if raw_inserts
             && let Write::Insert(doc) = &op.write
@@ -214,13 +228,10 @@ fn produce(
         {
             op.write = Write::InsertRaw(raw);
         }
-        queues[route(&op.id)].blocking_send(op).is_ok()
+        queues[op.writer].blocking_send(op).is_ok()
     };
     for _ in 0..config.warmup_inserts {
-        if stop.load(Ordering::Relaxed) {
-            return (Stop::Interrupted, PlannerTally::of(&planner));
-        }
-        if !send(planner.next_insert()) {
+        if stop.load(Ordering::Relaxed) || !send(planner.next_insert()) {
             return (Stop::Interrupted, PlannerTally::of(&planner));
         }
     }

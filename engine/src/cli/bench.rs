@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::generate::Generator;
 use crate::output::{TextFormat, ejson};
-use crate::pipeline::Job;
+use crate::output::render::Job;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -119,7 +119,7 @@ const ROUNDS: usize = 7;
 
 fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
     use crate::plan::{OpKind, OpSelector, Planner, PlannerConfig};
-    use crate::traffic::{RunInfo, TrafficConfig};
+    use crate::traffic::{RunInfo, Traffic, TrafficConfig};
     let spec = args.schema.first().map_or("example:customers", String::as_str);
     let schema = Arc::new(super::load_schema(Some(spec))?);
     let generator = Arc::new(Generator::new(schema, args.seed));
@@ -140,7 +140,8 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
             driver_rates.push(docs.len() as f64 / started.elapsed().as_secs_f64());
 
             coll.drop().await.map_err(fail)?;
-            let mut plugins = crate::mutation::Plugins::builtins(&generator, args.seed).map_err(Error::Runtime)?;
+            let mut plugins = crate::mutation::Plugins::builtins(&generator, args.seed)
+                .map_err(|e| Error::Runtime(e.to_string()))?;
             let plugin_error = |e: crate::plugin::PluginError| Error::Runtime(e.to_string());
             let planner = Planner::new(PlannerConfig {
                 seed: args.seed,
@@ -164,13 +165,20 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
                     write_concern: None,
                     max_retries: 0,
                 },
-                metrics_interval: Duration::from_secs(3600),
                 warmup_inserts: 0,
-                quiet: true,
-                journal: None,
             };
-            let info = RunInfo { command: "bench".into(), seed: args.seed, flags: Vec::new() };
-            let report = crate::traffic::run(planner, client.clone(), coll.clone(), config, info, None).await;
+            let info =
+                RunInfo { command: "bench".into(), seed: args.seed, seed_given: args.seed.to_string(), flags: Vec::new() };
+            let traffic = Traffic {
+                planner,
+                client: client.clone(),
+                coll: coll.clone(),
+                config,
+                info,
+                journal: None,
+                metrics: Default::default(),
+            };
+            let report = crate::traffic::run(traffic, std::future::pending()).await;
             if report.acknowledged() != args.mongo_count {
                 return Err(Error::Runtime(format!(
                     "bench: forge wrote {} of {}",

@@ -30,7 +30,7 @@ pub fn run(seed: u64, calls: u64) -> Result<(), Error> {
         })
         .collect();
     let mean = docs.iter().map(|(_, d)| d.as_bytes().len()).sum::<usize>() / docs.len();
-    let rt = Runtime::new(Limits::default()).map_err(Error::Runtime)?;
+    let rt = Runtime::new(Limits::default()).map_err(|e| Error::Runtime(e.to_string()))?;
     println!(
         "forge bench --plugins: {calls} calls per round, {ROUNDS} rounds, example:orders documents ({mean} B mean BSON)"
     );

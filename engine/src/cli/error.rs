@@ -1,5 +1,9 @@
-//! forge's error type and its mapping to exit codes (DESIGN.md §6).
+//! The command line's one error type: every library error becomes a message (with the
+//! flag it concerns, which only the CLI knows) and an exit code here. 2: bad flags or
+//! input; 1: a failure while running.
 
+use crate::mongo::ConnectError;
+use crate::plugin::{Failure, PluginError};
 use crate::schema::LoadError;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,5 +27,20 @@ impl Error {
             Error::Usage(_) | Error::Schema(_) => 2,
             Error::Runtime(_) | Error::Reported(_) => 1,
         }
+    }
+}
+
+impl From<ConnectError> for Error {
+    fn from(e: ConnectError) -> Self {
+        if e.is_bad_input() { Error::Usage(format!("--uri: {e}")) } else { Error::Runtime(e.to_string()) }
+    }
+}
+
+/// A plugin error with the flag that changes the limit it hit, if any.
+pub fn describe_plugin_error(e: &PluginError) -> String {
+    match e.failure {
+        Failure::Timeout(_) => format!("{e} (--plugin-timeout)"),
+        Failure::OutOfMemory(_) => format!("{e} (--plugin-memory)"),
+        _ => e.to_string(),
     }
 }

@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::traffic::{ConnectionArgs, TrafficArgs};
-use crate::error::Error;
+use super::error::Error;
+use super::values::Seed;
 use crate::generate::Generator;
 use crate::output::{Target, TextFormat, ejson};
-use crate::pipeline::Job;
+use crate::output::render::Job;
 use crate::plan::{OpKind, OpSelector};
 use crate::schema::Schema;
 use crate::traffic::RunInfo;
@@ -38,9 +39,10 @@ pub struct Args {
     count: Option<u64>,
 
     /// Seed for all randomness: the same seed and flags give byte-identical output and
-    /// the same operation stream. Default: a random seed, printed on stderr
-    #[arg(long, value_name = "S")]
-    seed: Option<u64>,
+    /// the same operation stream. An integer, or any text (`nightly-orders`), which is
+    /// hashed the same way everywhere. Default: a random seed, printed on stderr
+    #[arg(long, value_name = "SEED", value_parser = super::values::seed)]
+    seed: Option<Seed>,
 
     /// Index of the first document; splits one stream across processes
     /// (`--start 0 -n 1000` and `--start 1000 -n 1000` make the first 2000 documents)
@@ -97,7 +99,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Error> {
     check_flags(&args)?;
     let schema = super::load_schema(args.schema.as_deref())?;
-    let seed = super::resolve_seed(args.seed, args.quiet);
+    let seed = super::resolve_seed(args.seed.clone(), args.quiet);
     match args.output {
         Output::Ndjson | Output::Json => to_file(args, schema, seed),
         Output::Mongo | Output::MongoCdc => to_mongo(args, schema, seed),
@@ -131,11 +133,11 @@ fn check_flags(args: &Args) -> Result<(), Error> {
     }
 }
 
-fn to_file(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
+fn to_file(args: Args, schema: Schema, seed: Seed) -> Result<(), Error> {
     let count = args.count.unwrap_or(10);
     args.start.checked_add(count).ok_or_else(|| Error::Usage("--start plus --count overflows".into()))?;
     let job = Job {
-        generator: Generator::new(Arc::new(schema), seed),
+        generator: Generator::new(Arc::new(schema), seed.value),
         start: args.start,
         count,
         threads: args.threads.map_or_else(super::default_threads, usize::from),
@@ -143,7 +145,9 @@ fn to_file(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
         mode: args.ejson,
     };
     let target = Target::parse(&args.out);
-    let mut out = target.open()?;
+    let mut out = target
+        .open()
+        .map_err(|e| Error::Usage(format!("--out: cannot create '{}': {e}", target.name())))?;
     let started = Instant::now();
     let written = job.run(&mut out).map_err(|e| Error::Runtime(format!("writing to {}: {e}", target.name())))?;
     if !args.quiet && matches!(target, Target::File(_)) {
@@ -159,7 +163,7 @@ fn to_file(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
     Ok(())
 }
 
-fn to_mongo(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
+fn to_mongo(args: Args, schema: Schema, seed: Seed) -> Result<(), Error> {
     let cdc = args.output == Output::MongoCdc;
     let selector = if cdc {
         OpSelector::parse(&args.operation_ratios, &OpKind::ALL)
@@ -171,30 +175,21 @@ fn to_mongo(args: Args, schema: Schema, seed: u64) -> Result<(), Error> {
         OpSelector::only(OpKind::Insert)
     };
     let collection = args.connection.collection.clone().unwrap_or_else(|| default_collection(&schema));
-    let generator = Arc::new(Generator::new(Arc::new(schema), seed));
-    let planner = args.traffic.planner(seed, selector, generator, &args.update_strategy, args.start, &collection)?;
-    let server_time_field = planner.server_time_field();
-    let config = args.traffic.config(args.count, if cdc { args.warmup_inserts } else { 0 }, args.quiet);
+    let generator = Arc::new(Generator::new(Arc::new(schema), seed.value));
+    let planner =
+        args.traffic.planner(seed.value, selector, generator, &args.update_strategy, args.start, &collection)?;
+    let config = args.traffic.config(args.count, if cdc { args.warmup_inserts } else { 0 });
     let info = RunInfo {
         command: if cdc { "generate (mongo-cdc)" } else { "generate (mongo)" }.into(),
-        seed,
+        seed: seed.value,
+        seed_given: seed.given,
         flags: super::traffic::redacted_flags(),
     };
-    let runtime = super::traffic::runtime()?;
-    let report = runtime.block_on(async {
+    super::traffic::runtime()?.block_on(async {
         let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
         let coll = crate::mongo::collection(&client, &db, &collection);
-        let journal = crate::traffic::open_journal(
-            &config,
-            &coll.namespace().to_string(),
-            seed,
-            server_time_field,
-            crate::traffic::operation_time(&client).await,
-        )
-        .map_err(Error::Usage)?;
-        Ok::<_, Error>(crate::traffic::run(planner, client, coll, config, info, journal).await)
-    })?;
-    super::traffic::finish(report, args.traffic.report.as_ref())
+        args.traffic.run(planner, client, coll, config, info, args.quiet).await
+    })
 }
 
 /// The schema's title when it makes a collection name, else "documents".

@@ -2,18 +2,21 @@
 
 mod bench;
 mod bench_plugins;
+pub mod error;
 mod generate;
 mod infer;
+pub mod log;
 mod mutate;
 mod plugin;
 mod traffic;
 mod validate;
+mod values;
 mod verify;
 mod watch;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::Error;
+pub use error::Error;
 use crate::examples;
 use crate::schema::Schema;
 
@@ -87,13 +90,13 @@ pub fn load_schema(arg: Option<&str>) -> Result<Schema, Error> {
 
 /// The seed to use: the one given, or a fresh one that is reported so the run can be
 /// repeated.
-pub fn resolve_seed(seed: Option<u64>, quiet: bool) -> u64 {
+pub fn resolve_seed(seed: Option<values::Seed>, quiet: bool) -> values::Seed {
     seed.unwrap_or_else(|| {
-        let seed = rand::random::<u64>() >> 11; // short enough to type back
+        let value = rand::random::<u64>() >> 11; // short enough to type back
         if !quiet {
-            eprintln!("seed: {seed} (repeat this run with --seed {seed})");
+            eprintln!("seed: {value} (repeat this run with --seed {value})");
         }
-        seed
+        values::Seed { value, given: value.to_string() }
     })
 }
 

@@ -6,7 +6,8 @@ use bson::{Document, doc};
 use futures_util::TryStreamExt;
 
 use super::traffic::{ConnectionArgs, TrafficArgs};
-use crate::error::Error;
+use super::error::Error;
+use super::values::Seed;
 use crate::generate::Generator;
 use crate::mongo::targets::CollectionTargets;
 use crate::plan::{DeleteTracking, OpKind, OpSelector, Sampling};
@@ -51,9 +52,10 @@ pub struct Args {
     #[arg(short = 'n', long, value_name = "N")]
     count: Option<u64>,
 
-    /// Seed for the operation stream. Default: a random seed, printed on stderr
-    #[arg(long, value_name = "S")]
-    seed: Option<u64>,
+    /// Seed for the operation stream: an integer, or any text (hashed the same way
+    /// everywhere). Default: a random seed, printed on stderr
+    #[arg(long, value_name = "SEED", value_parser = super::values::seed)]
+    seed: Option<Seed>,
 
     /// No seed notice or progress lines on stderr
     #[arg(short, long)]
@@ -86,9 +88,9 @@ pub fn run(args: Args) -> Result<(), Error> {
         .collection
         .clone()
         .ok_or_else(|| Error::Usage("--collection is required: the collection to mutate".into()))?;
-    let seed = super::resolve_seed(args.seed, args.quiet);
+    let seed = super::resolve_seed(args.seed.clone(), args.quiet);
     let runtime = super::traffic::runtime()?;
-    let report = runtime.block_on(async {
+    runtime.block_on(async {
         let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
         let coll = crate::mongo::collection(&client, &db, &collection_name);
         let namespace = format!("{db}.{collection_name}");
@@ -116,7 +118,7 @@ pub fn run(args: Args) -> Result<(), Error> {
             None => Schema::from_value(crate::schema::sample::schema_from_samples(&sample))
                 .map_err(|e| Error::Runtime(format!("describing {namespace} from a sample failed: {e}")))?,
         };
-        let generator = Arc::new(Generator::new(Arc::new(schema), seed));
+        let generator = Arc::new(Generator::new(Arc::new(schema), seed.value));
         let cache_size = args.traffic.id_cache_size as usize;
         let targets = CollectionTargets::new(
             coll.clone(),
@@ -128,19 +130,15 @@ pub fn run(args: Args) -> Result<(), Error> {
         let collection_name = coll.name().to_owned();
         let planner = args
             .traffic
-            .planner(seed, selector, generator, &strategy_name, 0, &collection_name)?
+            .planner(seed.value, selector, generator, &strategy_name, 0, &collection_name)?
             .with_source(Box::new(targets), args.sampling, args.delete_tracking);
-        let config = args.traffic.config(args.count, 0, args.quiet);
-        let info = RunInfo { command: "mutate".into(), seed, flags: super::traffic::redacted_flags() };
-        let journal = crate::traffic::open_journal(
-            &config,
-            &namespace,
-            seed,
-            planner.server_time_field(),
-            crate::traffic::operation_time(&client).await,
-        )
-        .map_err(Error::Usage)?;
-        Ok(crate::traffic::run(planner, client, coll, config, info, journal).await)
-    })?;
-    super::traffic::finish(report, args.traffic.report.as_ref())
+        let config = args.traffic.config(args.count, 0);
+        let info = RunInfo {
+            command: "mutate".into(),
+            seed: seed.value,
+            seed_given: seed.given,
+            flags: super::traffic::redacted_flags(),
+        };
+        args.traffic.run(planner, client, coll, config, info, args.quiet).await
+    })
 }

@@ -148,7 +148,7 @@ fn test(
     let registry = plugins.registry_with(Limits { stderr: true, ..plugins.limits() })?;
     let loaded = load(&registry, file, native)?;
     let generator = Arc::new(Generator::new(Arc::new(schema), seed));
-    let args = crate::plugin::parse_args(&plugins.args).map_err(Error::Usage)?;
+    let args = super::values::plugin_args(&plugins.args).map_err(Error::Usage)?;
     let config = args.get(&loaded.info.name).cloned().unwrap_or_default();
     let mut plugin = loaded
         .start(&registry.runtime, SchemaAccess::new(generator.clone()), config, seed)

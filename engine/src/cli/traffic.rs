@@ -2,18 +2,22 @@
 //! `mutate`), and running a traffic run from them.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::error::Error;
+use bson::Document;
+use mongodb::{Client, Collection};
+
+use super::error::{Error, describe_plugin_error};
+use super::values;
+use crate::generate::Generator;
+use crate::metrics::Metrics;
 use crate::metrics::report::{Ending, Report};
 use crate::mongo::writer::WriterConfig;
-use std::sync::Arc;
-
-use crate::generate::Generator;
-use crate::mutation::Plugins;
-use crate::plan::{OnPluginError, OpSelector, Planner, PlannerConfig};
+use crate::mutation::{Plugins, SetupError};
+use crate::plan::{OnPluginError, OpSelector, PlanError, Planner, PlannerConfig};
 use crate::plugin::{Limits, Registry, Runtime, SchemaAccess};
-use crate::traffic::TrafficConfig;
+use crate::traffic::{RunError, RunInfo, Traffic, TrafficConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct ConnectionArgs {
@@ -31,7 +35,8 @@ pub struct ConnectionArgs {
     #[arg(long)]
     pub db: Option<String>,
 
-    /// Collection to write to
+    /// Collection: the one to write to (generate, mutate) or to read (infer, validate,
+    /// verify)
     #[arg(long)]
     pub collection: Option<String>,
 }
@@ -43,7 +48,7 @@ pub struct TrafficArgs {
     pub duration: Option<Duration>,
 
     /// Operations per second, held steady at write time (default: as fast as possible)
-    #[arg(long, value_name = "OPS", value_parser = positive_rate)]
+    #[arg(long, value_name = "OPS", value_parser = values::positive_rate)]
     pub rate_limit: Option<f64>,
 
     /// Operations per bulk write
@@ -56,7 +61,7 @@ pub struct TrafficArgs {
 
     /// Write concern: majority, a node count (1, 0 = unacknowledged), ",j" for journaled
     /// (default: the server's)
-    #[arg(long, value_name = "W", value_parser = crate::mongo::parse_write_concern)]
+    #[arg(long, value_name = "W", value_parser = values::write_concern)]
     pub write_concern: Option<mongodb::options::WriteConcern>,
 
     /// Unordered bulk writes: the server continues past a failed operation (ordered is
@@ -107,7 +112,7 @@ pub struct TrafficArgs {
     pub plugins: PluginArgs,
 }
 
-/// Loading and running plugins (DESIGN.md §4, plugin-sdk/README.md).
+/// Loading and running plugins (plugin-sdk/README.md).
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Plugins")]
 pub struct PluginArgs {
@@ -172,23 +177,16 @@ impl PluginArgs {
     }
 
     pub fn registry_with(&self, limits: Limits) -> Result<Registry, Error> {
-        let runtime = Runtime::new(limits).map_err(Error::Runtime)?;
+        let runtime = Runtime::new(limits).map_err(|e| Error::Runtime(e.to_string()))?;
         Registry::new(runtime, &self.files, &self.natives).map_err(|e| Error::Usage(e.to_string()))
     }
-}
-
-fn positive_rate(s: &str) -> Result<f64, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|r| r.is_finite() && *r > 0.0 && *r <= 10_000_000.0)
-        .ok_or_else(|| format!("'{s}' is not a positive number of operations per second"))
 }
 
 impl TrafficArgs {
     /// The plugins of this run: `--plugin-arg`s, with the tombstone flags as the
     /// built-in tombstone's arguments.
     pub fn plugins(&self, generator: &Arc<Generator>, seed: u64) -> Result<Plugins, Error> {
-        let mut args = crate::plugin::parse_args(&self.plugins.args).map_err(Error::Usage)?;
+        let mut args = values::plugin_args(&self.plugins.args).map_err(Error::Usage)?;
         let tomb = args.entry("tombstone".into()).or_default();
         for (key, value) in [("flag", &self.tombstone_field), ("time", &self.tombstone_time_field)] {
             if !tomb.iter().any(|(k, _)| k == key) {
@@ -196,10 +194,13 @@ impl TrafficArgs {
             }
         }
         let registry = self.plugins.registry()?;
-        Plugins::new(registry, SchemaAccess::new(generator.clone()), args, seed).map_err(Error::Usage)
+        Plugins::new(registry, SchemaAccess::new(generator.clone()), args, seed).map_err(|e| match e {
+            SetupError::ArgsForUnknownPlugin(ref name) => Error::Usage(format!("--plugin-arg {name}.…: {e}")),
+            other => Error::Usage(other.to_string()),
+        })
     }
 
-    pub fn config(&self, count: Option<u64>, warmup_inserts: u64, quiet: bool) -> TrafficConfig {
+    pub fn config(&self, count: Option<u64>, warmup_inserts: u64) -> TrafficConfig {
         TrafficConfig {
             count,
             duration: self.duration,
@@ -212,10 +213,7 @@ impl TrafficArgs {
                 write_concern: self.write_concern.clone(),
                 max_retries: self.max_retries,
             },
-            metrics_interval: self.metrics_interval,
             warmup_inserts,
-            quiet,
-            journal: self.journal.clone(),
         }
     }
 
@@ -248,6 +246,62 @@ impl TrafficArgs {
             None => planner,
         })
     }
+
+    /// Runs `planner` against `coll` as these flags say: the journal, progress lines
+    /// every `--metrics-interval` unless `quiet`, Ctrl-C to stop; then the summary,
+    /// `--report`, and the exit status.
+    pub async fn run(
+        &self,
+        planner: Planner,
+        client: Client,
+        coll: Collection<Document>,
+        config: TrafficConfig,
+        info: RunInfo,
+        quiet: bool,
+    ) -> Result<(), Error> {
+        let journal = match &self.journal {
+            Some(path) => {
+                let header_seed = info.seed;
+                let namespace = coll.namespace().to_string();
+                let start = crate::traffic::operation_time(&client).await;
+                let journal = crate::traffic::open_journal(path, &namespace, header_seed, planner.server_time_field(), start)
+                    .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
+                Some(journal)
+            }
+            None => None,
+        };
+        let metrics = Arc::new(Metrics::default());
+        let progress = (!quiet).then(|| tokio::spawn(progress_lines(metrics.clone(), self.metrics_interval)));
+        let traffic = Traffic { planner, client, coll, config, info, journal, metrics };
+        let report = crate::traffic::run(traffic, interrupted()).await;
+        if let Some(progress) = progress {
+            progress.abort();
+        }
+        finish(report, self.report.as_ref())
+    }
+}
+
+/// Resolves at the first Ctrl-C; a second one quits at once.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return std::future::pending().await; // no signal handling: never interrupted
+    }
+    eprintln!("\nstopping after the batches in flight (Ctrl-C again to quit at once)");
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    });
+}
+
+/// A progress line on stderr every `interval`.
+async fn progress_lines(metrics: Arc<Metrics>, interval: Duration) {
+    let started = Instant::now();
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        ticks.tick().await;
+        eprintln!("{}", metrics.interval_line(started.elapsed(), interval));
+    }
 }
 
 /// The command line for the report, with passwords redacted.
@@ -272,7 +326,11 @@ pub fn finish(report: Report, path: Option<&PathBuf>) -> Result<(), Error> {
             .map_err(|e| Error::Runtime(format!("--report: cannot write '{}': {e}", path.display())))?;
     }
     match report.ending {
-        Ending::Failed => Err(Error::Reported(report.error.unwrap_or_else(|| "the run failed".into()))),
+        Ending::Failed => Err(Error::Reported(match report.failure.as_deref() {
+            Some(RunError::Plan(PlanError::Plugin(e))) => describe_plugin_error(e),
+            Some(other) => other.to_string(),
+            None => "the run failed".into(),
+        })),
         _ => Ok(()),
     }
 }

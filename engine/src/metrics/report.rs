@@ -19,16 +19,35 @@ pub enum Ending {
     Exhausted,
 }
 
+impl Ending {
+    /// The name the report uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ending::Completed => "completed",
+            Ending::Interrupted => "interrupted",
+            Ending::Failed => "failed",
+            Ending::Exhausted => "exhausted",
+        }
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
     pub forge_version: &'static str,
     pub command: String,
     pub namespace: String,
+    /// The run seed, as used.
     pub seed: u64,
+    /// The seed as given (text seeds are hashed into `seed`).
+    pub seed_given: String,
     pub started_at: String,
     pub duration_s: f64,
     pub ending: Ending,
+    /// Why the run failed, as text.
     pub error: Option<String>,
+    /// Why the run failed, for the caller to explain.
+    #[serde(skip)]
+    pub failure: Option<std::sync::Arc<crate::traffic::RunError>>,
     pub target_rate: Option<f64>,
     pub achieved_rate: f64,
     pub ops: BTreeMap<OpKind, KindCounts>,
@@ -51,21 +70,26 @@ impl Report {
     /// A human summary for stderr.
     pub fn summary(&self) -> String {
         let mut out = format!(
-            "{} {} on {}: {:?} after {:.1}s, {} operations acknowledged, {:.0} ops/s{}\n",
+            "{} {} on {}: {} after {:.1}s, {} operations acknowledged, {:.0} ops/s{}\n",
             self.command,
             if self.error.is_some() { "stopped" } else { "finished" },
             self.namespace,
-            self.ending,
+            self.ending.name(),
             self.duration_s,
             self.acknowledged(),
             self.achieved_rate,
             self.target_rate.map(|r| format!(" (target {r})")).unwrap_or_default()
-        )
-        .to_lowercase();
+        );
         for (kind, c) in &self.ops {
             let failed: u64 = c.failed.values().sum();
+            // Inserts and deletes modify nothing; for updates and replaces, matched but
+            // not modified means no change, hence no change event.
+            let modified = match kind {
+                OpKind::Update | OpKind::Replace => format!("  modified {:>9}", c.modified),
+                _ => String::new(),
+            };
             out.push_str(&format!(
-                "  {:<8} attempted {:>9}  acknowledged {:>9}  matched {:>9}{}{}{}\n",
+                "  {:<8} attempted {:>9}  acknowledged {:>9}  matched {:>9}{modified}{}{}{}\n",
                 kind.name(),
                 c.attempted,
                 c.acknowledged,

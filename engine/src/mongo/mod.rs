@@ -8,7 +8,6 @@ use std::time::Duration;
 use mongodb::options::{Acknowledgment, ClientOptions, WriteConcern};
 use mongodb::{Client, Collection};
 
-use crate::error::Error;
 
 /// How long to wait for a server before an operation fails (the driver's default of
 /// 30 s would make a down server look like a hang).
@@ -25,23 +24,41 @@ pub fn redact_uri(uri: &str) -> String {
     format!("{}{user}:***{}", &uri[..scheme_end + 3], &rest[at..])
 }
 
-/// A connected client and the database name to use (`--db`, else the URI's, else `forge`).
-pub async fn connect(uri: &str, db: Option<&str>) -> Result<(Client, String), Error> {
+/// Why connecting failed. The connection string is shown with its password redacted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid connection string '{uri}': {reason}")]
+    InvalidUri { uri: String, reason: String },
+    #[error("authentication failed at {uri}: {reason}")]
+    Authentication { uri: String, reason: String },
+    #[error("cannot reach MongoDB at {uri}: {reason}")]
+    Unreachable { uri: String, reason: String },
+}
+
+impl ConnectError {
+    /// Whether the input (the connection string or its credentials) is at fault,
+    /// rather than the server or the network.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, ConnectError::Unreachable { .. })
+    }
+}
+
+/// A connected client and the database name to use (`db`, else the URI's, else `forge`).
+pub async fn connect(uri: &str, db: Option<&str>) -> Result<(Client, String), ConnectError> {
     let shown = redact_uri(uri);
-    let mut options = ClientOptions::parse(uri)
-        .await
-        .map_err(|e| Error::Usage(format!("--uri: invalid connection string '{shown}': {}", e.kind)))?;
+    let invalid = |e: mongodb::error::Error| ConnectError::InvalidUri { uri: shown.clone(), reason: e.kind.to_string() };
+    let mut options = ClientOptions::parse(uri).await.map_err(invalid)?;
     options.app_name.get_or_insert_with(|| "forge".into());
     options.server_selection_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
     options.connect_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
     let db = db.map(str::to_string).or_else(|| options.default_database.clone()).unwrap_or_else(|| "forge".into());
-    let client = Client::with_options(options).map_err(|e| Error::Usage(format!("--uri '{shown}': {}", e.kind)))?;
+    let client = Client::with_options(options).map_err(invalid)?;
     client.database("admin").run_command(bson::doc! { "ping": 1 }).await.map_err(|e| {
+        let reason = one_line(&e.kind.to_string());
         if is_auth_failure(&e) {
-            // Bad credentials are bad input, like a bad flag.
-            Error::Usage(format!("--uri: authentication failed at {shown}: {}", one_line(&e.kind.to_string())))
+            ConnectError::Authentication { uri: shown.clone(), reason }
         } else {
-            Error::Runtime(format!("cannot reach MongoDB at {shown}: {}", one_line(&e.kind.to_string())))
+            ConnectError::Unreachable { uri: shown.clone(), reason }
         }
     })?;
     Ok((client, db))
@@ -58,32 +75,6 @@ fn is_auth_failure(e: &mongodb::error::Error) -> bool {
 
 pub fn collection(client: &Client, db: &str, name: &str) -> Collection<bson::Document> {
     client.database(db).collection(name)
-}
-
-/// `--write-concern`: `majority`, a node count (`1`, `0` for unacknowledged), with
-/// `,j` for journaled (`majority,j`).
-pub fn parse_write_concern(spec: &str) -> Result<WriteConcern, String> {
-    let mut parts = spec.split(',').map(str::trim);
-    let w = parts.next().unwrap_or_default();
-    let w = w.strip_prefix("w:").unwrap_or(w);
-    let acknowledgment = match w {
-        "majority" => Acknowledgment::Majority,
-        n => Acknowledgment::Nodes(n.parse().map_err(|_| {
-            format!("'{spec}' is not a write concern (expected majority, a number such as 1 or 0, optionally ,j)")
-        })?),
-    };
-    let mut journal = None;
-    for part in parts {
-        match part {
-            "j" | "j:true" => journal = Some(true),
-            "j:false" => journal = Some(false),
-            other => return Err(format!("unknown write concern option '{other}' (expected j)")),
-        }
-    }
-    let mut wc = WriteConcern::default();
-    wc.w = Some(acknowledgment);
-    wc.journal = journal;
-    Ok(wc)
 }
 
 pub fn is_unacknowledged(wc: &WriteConcern) -> bool {
@@ -104,13 +95,5 @@ mod tests {
         assert_eq!(redact_uri("mongodb+srv://bob:p@ss@cluster/"), "mongodb+srv://bob:***@cluster/");
         assert_eq!(redact_uri("mongodb://h:1/db?authSource=a@b"), "mongodb://h:1/db?authSource=a@b");
         assert_eq!(redact_uri("mongodb://h:1"), "mongodb://h:1");
-    }
-
-    #[test]
-    fn write_concerns_parse() {
-        assert_eq!(parse_write_concern("majority,j").unwrap().journal, Some(true));
-        assert_eq!(parse_write_concern("w:1").unwrap().w, Some(Acknowledgment::Nodes(1)));
-        assert!(is_unacknowledged(&parse_write_concern("0").unwrap()));
-        assert!(parse_write_concern("most").unwrap_err().contains("most"));
     }
 }

@@ -8,7 +8,12 @@ use futures_util::TryStreamExt;
 use mongodb::Collection;
 use tokio::runtime::Handle;
 
-use crate::plan::{IdCache, IdKey, Sampling, TargetSource};
+use crate::plan::{IdCache, IdKey, PlanError, Sampling, TargetSource};
+
+/// The collection could not be sampled for targets.
+#[derive(Debug, thiserror::Error)]
+#[error("sampling targets from the collection failed: {}", super::one_line(&.0.kind.to_string()))]
+pub struct TargetsError(#[source] pub mongodb::error::Error);
 
 pub struct CollectionTargets {
     pub coll: Collection<Document>,
@@ -74,11 +79,9 @@ impl CollectionTargets {
 }
 
 impl TargetSource for CollectionTargets {
-    fn refill(&mut self, cache: &mut IdCache, skip: &HashSet<IdKey>) -> Result<usize, String> {
+    fn refill(&mut self, cache: &mut IdCache, skip: &HashSet<IdKey>) -> Result<usize, PlanError> {
         let handle = self.handle.clone();
-        let ids = handle.block_on(self.fetch()).map_err(|e| {
-            format!("sampling targets from the collection failed: {}", super::one_line(&e.kind.to_string()))
-        })?;
+        let ids = handle.block_on(self.fetch()).map_err(TargetsError)?;
         let before = cache.len();
         for id in ids {
             if !skip.contains(&IdKey::of(&id)) {

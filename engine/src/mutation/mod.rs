@@ -128,7 +128,19 @@ fn tombstone_guard(update: &Document) -> Option<Document> {
     (!guard.is_empty()).then_some(guard)
 }
 
-/// Starts plugins for a run: the registry, the schema they see, their `--plugin-arg`s.
+/// Why a run's plugins could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Configuration was given for a plugin nobody loaded.
+    #[error("no plugin is named '{0}'")]
+    ArgsForUnknownPlugin(String),
+    #[error(transparent)]
+    Runtime(#[from] crate::plugin::runtime::RuntimeError),
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+}
+
+/// Starts plugins for a run: the registry, the schema they see, their configuration.
 pub struct Plugins {
     pub registry: Registry,
     schema: Arc<SchemaAccess>,
@@ -145,17 +157,17 @@ impl Plugins {
         schema: Arc<SchemaAccess>,
         args: BTreeMap<String, Vec<(String, String)>>,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SetupError> {
         if let Some(unknown) = args.keys().find(|n| !registry.is_known(n) && n.as_str() != "mixed") {
-            return Err(format!("--plugin-arg {unknown}.…: no plugin is named '{unknown}'"));
+            return Err(SetupError::ArgsForUnknownPlugin(unknown.clone()));
         }
         Ok(Plugins { registry, schema, args, seed })
     }
 
     /// The built-ins only, with default limits: for benchmarks and tests.
-    pub fn builtins(generator: &Arc<crate::generate::Generator>, seed: u64) -> Result<Self, String> {
+    pub fn builtins(generator: &Arc<crate::generate::Generator>, seed: u64) -> Result<Self, SetupError> {
         let runtime = crate::plugin::Runtime::new(crate::plugin::Limits::default())?;
-        let registry = Registry::new(runtime, &[], &[]).map_err(|e| e.to_string())?;
+        let registry = Registry::new(runtime, &[], &[])?;
         Plugins::new(registry, SchemaAccess::new(generator.clone()), BTreeMap::new(), seed)
     }
 

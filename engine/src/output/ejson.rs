@@ -13,7 +13,8 @@
 use base64::Engine as _;
 use bson::{Bson, Document};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How Extended JSON writes numbers and dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// ISO dates and plain numbers (64-bit integers stay wrapped so no type is lost).
     Relaxed,

@@ -1,17 +1,16 @@
 //! Where generated documents go, and in which text form.
 
 pub mod ejson;
+pub mod render;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bson::Document;
 
-use crate::error::Error;
-
 /// Text layouts for file output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextFormat {
     /// One document per line (what `mongoimport` reads by default).
     Ndjson,
@@ -69,14 +68,11 @@ impl Target {
         }
     }
 
-    pub fn open(&self) -> Result<Box<dyn Write + Send>, Error> {
+    /// The stream to write to; the error is the file's, which could not be created.
+    pub fn open(&self) -> io::Result<Box<dyn Write + Send>> {
         Ok(match self {
             Target::Stdout => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
-            Target::File(p) => Box::new(BufWriter::with_capacity(1 << 16, create(p)?)),
+            Target::File(p) => Box::new(BufWriter::with_capacity(1 << 16, File::create(p)?)),
         })
     }
-}
-
-fn create(path: &Path) -> Result<File, Error> {
-    File::create(path).map_err(|e| Error::Usage(format!("--out: cannot create '{}': {e}", path.display())))
 }

@@ -1,4 +1,5 @@
-//! Parallel, ordered generation into a byte stream.
+//! File output: documents generated in parallel and rendered, in index order, as one
+//! text stream (NDJSON or a JSON array).
 //!
 //! Documents are made in chunks; worker `w` of `n` takes chunks `w, w+n, w+2n, ...` and
 //! hands each, serialised, to its own small bounded channel. The writer takes chunks

@@ -5,6 +5,7 @@
 //! (run seed, i), so the same seed and flags give the same operation stream whatever
 //! the number of writers.
 
+pub mod error;
 pub mod expected;
 pub mod id_cache;
 pub mod selector;
@@ -14,13 +15,14 @@ use std::sync::Arc;
 
 use bson::{Bson, Document, doc};
 
+pub use error::PlanError;
 pub use id_cache::{IdCache, IdKey};
-pub use selector::{OpKind, OpSelector};
+pub use selector::{OpKind, OpSelector, RatiosError};
 
 use crate::generate::Generator;
 use crate::mutation::{DeleteAction, Deleter, Mutation, OpContext, Strategy};
 use crate::plugin::PluginError;
-use crate::seed::{self, Stream};
+use crate::seed::{self, Rng, Stream};
 
 /// One planned write, in the shape the writer sends it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,10 +46,14 @@ pub enum Write {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpPlan {
+    /// The operation index: its place in the plan.
     pub index: u64,
     /// The kind the mix chose (a tombstone delete is a `Delete` written as an update).
     pub kind: OpKind,
+    /// The target's (or the new document's) `_id`.
     pub id: Bson,
+    /// The writer that owns `id`, decided here once for every use.
+    pub writer: usize,
     pub write: Write,
     /// What the operation should do, when the run keeps a journal.
     pub expect: Option<Expectation>,
@@ -62,7 +68,7 @@ pub struct Expectation {
 }
 
 /// How targets are chosen from the IdCache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sampling {
     /// Uniformly at random.
     Random,
@@ -75,11 +81,11 @@ pub enum Sampling {
 /// Where a planner's targets come from when its cache runs dry.
 pub trait TargetSource: Send {
     /// Adds targets to `cache`, skipping `skip`; returns how many were added.
-    fn refill(&mut self, cache: &mut IdCache, skip: &HashSet<IdKey>) -> Result<usize, String>;
+    fn refill(&mut self, cache: &mut IdCache, skip: &HashSet<IdKey>) -> Result<usize, PlanError>;
 }
 
 /// Which deleted `_id`s a planner keeps away from later operations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeleteTracking {
     /// Deleted `_id`s may be targeted again (their updates then match nothing).
     None,
@@ -111,11 +117,6 @@ enum Planned {
     Exhausted,
 }
 
-enum Stopped {
-    Source(String),
-    Plugin(PluginError),
-}
-
 pub struct Planner {
     seed: u64,
     next: u64,
@@ -125,7 +126,7 @@ pub struct Planner {
     strategy: Strategy,
     replace: Strategy,
     delete: Deleter,
-    collection: String,
+    collection: Arc<str>,
     writers: usize,
     on_plugin_error: OnPluginError,
     cache: IdCache,
@@ -138,12 +139,12 @@ pub struct Planner {
     /// Updates and deletes that found no target and became inserts.
     pub converted_to_insert: u64,
     /// Plugin failures by kind (timeout, trap...): each a skipped operation, or with
-    /// `--on-plugin-error fail` the one that stopped the run.
+    /// `OnPluginError::Fail` the one that stopped the run.
     pub plugin_errors: BTreeMap<String, u64>,
 }
 
-/// What a failing plugin call does to the run (`--on-plugin-error`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// What a failing plugin call does to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnPluginError {
     /// Stop the run (after what was planned before is written) and report the error
     #[default]
@@ -152,7 +153,7 @@ pub enum OnPluginError {
     Skip,
 }
 
-/// Plugin errors printed in full with `--on-plugin-error skip`; the rest are counted.
+/// Plugin errors shown in full when they are skipped; the rest are counted.
 const PLUGIN_ERRORS_SHOWN: u64 = 5;
 
 pub struct PlannerConfig {
@@ -180,7 +181,7 @@ impl Planner {
             strategy: config.strategy,
             replace: config.replace,
             delete: config.delete,
-            collection: String::new(),
+            collection: Arc::from(""),
             writers: 1,
             on_plugin_error: OnPluginError::Fail,
             cache: IdCache::new(config.id_cache_size),
@@ -197,7 +198,7 @@ impl Planner {
     /// What plugins are told (the collection, the number of writers) and what their
     /// failures do.
     pub fn with_plugin_context(mut self, collection: &str, writers: usize, on_error: OnPluginError) -> Self {
-        self.collection = collection.to_owned();
+        self.collection = Arc::from(collection);
         self.writers = writers;
         self.on_plugin_error = on_error;
         self
@@ -252,39 +253,42 @@ impl Planner {
             Expectation { matched: Some(matched), state }
         });
         self.prune_model(index);
-        OpPlan { index, kind: OpKind::Insert, id, write: Write::Insert(doc), expect }
+        let writer = writer_of(&id, self.writers);
+        OpPlan { index, kind: OpKind::Insert, id, writer, write: Write::Insert(doc), expect }
     }
 
-    /// The next operation, or `None` when a mutation run has no target left.
-    pub fn next_op(&mut self) -> Result<Option<OpPlan>, String> {
+    /// The next operation, or `None` when a mutation run has no target left. Plugin
+    /// failures stop the run or, with `OnPluginError::Skip`, are counted and skipped.
+    pub fn next_op(&mut self) -> Result<Option<OpPlan>, PlanError> {
         loop {
             match self.plan_one() {
                 Ok(Planned::Op(op)) => return Ok(Some(op)),
                 Ok(Planned::Exhausted) => return Ok(None),
                 Ok(Planned::Skipped) => continue,
-                Err(Stopped::Source(e)) => return Err(e),
-                Err(Stopped::Plugin(e)) => {
+                Err(PlanError::Plugin(e)) => {
                     let count = self.plugin_errors.entry(e.kind().to_owned()).or_default();
                     *count += 1;
                     if self.on_plugin_error == OnPluginError::Fail {
-                        return Err(e.to_string());
+                        return Err(PlanError::Plugin(e));
                     }
                     if *count <= PLUGIN_ERRORS_SHOWN {
-                        eprintln!("skipped: {e}");
+                        tracing::warn!("skipped: {e}");
                     }
                 }
+                Err(e) => return Err(e),
             }
         }
     }
 
-    fn plan_one(&mut self) -> Result<Planned, Stopped> {
+    /// Plans operation `next`: its kind, its target, then what to write to it.
+    fn plan_one(&mut self) -> Result<Planned, PlanError> {
         let index = self.next;
         self.next += 1;
         let mut rng = seed::rng(self.seed, Stream::Operation, index);
         let mut kind = self.selector.pick(&mut rng);
         if kind != OpKind::Insert && self.cache.is_empty() {
             if let Some(source) = &mut self.source {
-                source.refill(&mut self.cache, &self.deleted).map_err(Stopped::Source)?;
+                source.refill(&mut self.cache, &self.deleted)?;
             }
             if self.cache.is_empty() {
                 if self.source.is_some() {
@@ -297,57 +301,71 @@ impl Planner {
         if kind == OpKind::Insert {
             return Ok(Planned::Op(self.insert(index)));
         }
-        let id = match self.sampling {
-            Sampling::Random => self.cache.pick(&mut rng).cloned(),
-            Sampling::Sequential => self.cache.pop_oldest(),
-            Sampling::WeightedRecent => self.cache.pick_recent(&mut rng),
-        }
-        .expect("cache checked non-empty");
-        let filter = self.filter(&id);
+        let id = self.pick_target(&mut rng);
+        let writer = writer_of(&id, self.writers);
+        let collection = self.collection.clone();
         let ctx = OpContext {
             run_seed: self.seed,
             op_index: index,
-            worker: writer_of(&id, self.writers) as u32,
-            collection: &self.collection,
+            worker: writer as u32,
+            collection: &collection,
             target: &id,
             current: None,
         };
+        let filter = self.filter(&id);
         let write = match kind {
             OpKind::Update | OpKind::Replace => {
                 let strategy = if kind == OpKind::Update { &mut self.strategy } else { &mut self.replace };
-                match strategy.mutate(&ctx, &mut rng).map_err(Stopped::Plugin)? {
+                match strategy.mutate(&ctx, &mut rng)? {
                     Mutation::Update(update) => Write::Update { filter, update },
                     Mutation::Replace(replacement) => Write::Replace { filter, replacement },
                     Mutation::Skip => return Ok(Planned::Skipped),
                 }
             }
-            OpKind::Delete => {
-                let action = self.delete.on_delete(&ctx, &mut rng).map_err(Stopped::Plugin)?;
-                if action == DeleteAction::Remove || self.tracking == DeleteTracking::Memory {
-                    self.cache.remove(&id);
-                }
-                if self.tracking == DeleteTracking::Memory {
-                    self.deleted.insert(IdKey::of(&id));
-                }
-                match action {
-                    DeleteAction::Remove | DeleteAction::Keep => Write::Delete { filter },
-                    DeleteAction::Tombstone(update) => Write::Update { filter, update },
-                }
-            }
+            OpKind::Delete => self.plan_delete(&ctx, &mut rng, filter)?,
             OpKind::Insert => unreachable!("handled above"),
         };
-        let guard = if self.tracking == DeleteTracking::Filter { self.delete.guard().cloned() } else { None };
-        let expect = self.model.as_mut().map(|m| {
-            let (matched, state) = match &write {
-                Write::Update { update, .. } => m.update(&id, guard.as_ref(), update),
-                Write::Replace { replacement, .. } => m.replace(&id, guard.as_ref(), replacement),
-                Write::Delete { .. } => m.delete(&id, guard.as_ref()),
-                Write::Insert(_) | Write::InsertRaw(_) => unreachable!("inserts are planned above"),
-            };
-            Expectation { matched, state }
-        });
+        let expect = self.expect(&id, &write);
         self.prune_model(index);
-        Ok(Planned::Op(OpPlan { index, kind, id, write, expect }))
+        Ok(Planned::Op(OpPlan { index, kind, id, writer, write, expect }))
+    }
+
+    /// A live target, as `--sampling` chooses; the cache was checked non-empty.
+    fn pick_target(&mut self, rng: &mut Rng) -> Bson {
+        match self.sampling {
+            Sampling::Random => self.cache.pick(rng).cloned(),
+            Sampling::Sequential => self.cache.pop_oldest(),
+            Sampling::WeightedRecent => self.cache.pick_recent(rng),
+        }
+        .expect("cache checked non-empty")
+    }
+
+    /// What the delete behavior makes of a delete, and what it means for the targets.
+    fn plan_delete(&mut self, ctx: &OpContext, rng: &mut Rng, filter: Document) -> Result<Write, PluginError> {
+        let action = self.delete.on_delete(ctx, rng)?;
+        if action == DeleteAction::Remove || self.tracking == DeleteTracking::Memory {
+            self.cache.remove(ctx.target);
+        }
+        if self.tracking == DeleteTracking::Memory {
+            self.deleted.insert(IdKey::of(ctx.target));
+        }
+        Ok(match action {
+            DeleteAction::Remove | DeleteAction::Keep => Write::Delete { filter },
+            DeleteAction::Tombstone(update) => Write::Update { filter, update },
+        })
+    }
+
+    /// The model's prediction for a write to an existing target, when it keeps one.
+    fn expect(&mut self, id: &Bson, write: &Write) -> Option<Expectation> {
+        let guard = if self.tracking == DeleteTracking::Filter { self.delete.guard().cloned() } else { None };
+        let model = self.model.as_mut()?;
+        let (matched, state) = match write {
+            Write::Update { update, .. } => model.update(id, guard.as_ref(), update),
+            Write::Replace { replacement, .. } => model.replace(id, guard.as_ref(), replacement),
+            Write::Delete { .. } => model.delete(id, guard.as_ref()),
+            Write::Insert(_) | Write::InsertRaw(_) => unreachable!("inserts are planned apart"),
+        };
+        Some(Expectation { matched, state })
     }
 
     /// Keeps the model no larger than the targets (plus deleted ones still tracked).

@@ -27,6 +27,21 @@ impl OpKind {
     }
 }
 
+/// An operation mix that does not parse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RatiosError {
+    #[error("'{0}' is not kind:weight (e.g. insert:50,update:40,delete:10)")]
+    NotKindWeight(String),
+    #[error("unknown operation '{name}' (expected {expected})")]
+    UnknownKind { name: String, expected: String },
+    #[error("weight of {name} must be a non-negative number, not '{weight}'")]
+    BadWeight { name: String, weight: String },
+    #[error("{0} is given twice")]
+    Twice(String),
+    #[error("at least one operation needs a positive weight")]
+    NothingPositive,
+}
+
 /// Weighted choice of an operation kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpSelector {
@@ -37,28 +52,29 @@ pub struct OpSelector {
 impl OpSelector {
     /// Parses `kind:weight,...`; `allowed` lists the kinds this command accepts.
     /// Weights are relative (they need not add up to 100).
-    pub fn parse(spec: &str, allowed: &[OpKind]) -> Result<Self, String> {
+    pub fn parse(spec: &str, allowed: &[OpKind]) -> Result<Self, RatiosError> {
         let mut weights: Vec<(OpKind, f64)> = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, weight) = part
-                .split_once(':')
-                .ok_or_else(|| format!("'{part}' is not kind:weight (e.g. insert:50,update:40,delete:10)"))?;
-            let kind = allowed.iter().copied().find(|k| k.name() == name.trim()).ok_or_else(|| {
+            let (name, weight) = part.split_once(':').ok_or_else(|| RatiosError::NotKindWeight(part.to_owned()))?;
+            let name = name.trim();
+            let kind = allowed.iter().copied().find(|k| k.name() == name).ok_or_else(|| {
                 let names: Vec<_> = allowed.iter().map(|k| k.name()).collect();
-                format!("unknown operation '{}' (expected {})", name.trim(), names.join(", "))
+                RatiosError::UnknownKind { name: name.to_owned(), expected: names.join(", ") }
             })?;
-            let weight: f64 =
-                weight.trim().parse().ok().filter(|w: &f64| w.is_finite() && *w >= 0.0).ok_or_else(|| {
-                    format!("weight of {name} must be a non-negative number, not '{}'", weight.trim())
-                })?;
+            let weight: f64 = weight
+                .trim()
+                .parse()
+                .ok()
+                .filter(|w: &f64| w.is_finite() && *w >= 0.0)
+                .ok_or_else(|| RatiosError::BadWeight { name: name.to_owned(), weight: weight.trim().to_owned() })?;
             if weights.iter().any(|(k, _)| *k == kind) {
-                return Err(format!("{name} is given twice"));
+                return Err(RatiosError::Twice(name.to_owned()));
             }
             weights.push((kind, weight));
         }
         let total: f64 = weights.iter().map(|(_, w)| w).sum();
         if total <= 0.0 {
-            return Err("at least one operation needs a positive weight".into());
+            return Err(RatiosError::NothingPositive);
         }
         weights.retain(|(_, w)| *w > 0.0);
         Ok(OpSelector { weights, total })
@@ -124,9 +140,9 @@ mod tests {
             ("update:1,update:2", "twice"),
             ("", "positive"),
         ] {
-            let e = OpSelector::parse(spec, ALL).unwrap_err();
+            let e = OpSelector::parse(spec, ALL).unwrap_err().to_string();
             assert!(e.contains(culprit), "{spec}: {e}");
         }
-        assert!(OpSelector::parse("insert:1", &[OpKind::Update, OpKind::Delete]).unwrap_err().contains("insert"));
+        assert!(OpSelector::parse("insert:1", &[OpKind::Update, OpKind::Delete]).unwrap_err().to_string().contains("insert"));
     }
 }

@@ -10,7 +10,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use super::error::{Failure, PluginError};
 use super::host_calls::HostCalls;
 use super::runtime::{Runtime, State, classify};
-use super::{Call, Plugin, SUPPORTED_CONTRACT, bad_document, check_contract, with_id};
+use super::{Call, Plugin, SUPPORTED_CONTRACT, check_contract, checked_document, with_id};
 
 mod mutator_world {
     wasmtime::component::bindgen!({ world: "mutator-plugin", path: "../plugin-sdk/wit" });
@@ -59,7 +59,7 @@ impl wit_host::Host for State {
         forge_plugin_sdk::wire::encode_document(&self.host.generate_document())
     }
     fn generate_field(&mut self, path: String) -> Result<Vec<u8>, String> {
-        self.host.generate_field(&path).map(|v| forge_plugin_sdk::wire::encode_value(Ok(v)))
+        self.host.generate_field(&path).map(|v| forge_plugin_sdk::wire::encode_value(Ok(v))).map_err(|e| e.to_string())
     }
     fn log(&mut self, message: String) {
         self.host.log(&message)
@@ -344,5 +344,5 @@ impl Plugin for ComponentPlugin {
 }
 
 fn document(label: &str, export: &'static str, op: Option<u64>, bytes: &[u8]) -> Result<Document, PluginError> {
-    bad_document(bytes).map_err(|m| PluginError { plugin: label.into(), export, op, failure: Failure::BadReturn(m) })
+    checked_document(bytes).map_err(|failure| PluginError { plugin: label.into(), export, op, failure })
 }

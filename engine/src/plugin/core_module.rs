@@ -145,7 +145,7 @@ fn add_forge_imports(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     })?;
     linker.func_wrap("forge", "generate_field", |mut c: Caller<'_, State>, ptr: u32, len: u32| {
         let path = guest_str(&mut c, ptr, len)?;
-        let bytes = wire::encode_value(c.data_mut().host.generate_field(&path));
+        let bytes = wire::encode_value(c.data_mut().host.generate_field(&path).map_err(|e| e.to_string()));
         give(&mut c, &bytes)
     })?;
     linker.func_wrap("forge", "log", |mut c: Caller<'_, State>, ptr: u32, len: u32| {

@@ -6,9 +6,9 @@ use std::fmt;
 pub enum Failure {
     /// The plugin returned its own typed error.
     Plugin { kind: &'static str, message: String },
-    /// The call ran past `--plugin-timeout`.
+    /// The call ran past its deadline (the runtime's `Limits::timeout`).
     Timeout(std::time::Duration),
-    /// The plugin tried to grow its memory past `--plugin-memory`.
+    /// The plugin tried to grow its memory past the cap (`Limits::memory`, in bytes).
     OutOfMemory(u64),
     /// A WebAssembly trap (unreachable, out-of-bounds access, a Rust panic...).
     Trap(String),
@@ -55,10 +55,8 @@ impl fmt::Display for PluginError {
         }
         match &self.failure {
             Failure::Plugin { kind, message } => write!(f, ": {kind}: {message}"),
-            Failure::Timeout(d) => write!(f, ": timed out after {} (--plugin-timeout)", humantime::format_duration(*d)),
-            Failure::OutOfMemory(cap) => {
-                write!(f, ": ran out of memory: it tried to grow past {} MiB (--plugin-memory)", cap >> 20)
-            }
+            Failure::Timeout(d) => write!(f, ": timed out after {}", humantime::format_duration(*d)),
+            Failure::OutOfMemory(cap) => write!(f, ": ran out of memory: it tried to grow past {} MiB", cap >> 20),
             Failure::Trap(t) => write!(f, ": trapped: {t}"),
             Failure::BadReturn(m) => write!(f, ": broke the contract: {m}"),
             Failure::Load(m) => write!(f, ": {m}"),

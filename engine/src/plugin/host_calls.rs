@@ -122,11 +122,11 @@ impl HostCalls {
         doc
     }
 
-    pub fn generate_field(&mut self, path: &str) -> Result<Bson, String> {
-        let Some(schema) = &self.schema else { return Err("no schema is loaded".into()) };
+    pub fn generate_field(&mut self, path: &str) -> Result<Bson, FieldError> {
+        let Some(schema) = &self.schema else { return Err(FieldError::NoSchema) };
         match schema.nodes.get(path) {
             Some(node) => Ok(schema.generator.value_of(*node, &mut self.rng)),
-            None => Err(format!("the schema has no field '{path}'")),
+            None => Err(FieldError::Unknown(path.to_owned())),
         }
     }
 
@@ -137,7 +137,18 @@ impl HostCalls {
         }
         self.logged += 1;
         if self.logged <= LOG_LINES_PER_SECOND {
-            eprintln!("plugin {}: {}", self.plugin, message.trim_end());
+            tracing::info!("plugin {}: {}", self.plugin, message.trim_end());
         }
     }
+}
+
+/// Why `generate-field` has no value for a plugin; the plugin receives the message.
+#[derive(Debug, thiserror::Error)]
+pub enum FieldError {
+    #[error("no schema is loaded")]
+    NoSchema,
+    #[error("the schema has no field '{0}'")]
+    Unknown(String),
+    #[error("no call in progress")]
+    NoCall,
 }

@@ -11,7 +11,6 @@ pub mod host_calls;
 mod native;
 pub mod runtime;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -76,10 +75,12 @@ pub(crate) fn delete_answer(label: &str, call: &Call<'_>, bytes: &[u8]) -> Resul
         .map_err(|e| fail(Failure::Plugin { kind: e.kind.name(), message: e.message }))
 }
 
-/// A document a plugin returned, checked before anything trusts its length prefixes.
-pub fn bad_document(bytes: &[u8]) -> Result<Document, String> {
-    let raw = bson::RawDocument::from_bytes(bytes).map_err(|e| format!("returned malformed BSON: {e}"))?;
-    Document::try_from(raw).map_err(|e| format!("returned malformed BSON: {e}"))
+/// A document a plugin returned, decoded only after its bytes are checked (a guest's
+/// length prefixes are never trusted); the error is the contract breach.
+pub fn checked_document(bytes: &[u8]) -> Result<Document, Failure> {
+    let malformed = |e: bson::error::Error| Failure::BadReturn(format!("returned malformed BSON: {e}"));
+    let raw = bson::RawDocument::from_bytes(bytes).map_err(malformed)?;
+    Document::try_from(raw).map_err(malformed)
 }
 
 /// A replacement with the target's `_id` first, whatever `_id` the plugin put in.
@@ -180,7 +181,7 @@ pub fn load_wasm(rt: &Runtime, bytes: &[u8], label: &str, origin: Origin) -> Res
         return Err(PluginError::load(label, "is not a WebAssembly file (no \\0asm header)"));
     }
     let is_component = wasmparser::Parser::is_component(bytes);
-    let compiled = rt.compile(bytes, is_component).map_err(|m| PluginError::load(label, m))?;
+    let compiled = rt.compile(label, bytes, is_component)?;
     let (info, code) = match compiled {
         runtime::Compiled::Component(c) => {
             let code = component::load(rt, c, label)?;
@@ -248,8 +249,7 @@ impl Registry {
             return Ok(l);
         }
         let names = self.names(kind);
-        let flag = if kind == Kind::Mutator { "--update-strategy" } else { "--delete-behavior" };
-        Err(PluginError::load(name, format!("{flag}: no {} by that name (available: {names})", kind.name())))
+        Err(PluginError::load(name, format!("no {} by that name (available: {names})", kind.name())))
     }
 
     /// Every plugin of `kind` this run knows, built-ins first.
@@ -271,18 +271,4 @@ impl Registry {
     pub fn is_known(&self, name: &str) -> bool {
         builtin::find(name).is_some() || self.loaded.iter().any(|l| l.info.name == name)
     }
-}
-
-/// `--plugin-arg name.key=value`, grouped by plugin name.
-pub fn parse_args(args: &[String]) -> Result<BTreeMap<String, Vec<(String, String)>>, String> {
-    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for a in args {
-        let (lhs, value) = a.split_once('=').ok_or_else(|| format!("--plugin-arg '{a}': expected name.key=value"))?;
-        let (name, key) = lhs.split_once('.').ok_or_else(|| format!("--plugin-arg '{a}': expected name.key=value"))?;
-        if name.is_empty() || key.is_empty() {
-            return Err(format!("--plugin-arg '{a}': expected name.key=value"));
-        }
-        out.entry(name.to_owned()).or_default().push((key.to_owned(), value.to_owned()));
-    }
-    Ok(out)
 }

@@ -10,7 +10,7 @@ use forge_plugin_sdk::{DeleteAction, Info, Kind, Mutation, wire};
 use libloading::Library;
 
 use super::error::{Failure, PluginError};
-use super::host_calls::{HostCalls, SchemaAccess};
+use super::host_calls::{FieldError, HostCalls, SchemaAccess};
 use super::{Call, Plugin, check_contract, delete_answer, mutation_answer};
 
 type Answer = unsafe extern "C" fn(*const u8, usize, *mut usize) -> *mut u8;
@@ -78,7 +78,7 @@ extern "C" fn h_generate_document(out_len: *mut usize) -> *const u8 {
 extern "C" fn h_generate_field(ptr: *const u8, len: usize, out_len: *mut usize) -> *const u8 {
     // SAFETY: the plugin passes a readable UTF-8 path.
     let path = String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(ptr, len) }).into_owned();
-    let v = with_host(|h| h.generate_field(&path), Err("no call in progress".into()));
+    let v = with_host(|h| h.generate_field(&path), Err(FieldError::NoCall)).map_err(|e| e.to_string());
     lend(wire::encode_value(v), out_len)
 }
 extern "C" fn h_log(ptr: *const u8, len: usize) {

@@ -13,6 +13,7 @@ use wasmtime::{
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::PluginError;
 use super::host_calls::HostCalls;
 
 /// How plugins run: from the `--plugin-*` flags.
@@ -78,8 +79,17 @@ pub struct Runtime {
     pub limits: Arc<Limits>,
 }
 
+/// Why the plugin runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot start the WebAssembly engine: {0}")]
+    Engine(#[source] wasmtime::Error),
+    #[error("cannot start the plugin deadline ticker: {0}")]
+    Ticker(#[source] std::io::Error),
+}
+
 impl Runtime {
-    pub fn new(limits: Limits) -> Result<Self, String> {
+    pub fn new(limits: Limits) -> Result<Self, RuntimeError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         // Async component calls make every call 2–3× dearer; plugins are plain calls.
@@ -98,7 +108,7 @@ impl Runtime {
             config.concurrency_support(false);
             Engine::new(&config)
         });
-        let engine = engine.map_err(|e| format!("cannot start the WebAssembly engine: {e}"))?;
+        let engine = engine.map_err(RuntimeError::Engine)?;
         let ticker = engine.weak();
         std::thread::Builder::new()
             .name("forge-plugin-epoch".into())
@@ -109,7 +119,7 @@ impl Runtime {
                     std::thread::sleep(Duration::from_micros(1_000_000 / TICKS_PER_SECOND));
                 }
             })
-            .map_err(|e| format!("cannot start the plugin deadline ticker: {e}"))?;
+            .map_err(RuntimeError::Ticker)?;
         Ok(Runtime { engine, limits: Arc::new(limits) })
     }
 
@@ -152,8 +162,8 @@ impl Runtime {
         store.set_epoch_deadline(ticks + 1);
     }
 
-    /// Compiled code for `bytes`, from the cache when it has it.
-    pub fn compile(&self, bytes: &[u8], component: bool) -> Result<Compiled, String> {
+    /// Compiled code for plugin `label`'s `bytes`, from the cache when it has it.
+    pub fn compile(&self, label: &str, bytes: &[u8], component: bool) -> Result<Compiled, PluginError> {
         let path = self.limits.cache_dir.as_ref().map(|dir| dir.join(format!("{:016x}.cwasm", self.cache_key(bytes))));
         if let Some(path) = &path
             && path.exists()
@@ -176,7 +186,10 @@ impl Runtime {
         } else {
             wasmtime::Module::new(&self.engine, bytes).map(Compiled::Module)
         }
-        .map_err(|e| format!("not a valid WebAssembly {}: {e:#}", if component { "component" } else { "module" }))?;
+        .map_err(|e| {
+            let form = if component { "component" } else { "module" };
+            PluginError::load(label, format!("not a valid WebAssembly {form}: {e:#}"))
+        })?;
         if let Some(path) = &path {
             // A cache we cannot write is a slower next start, not a failure.
             let _ = write_cache(path, &compiled);
