@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The MongoDB-compatible test server of DESIGN.md §5 (SecantusDB's secantusd-rs).
+# The MongoDB-compatible test server (SecantusDB's secantusd-rs; ARCHITECTURE.md, "The test server").
 #
 #   scripts/test-server.sh install      install it, only if secantusd-rs is not on PATH
 #   scripts/test-server.sh start DIR    start it on a free loopback port with its data in

@@ -17,6 +17,3 @@ pub mod schema;
 pub mod seed;
 pub mod traffic;
 pub mod verify;
-
-// Until every command imports it from `cli`.
-pub use cli::error;

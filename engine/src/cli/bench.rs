@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::Error;
+use super::error::Error;
 use crate::generate::Generator;
 use crate::output::{TextFormat, ejson};
 use crate::output::render::Job;

@@ -9,7 +9,7 @@ use std::time::Instant;
 use bson::{Bson, RawDocumentBuf};
 use forge_plugin_sdk::Kind;
 
-use crate::error::Error;
+use super::error::Error;
 use crate::generate::Generator;
 use crate::mutation::OpContext;
 use crate::plugin::{Limits, Origin, Plugin, Runtime, SchemaAccess, builtin, load_native, load_wasm};

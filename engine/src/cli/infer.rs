@@ -4,7 +4,7 @@ use bson::{Document, RawDocumentBuf, doc};
 use futures_util::TryStreamExt;
 
 use super::traffic::ConnectionArgs;
-use crate::error::Error;
+use super::error::Error;
 use crate::infer::{Collector, DEFAULT_DYNAMIC_KEY_THRESHOLD, to_schema};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -8,7 +8,7 @@ use bson::{Bson, Document, doc};
 use forge_plugin_sdk::{DeleteAction, Kind, Mutation};
 
 use super::traffic::PluginArgs;
-use crate::error::Error;
+use super::error::Error;
 use crate::generate::Generator;
 use crate::mutation::OpContext;
 use crate::plugin::{Limits, Loaded, Registry, SchemaAccess, builtin};

@@ -8,7 +8,7 @@ use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 
 use super::traffic::ConnectionArgs;
-use crate::error::Error;
+use super::error::Error;
 use crate::infer::{Collector, Counts, DEFAULT_DYNAMIC_KEY_THRESHOLD};
 use crate::schema::validate::{Violation, check};
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bson::{Bson, Document};
 
 use super::traffic::ConnectionArgs;
-use crate::error::Error;
+use super::error::Error;
 use crate::verify::{ChangeStreamOptions, Check, Report, VerifyError};
 
 /// Differences listed in full, per kind.

@@ -8,7 +8,7 @@ use bson::Document;
 use futures_util::StreamExt;
 
 use super::traffic::ConnectionArgs;
-use crate::error::Error;
+use super::error::Error;
 use crate::output::ejson;
 
 #[derive(Debug, clap::Args)]

@@ -12,6 +12,8 @@ use forge::mutation::Plugins;
 use forge::plan::{OpKind, OpSelector, Planner, PlannerConfig, Write};
 use forge::schema::Schema;
 
+use crate::support;
+
 const OPS: u64 = 20_000;
 /// Ops written out in full; the rest are covered by the digest on the last line.
 const SHOWN: u64 = 40;
@@ -36,6 +38,7 @@ fn generator() -> Arc<Generator> {
 }
 
 fn stream(generator: Arc<Generator>, mut plugins: Plugins, strategy: &str, delete: &str) -> String {
+    let _machine = support::busy();
     let mut planner = Planner::new(PlannerConfig {
         seed: 42,
         selector: OpSelector::parse("insert:40,update:30,replace:10,delete:20", &OpKind::ALL).unwrap(),

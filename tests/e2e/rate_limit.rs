@@ -1,13 +1,12 @@
 //! `--rate-limit` as the server sees it: counted from the change stream's event times,
-//! not from forge's own report. A test binary of its own, so no other test loads the
-//! machine while it measures.
-
-mod support;
+//! not from forge's own report. The run has the machine to itself (`Forge::alone`), so
+//! no other test loads it while it measures.
 
 use std::time::Duration;
 
 use bson::Document;
-use support::{drain_events, fresh_db, run_async, server_uri};
+
+use crate::support::{self, Forge, drain_events, fresh_db};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_ten_second_window_holds_the_rate_within_two_percent() {
@@ -15,31 +14,9 @@ async fn every_ten_second_window_holds_the_rate_within_two_percent() {
     let db = fresh_db("rate");
     let coll = client.database(&db).collection::<Document>("c");
     let mut stream = coll.watch().await.unwrap();
-    let args: Vec<String> = [
-        "generate",
-        "--output",
-        "mongo-cdc",
-        "--uri",
-        server_uri(),
-        "--db",
-        &db,
-        "--collection",
-        "c",
-        "-q",
-        "--operation-ratios",
-        "insert:60,update:30,delete:10",
-        "--rate-limit",
-        "200",
-        "--duration",
-        "16s",
-        "--seed",
-        "4",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (code, _, err) = run_async(args).await;
-    assert_eq!(code, 0, "{err}");
+    let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().seed(4);
+    let run = run.arg("--operation-ratios", "insert:60,update:30,delete:10");
+    run.arg("--rate-limit", "200").arg("--duration", "16s").alone().run_async().await.success();
     let events = drain_events(&mut stream, Duration::from_secs(3)).await;
     let times: Vec<i64> = events.iter().map(|e| e.wall_ms.expect("events carry wallTime")).collect();
     let (first, last) = (times[0], *times.last().unwrap());

@@ -1,27 +1,16 @@
 //! The test bed works: generated documents go into a real MongoDB-compatible server
 //! with the official driver and come back with every BSON type intact.
 
-mod support;
-
 use bson::{Bson, Document, doc};
 use futures_util::TryStreamExt;
+
+use crate::support::{self, Forge};
 
 #[tokio::test]
 async fn generated_documents_round_trip_through_the_server_with_their_types() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("orders.ndjson");
-    let (code, _, err) = support::run(&[
-        "generate",
-        "--schema",
-        "example:orders",
-        "--seed",
-        "3",
-        "-n",
-        "500",
-        "--out",
-        path.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
+    Forge::generate().schema("example:orders").seed(3).count(500).arg("--out", &path).run().success();
     // What a user's import would do: read the Extended JSON file back as BSON.
     let docs = support::parse_ndjson(&std::fs::read_to_string(&path).unwrap());
     assert_eq!(docs.len(), 500);

@@ -1,6 +1,6 @@
 //! Property-based fuzzing of the inputs users hand forge: schemas and operation mixes.
-//! Found failures are kept in `tests/fuzz.proptest-regressions` and replayed first on
-//! every run. Longer sessions: `PROPTEST_CASES=200000 cargo test --release --test fuzz`.
+//! Found failures are kept in `tests/e2e/fuzz.proptest-regressions` and replayed first
+//! on every run. Longer sessions: `FORGE_FUZZ_SCALE=400 cargo test --release --test e2e fuzz`.
 
 use std::sync::Arc;
 
@@ -10,6 +10,8 @@ use forge::schema::Schema;
 use forge::schema::validate::check;
 use proptest::prelude::*;
 use serde_json::{Value, json};
+
+use crate::support;
 
 /// JSON that looks like a schema often enough to reach deep into the compiler.
 fn schema_like() -> impl Strategy<Value = Value> {
@@ -71,6 +73,7 @@ proptest! {
     /// is refused with one line naming a JSON path.
     #[test]
     fn schemas_compile_to_conforming_documents_or_a_located_error(body in schema_like(), def in schema_like()) {
+        let _machine = support::busy();
         let schema = json!({ "type": "object", "definitions": { "d": def }, "properties": { "f": body }, "required": ["f"] });
         match Schema::from_value(schema) {
             Ok(schema) => {
@@ -98,7 +101,10 @@ proptest! {
                     prop_assert!(share > 0.0 && share <= 1.0);
                 }
             }
-            Err(e) => prop_assert!(!e.is_empty() && !e.contains('\n')),
+            Err(e) => {
+                let e = e.to_string();
+                prop_assert!(!e.is_empty() && !e.contains('\n'));
+            }
         }
     }
 
@@ -164,7 +170,7 @@ proptest! {
             let _ = forge_plugin_sdk::wire::decode_info(input);
             let _ = forge_plugin_sdk::wire::decode_fields(input);
             let _ = forge_plugin_sdk::wire::decode_value(input);
-            let _ = forge::plugin::bad_document(input);
+            let _ = forge::plugin::checked_document(input);
         }
     }
 }
@@ -176,6 +182,7 @@ proptest! {
     /// bad-return error naming the plugin, export and op, never a crash.
     #[test]
     fn damaged_plugin_answers_are_bad_returns(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
+        let _machine = support::busy();
         let mut answer = valid_answer();
         for (at, b) in flips {
             let i = at.index(answer.len());

@@ -2,10 +2,9 @@
 //! the op index, forge does not crash, the final report prints with the plugin error
 //! counts, and every acknowledged write is still counted (the collection agrees).
 
-mod support;
-
 use bson::{Document, doc};
-use support::{count, fresh_db, read_report, run, server_uri};
+
+use crate::support::{self, Forge, Kind, Report, fresh_db};
 
 /// A core-module plugin (plugin-sdk/ABI.md) in WebAssembly text, whose `forge_mutate`
 /// body is `mutate`; `abi` is what `forge_abi_version` returns; `imports` go first.
@@ -50,26 +49,23 @@ fn core_plugin(name: &str, abi: i32, imports: &str, mutate: &str) -> Vec<u8> {
 struct Outcome {
     code: i32,
     stderr: String,
-    report: serde_json::Value,
+    report: Report,
     in_collection: u64,
 }
 
-/// A CDC run of inserts and updates with `plugin` as the update strategy.
-fn cdc_with(name: &str, wasm: &[u8], extra: &[&str]) -> Outcome {
+/// A CDC run of inserts and updates with the plugin `wasm`, named `name`, as the update
+/// strategy; `extra` adds flags.
+fn cdc_with(name: &str, wasm: &[u8], extra: &[(&str, &str)]) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(format!("{name}.wasm"));
     std::fs::write(&file, wasm).unwrap();
-    let report = dir.path().join("report.json");
     let db = fresh_db(name);
-    let mut args = support::cdc_args(&db);
-    let flags = ["-n", "400", "--operation-ratios", "insert:50,update:50", "--batch-size", "50", "--plugin"];
-    args.extend(flags.iter().map(|s| s.to_string()));
-    args.extend([file.display().to_string(), "--update-strategy".into(), name.into()]);
-    args.extend(["--report".into(), report.display().to_string()]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let (code, _, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().report().count(400);
+    let run = run.arg("--operation-ratios", "insert:50,update:50").arg("--batch-size", "50");
+    let run = run.arg("--plugin", &file).arg("--update-strategy", name);
+    let out = extra.iter().fold(run, |run, (flag, value)| run.arg(flag, value)).run();
     let in_collection = support::documents(&db).len() as u64;
-    Outcome { code, stderr, report: read_report(&report), in_collection }
+    Outcome { code: out.code, report: out.report(), stderr: out.stderr, in_collection }
 }
 
 /// The failure stopped the run with one error naming the plugin, the export and an op,
@@ -84,29 +80,31 @@ fn assert_stopped_cleanly(o: &Outcome, name: &str, kind: &str, words: &str) {
     assert!(line.contains(words), "{line}");
     assert!(o.stderr.contains("operations acknowledged"), "no final report:\n{}", o.stderr);
     assert!(o.stderr.contains(&format!("plugin errors 1 ({kind} 1)")), "{}", o.stderr);
-    assert_eq!(o.report["plugin_errors"][kind], 1, "{}", o.report);
-    assert_eq!(count(&o.report, "update", "acknowledged"), 0);
-    assert_eq!(o.in_collection, count(&o.report, "insert", "acknowledged"), "acknowledged inserts lost");
+    assert_eq!(o.report.plugin_errors.get(kind), Some(&1), "{:?}", o.report);
+    // No update was written: the run stopped at the first one (no counts at all is none).
+    let updates = o.report.ops.get(&Kind::Update).map(|u| u.acknowledged);
+    assert!(matches!(updates, None | Some(0)), "{:?}", o.report);
+    assert_eq!(o.in_collection, o.report.op(Kind::Insert).acknowledged, "acknowledged inserts lost");
 }
 
 #[test]
 fn a_well_behaved_core_module_updates_documents() {
     let o = cdc_with("good-core", &core_plugin("good-core", 100, "", "(i64.const $UPDATE)"), &[]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(count(&o.report, "update", "matched") > 100, "{}", o.report);
+    assert!(o.report.op(Kind::Update).matched > 100, "{:?}", o.report);
 }
 
 #[test]
 fn an_infinite_loop_is_stopped_by_the_deadline() {
     let wasm = core_plugin("spin", 100, "", "(loop $l (br $l)) unreachable");
-    let o = cdc_with("spin", &wasm, &["--plugin-timeout", "50ms"]);
+    let o = cdc_with("spin", &wasm, &[("--plugin-timeout", "50ms")]);
     assert_stopped_cleanly(&o, "spin", "timeout", "timed out after 50ms");
 }
 
 #[test]
 fn a_memory_bomb_is_stopped_by_the_cap() {
     let wasm = core_plugin("bomb", 100, "", "(loop $l (drop (memory.grow (i32.const 256))) (br $l)) unreachable");
-    let o = cdc_with("bomb", &wasm, &["--plugin-memory", "32"]);
+    let o = cdc_with("bomb", &wasm, &[("--plugin-memory", "32")]);
     assert_stopped_cleanly(&o, "bomb", "out-of-memory", "past 32 MiB");
 }
 
@@ -124,15 +122,15 @@ fn malformed_bson_is_refused() {
 
 #[test]
 fn with_skip_every_failing_call_is_counted_and_a_fresh_instance_takes_the_next() {
-    let o = cdc_with("trap-skip", &core_plugin("trap-skip", 100, "", "unreachable"), &["--on-plugin-error", "skip"]);
+    let o = cdc_with("trap-skip", &core_plugin("trap-skip", 100, "", "unreachable"), &[("--on-plugin-error", "skip")]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let traps = o.report["plugin_errors"]["trap"].as_u64().unwrap();
+    let traps = o.report.plugin_errors.get("trap").copied();
     // Each update trapped, each on a re-created instance: none refused as "already trapped".
-    assert!(traps > 100, "{}", o.report);
+    assert!(traps.is_some_and(|n| n > 100), "{:?}", o.report);
     assert_eq!(o.stderr.matches("skipped: plugin 'trap-skip', export 'mutate', op").count(), 5, "{}", o.stderr);
-    assert_eq!(o.in_collection, count(&o.report, "insert", "acknowledged"));
+    assert_eq!(o.in_collection, o.report.op(Kind::Insert).acknowledged);
     // -n counts written operations: every one is an insert, the updates were skipped.
-    assert_eq!(count(&o.report, "insert", "acknowledged"), 400);
+    assert_eq!(o.report.op(Kind::Insert).acknowledged, 400);
 }
 
 /// Refused before anything is written: exit 2 and one line.
@@ -141,24 +139,10 @@ fn assert_refused_at_load(wasm: &[u8], name: &str, words: &str) {
     let file = dir.path().join("p.wasm");
     std::fs::write(&file, wasm).unwrap();
     let db = fresh_db(name);
-    let (code, _, stderr) = run(&[
-        "generate",
-        "--output",
-        "mongo-cdc",
-        "--uri",
-        server_uri(),
-        "--db",
-        &db,
-        "-n",
-        "10",
-        "--seed",
-        "1",
-        "--plugin",
-        file.to_str().unwrap(),
-        "--update-strategy",
-        name,
-    ]);
-    assert_eq!(code, 2, "{stderr}");
+    let run = Forge::generate().output("mongo-cdc").db(&db).count(10).seed(1);
+    let out = run.arg("--plugin", &file).arg("--update-strategy", name).run();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 2, "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains(file.to_str().unwrap()) && stderr.contains(words), "{stderr}");
 }

@@ -1,66 +1,41 @@
 //! `forge mutate` against a collection loaded beforehand, checked from the collection
 //! and from a change stream.
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
 use futures_util::TryStreamExt;
-use support::{count, drain_events, fresh_db, read_report, run_async, server_uri};
+
+use crate::support::{self, Forge, Kind, Output, Report, drain_events, fresh_db};
 
 /// A database with `n` example customers in collection `c`.
 async fn loaded(name: &str, n: u64) -> (String, mongodb::Collection<Document>) {
     let client = support::client().await;
     let db = fresh_db(name);
-    let args: Vec<String> = [
-        "generate",
-        "--output",
-        "mongo",
-        "--uri",
-        server_uri(),
-        "--db",
-        &db,
-        "--collection",
-        "c",
-        "-q",
-        "--seed",
-        "1",
-        "-n",
-        &n.to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (code, _, err) = run_async(args).await;
-    assert_eq!(code, 0, "{err}");
+    let load = Forge::generate().output("mongo").db(&db).collection("c").quiet().seed(1).count(n);
+    load.run_async().await.success();
     let coll = client.database(&db).collection::<Document>("c");
     (db, coll)
 }
 
-async fn mutate(db: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("r.json");
-    let mut args: Vec<String> = ["mutate", "--uri", server_uri(), "--db", db, "--collection", "c", "-q", "--report"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    args.push(report.display().to_string());
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let (code, _, err) = run_async(args).await;
-    let json = if report.exists() { read_report(&report) } else { serde_json::Value::Null };
-    (code, json, err)
+/// `forge mutate` on `db`.c, quiet, with a report; `more` adds flags.
+async fn mutate(db: &str, more: impl FnOnce(Forge) -> Forge) -> Output {
+    more(Forge::mutate().db(db).collection("c").quiet().report()).run_async().await
+}
+
+/// A mutate run that must succeed, and its report.
+async fn mutated(db: &str, more: impl FnOnce(Forge) -> Forge) -> Report {
+    mutate(db, more).await.success().report()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn default_mix_updates_and_deletes_real_object_id_documents() {
     let (db, coll) = loaded("mutate_spec", 10_000).await;
     let mut stream = coll.watch().await.unwrap();
-    let (code, report, err) = mutate(&db, &["--count", "1000", "--seed", "2", "--delete-tracking", "memory"]).await;
-    assert_eq!(code, 0, "{err}");
-    let (upd, del) = (count(&report, "update", "matched"), count(&report, "delete", "matched"));
-    assert_eq!(upd + del, 1000, "every operation matched a document: {report}");
+    let report = mutated(&db, |m| m.count(1000).seed(2).arg("--delete-tracking", "memory")).await;
+    let (upd, del) = (report.op(Kind::Update).matched, report.op(Kind::Delete).matched);
+    assert_eq!(upd + del, 1000, "every operation matched a document: {report:?}");
     assert!((upd as f64 - 700.0).abs() <= 50.0 && (del as f64 - 300.0).abs() <= 50.0, "{upd} updates, {del} deletes");
     assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 10_000 - del);
 
@@ -80,24 +55,15 @@ async fn default_mix_updates_and_deletes_real_object_id_documents() {
 #[tokio::test(flavor = "multi_thread")]
 async fn regenerate_leaves_documents_valid_against_the_schema() {
     let (db, coll) = loaded("mutate_regen", 2000).await;
-    let (code, report, err) = mutate(
-        &db,
-        &[
-            "--count",
-            "1500",
-            "--ratio",
-            "update:1",
-            "--update-strategy",
-            "regenerate",
-            "--schema",
-            "example:customers",
-            "--seed",
-            "3",
-        ],
-    )
+    let report = mutated(&db, |m| {
+        m.count(1500)
+            .arg("--ratio", "update:1")
+            .arg("--update-strategy", "regenerate")
+            .schema("example:customers")
+            .seed(3)
+    })
     .await;
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(count(&report, "update", "matched"), 1500);
+    assert_eq!(report.op(Kind::Update).matched, 1500);
     let docs: Vec<Document> = coll.find(doc! {}).await.unwrap().try_collect().await.unwrap();
     assert_eq!(docs.len(), 2000);
     for d in docs {
@@ -115,10 +81,13 @@ async fn regenerate_leaves_documents_valid_against_the_schema() {
 async fn without_a_schema_partial_updates_keep_field_types() {
     let (db, coll) = loaded("mutate_partial", 500).await;
     let mut stream = coll.watch().await.unwrap();
-    let (code, report, err) = mutate(&db, &["--count", "400", "--ratio", "update:1", "--seed", "4"]).await;
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(count(&report, "update", "matched"), 400);
-    assert!(drain_events(&mut stream, Duration::from_secs(2)).await.iter().all(|e| e.op == "update"));
+    let report = mutated(&db, |m| m.count(400).arg("--ratio", "update:1").seed(4)).await;
+    let updates = report.op(Kind::Update);
+    assert_eq!(updates.matched, 400);
+    let events = drain_events(&mut stream, Duration::from_secs(2)).await;
+    // One event per update that changed something, so the check below sees them all.
+    assert_eq!(events.len() as u64, updates.modified, "{report:?}");
+    assert!(!events.is_empty() && events.iter().all(|e| e.op == "update"));
     let docs: Vec<Document> = coll.find(doc! {}).await.unwrap().try_collect().await.unwrap();
     for d in docs {
         assert!(matches!(d.get("createdAt"), Some(Bson::DateTime(_))), "{d}");
@@ -129,31 +98,21 @@ async fn without_a_schema_partial_updates_keep_field_types() {
 #[tokio::test(flavor = "multi_thread")]
 async fn filter_tracking_makes_deleted_targets_match_nothing() {
     let (db, coll) = loaded("mutate_filter", 300).await;
-    let (code, report, err) = mutate(
-        &db,
-        &[
-            "--count",
-            "2000",
-            "--ratio",
-            "update:1,delete:1",
-            "--delete-behavior",
-            "tombstone",
-            "--delete-tracking",
-            "filter",
-            "--id-cache-size",
-            "50",
-            "--sampling",
-            "weighted-recent",
-            "--seed",
-            "5",
-        ],
-    )
+    let report = mutated(&db, |m| {
+        m.count(2000)
+            .arg("--ratio", "update:1,delete:1")
+            .arg("--delete-behavior", "tombstone")
+            .arg("--delete-tracking", "filter")
+            .arg("--id-cache-size", "50")
+            .arg("--sampling", "weighted-recent")
+            .seed(5)
+    })
     .await;
-    assert_eq!(code, 0, "{err}");
     let marked = coll.count_documents(doc! { "_deleted": true }).await.unwrap();
-    assert_eq!(count(&report, "delete", "matched"), marked, "each tombstone once: {report}");
-    let unmatched = count(&report, "update", "acknowledged") - count(&report, "update", "matched");
-    assert!(unmatched > 0, "updates of tombstoned documents are reported as unmatched");
+    assert!(marked > 0, "nothing was tombstoned: {report:?}");
+    assert_eq!(report.op(Kind::Delete).matched, marked, "each tombstone once: {report:?}");
+    let updates = report.op(Kind::Update);
+    assert!(updates.acknowledged > updates.matched, "updates of tombstoned documents are reported as unmatched");
     assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 300);
 }
 
@@ -161,25 +120,15 @@ async fn filter_tracking_makes_deleted_targets_match_nothing() {
 async fn sequential_sampling_walks_the_collection_in_id_order() {
     let (db, coll) = loaded("mutate_seq", 300).await;
     let mut stream = coll.watch().await.unwrap();
-    let (code, _, err) = mutate(
-        &db,
-        &[
-            "--count",
-            "150",
-            "--ratio",
-            "update:1",
-            "--sampling",
-            "sequential",
-            "--id-cache-size",
-            "100",
-            "--workers",
-            "1",
-            "--seed",
-            "6",
-        ],
-    )
+    mutated(&db, |m| {
+        m.count(150)
+            .arg("--ratio", "update:1")
+            .arg("--sampling", "sequential")
+            .arg("--id-cache-size", "100")
+            .arg("--workers", "1")
+            .seed(6)
+    })
     .await;
-    assert_eq!(code, 0, "{err}");
     let ids: Vec<bson::oid::ObjectId> =
         drain_events(&mut stream, Duration::from_secs(2)).await.iter().filter_map(|e| e.id.as_object_id()).collect();
     assert_eq!(ids.len(), 150);
@@ -205,17 +154,13 @@ async fn sequential_sampling_walks_the_collection_in_id_order() {
 async fn missing_or_empty_collections_and_schema_less_regenerate_are_refused() {
     let client = support::client().await;
     let db = fresh_db("mutate_refuse");
-    let (code, _, err) = mutate(&db, &["--count", "10"]).await;
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("does not exist"), "{err}");
+    let refused = |out: Output, words: &[&str]| {
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(words.iter().all(|w| out.stderr.contains(w)), "{words:?} not in {}", out.stderr);
+    };
+    refused(mutate(&db, |m| m.count(10)).await, &["does not exist"]);
     client.database(&db).create_collection("c").await.unwrap();
-    let (code, _, err) = mutate(&db, &["--count", "10"]).await;
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("is empty"), "{err}");
-    let (code, _, err) = mutate(&db, &["--count", "10", "--update-strategy", "regenerate"]).await;
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--schema is required"), "{err}");
-    let (code, _, err) = mutate(&db, &["--ratio", "insert:1"]).await;
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--ratio") && err.contains("insert"), "{err}");
+    refused(mutate(&db, |m| m.count(10)).await, &["is empty"]);
+    refused(mutate(&db, |m| m.count(10).arg("--update-strategy", "regenerate")).await, &["--schema is required"]);
+    refused(mutate(&db, |m| m.arg("--ratio", "insert:1")).await, &["--ratio", "insert"]);
 }

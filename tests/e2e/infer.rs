@@ -1,11 +1,10 @@
 //! `forge infer` and `forge validate`: infer → generate → validate round trips on a
 //! real server.
 
-mod support;
-
 use bson::{Document, doc};
 use serde_json::{Value, json};
-use support::{fresh_db, run_async, server_uri};
+
+use crate::support::{self, Forge, ValidateReport, fresh_db};
 
 /// A varied source: nested objects, optional fields, a union, arrays of objects, a
 /// dynamic-key map, and the BSON types CDC pipelines trip over.
@@ -31,7 +30,7 @@ fn source_schema() -> Value {
                 }
             }},
             "flags": { "type": "object", "additionalProperties": { "type": "boolean" },
-                "x-gen": { "key": "uuid", "keyCount": { "min": 0, "max": 20, "p50": 3, "p90": 8, "p99": 15 } } },
+                "x-gen": { "keys": "uuid", "keyCount": { "min": 0, "max": 20, "p50": 3, "p90": 8, "p99": 15 } } },
             "ref": { "x-gen": { "mongoType": "uuid" } },
             "blob": { "x-gen": { "mongoType": "binData" }, "minLength": 16, "maxLength": 256 },
             "maybe": { "type": ["string", "null"], "x-gen": { "presence": 0.8, "typeWeights": { "string": 0.7, "null": 0.3 } } }
@@ -39,8 +38,10 @@ fn source_schema() -> Value {
     })
 }
 
-async fn forge(args: &[&str]) -> (i32, String, String) {
-    run_async(args.iter().map(|s| s.to_string()).collect()).await
+/// `forge generate` of 10,000 documents from `schema` into `db`.`collection`.
+async fn load(db: &str, collection: &str, schema: &std::path::Path, seed: u64) {
+    let forge = Forge::generate().output("mongo").db(db).collection(collection).quiet();
+    forge.seed(seed).count(10000).schema(schema).run_async().await.success();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -50,102 +51,33 @@ async fn infer_generate_validate_round_trip_keeps_shapes_and_types() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("source.json");
     std::fs::write(&source, source_schema().to_string()).unwrap();
-    let (inferred, report) = (dir.path().join("inferred.json"), dir.path().join("validate.json"));
-    let uri = server_uri();
-    let (code, _, err) = forge(&[
-        "generate",
-        "--output",
-        "mongo",
-        "--uri",
-        uri,
-        "--db",
-        &db,
-        "--collection",
-        "src",
-        "-q",
-        "--seed",
-        "1",
-        "-n",
-        "10000",
-        "--schema",
-        source.to_str().unwrap(),
-    ])
-    .await;
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = forge(&[
-        "infer",
-        "--uri",
-        uri,
-        "--db",
-        &db,
-        "--collection",
-        "src",
-        "-q",
-        "--sample-size",
-        "10000",
-        "--out",
-        inferred.to_str().unwrap(),
-    ])
-    .await;
-    assert_eq!(code, 0, "{err}");
+    let inferred = dir.path().join("inferred.json");
+    load(&db, "src", &source, 1).await;
+    let infer = Forge::infer().db(&db).collection("src").quiet().arg("--sample-size", "10000");
+    infer.arg("--out", &inferred).run_async().await.success();
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(&inferred).unwrap()).unwrap();
-    assert_eq!(schema["properties"]["flags"]["x-gen"]["key"], "uuid", "the map is a dynamic-key map");
+    assert_eq!(schema["properties"]["flags"]["x-gen"]["keys"], "uuid", "the map is a dynamic-key map");
     assert!(schema["properties"]["code"]["anyOf"].is_array(), "the union is kept");
 
-    let (code, _, err) = forge(&[
-        "generate",
-        "--output",
-        "mongo",
-        "--uri",
-        uri,
-        "--db",
-        &db,
-        "--collection",
-        "dst",
-        "-q",
-        "--seed",
-        "2",
-        "-n",
-        "10000",
-        "--schema",
-        inferred.to_str().unwrap(),
-    ])
-    .await;
-    assert_eq!(code, 0, "{err}");
-    let (code, out, err) = forge(&[
-        "validate",
-        "--uri",
-        uri,
-        "--db",
-        &db,
-        "--collection",
-        "dst",
-        "--schema",
-        inferred.to_str().unwrap(),
-        "--report",
-        report.to_str().unwrap(),
-    ])
-    .await;
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    assert_eq!(report["conforming"], 10000, "{out}{err}");
-    for row in report["rows"].as_array().unwrap() {
-        let (metric, deviation) = (row["metric"].as_str().unwrap(), row["deviation"].as_f64().unwrap());
-        let limit = if metric.starts_with("document bytes") {
-            if metric.ends_with("p99") {
+    load(&db, "dst", &inferred, 2).await;
+    let out = Forge::validate().db(&db).collection("dst").schema(&inferred).report().run_async().await;
+    let report: ValidateReport = out.report();
+    assert_eq!(report.conforming, 10000, "{}{}", out.stdout, out.stderr);
+    for row in &report.rows {
+        let limit = if row.metric.starts_with("document bytes") {
+            if row.metric.ends_with("p99") {
                 continue;
             }
             0.2
-        } else if metric == "presence" {
+        } else if row.metric == "presence" {
             0.05
         } else {
             0.1
         };
-        assert!(deviation <= limit, "{} {metric}: {row}", row["path"]);
+        assert!(row.deviation <= limit, "{} {}: {row:?}", row.path, row.metric);
     }
-    assert!(
-        report["rows"].as_array().unwrap().iter().any(|r| r["path"] == "lines" && r["metric"] == "array length p90")
-    );
-    assert_eq!(code, 0, "{out}{err}");
+    assert!(report.rows.iter().any(|r| r.path == "lines" && r.metric == "array length p90"));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 
     // The same BSON types in the generated collection as in the source.
     let (src, dst) =
@@ -174,39 +106,28 @@ async fn infer_generate_validate_round_trip_keeps_shapes_and_types() {
 async fn validate_reads_files_and_reports_violations() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("docs.ndjson");
-    let (code, _, err) = forge(&[
-        "generate",
-        "--schema",
-        "example:orders",
-        "-n",
-        "2000",
-        "--seed",
-        "3",
-        "-q",
-        "--out",
-        file.to_str().unwrap(),
-    ])
-    .await;
-    assert_eq!(code, 0, "{err}");
-    let (code, out, err) = forge(&["validate", "--schema", "example:orders", "--input", file.to_str().unwrap()]).await;
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("conformance: 2000/2000"), "{out}");
+    let generate = Forge::generate().schema("example:orders").count(2000).seed(3).quiet();
+    generate.arg("--out", &file).run_async().await.success();
+    let validate = || Forge::validate().schema("example:orders").arg("--input", &file).run_async();
+    let out = validate().await.success();
+    assert!(out.stdout.contains("conformance: 2000/2000"), "{}", out.stdout);
     let broken = std::fs::read_to_string(&file).unwrap().replacen("\"currency\":\"", "\"currency\":1,\"x\":\"", 1);
     std::fs::write(&file, broken).unwrap();
-    let (code, out, _) = forge(&["validate", "--schema", "example:orders", "--input", file.to_str().unwrap()]).await;
-    assert_eq!(code, 1);
-    assert!(out.contains("conformance: 1999/2000") && out.contains("currency"), "{out}");
+    let out = validate().await;
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("conformance: 1999/2000") && out.stdout.contains("currency"), "{}", out.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn infer_refuses_missing_and_empty_collections() {
     let client = support::client().await;
     let db = fresh_db("infer_refuse");
-    let (code, _, err) = forge(&["infer", "--uri", server_uri(), "--db", &db, "--collection", "c", "-q"]).await;
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("does not exist"), "{err}");
+    let infer = || Forge::infer().db(&db).collection("c").quiet().run_async();
+    let out = infer().await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
     client.database(&db).create_collection("c").await.unwrap();
-    let (code, _, err) = forge(&["infer", "--uri", server_uri(), "--db", &db, "--collection", "c", "-q"]).await;
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("is empty"), "{err}");
+    let out = infer().await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("is empty"), "{}", out.stderr);
 }

@@ -1,0 +1,230 @@
+//! `forge generate --output mongo / mongo-cdc` against a real server, checked from the
+//! collection and from a change stream opened before the run.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use bson::{Bson, Document, doc};
+use futures_util::TryStreamExt;
+
+use crate::support::{self, Ending, Event, Forge, Kind, Report, drain_events, fresh_db};
+
+type ChangeStream = mongodb::change_stream::ChangeStream<mongodb::change_stream::event::ChangeStreamEvent<Document>>;
+
+/// A fresh collection `c` and a change stream on it, opened before any write.
+struct Run {
+    db: String,
+    coll: mongodb::Collection<Document>,
+}
+
+async fn setup(name: &str) -> (Run, ChangeStream) {
+    let client = support::client().await;
+    let db = fresh_db(name);
+    let coll = client.database(&db).collection::<Document>("c");
+    let stream = coll.watch().await.expect("open a change stream");
+    (Run { db, coll }, stream)
+}
+
+impl Run {
+    /// `forge generate` into the collection, quiet, with a report.
+    fn generate(&self, output: &str) -> Forge {
+        Forge::generate().output(output).db(&self.db).collection("c").quiet().report()
+    }
+
+    /// Every document, in `_id` order.
+    async fn documents(&self) -> Vec<Document> {
+        self.coll.find(doc! {}).sort(doc! { "_id": 1 }).await.unwrap().try_collect().await.unwrap()
+    }
+}
+
+/// Runs `forge`, which must succeed, and returns its report.
+async fn report_of(forge: Forge) -> Report {
+    forge.run_async().await.success().report()
+}
+
+/// Checks that every update/delete targets a document inserted earlier in the stream,
+/// and that nothing happens to a document after its delete. Returns the share of
+/// events that break this.
+fn history_violations(events: &[Event]) -> f64 {
+    let mut inserted: HashSet<String> = HashSet::new();
+    let mut deleted: HashSet<String> = HashSet::new();
+    let mut bad = 0;
+    for e in events {
+        let key = format!("{:?}", e.id);
+        match e.op.as_str() {
+            "insert" => {
+                if !inserted.insert(key) {
+                    bad += 1;
+                }
+            }
+            _ => {
+                if !inserted.contains(&key) || deleted.contains(&key) {
+                    bad += 1;
+                }
+                if e.op == "delete" {
+                    deleted.insert(key);
+                }
+            }
+        }
+    }
+    bad as f64 / events.len().max(1) as f64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cdc_mix_follows_the_ratios_and_the_change_stream_shows_a_coherent_history() {
+    let (run, mut stream) = setup("cdc_mix").await;
+    let report = report_of(
+        run.generate("mongo-cdc").count(20000).arg("--operation-ratios", "insert:50,update:40,delete:10").seed(7),
+    )
+    .await;
+    let (ins, upd, del) = (report.op(Kind::Insert), report.op(Kind::Update), report.op(Kind::Delete));
+    let (n_ins, n_upd, n_del) = (ins.acknowledged, upd.acknowledged, del.acknowledged);
+    assert_eq!(n_ins + n_upd + n_del, 20000, "{report:?}");
+    for (n, share) in [(n_ins, 0.5), (n_upd, 0.4), (n_del, 0.1)] {
+        assert!((n as f64 / 20000.0 - share).abs() <= share * 0.05, "{n} vs {share} ({report:?})");
+    }
+    // Every update and delete hit a document: targets are live inserted _ids.
+    assert_eq!(upd.matched, n_upd);
+    assert_eq!(del.matched, n_del);
+    let docs = run.coll.count_documents(doc! {}).await.unwrap();
+    assert_eq!(docs, n_ins - n_del, "collection count = inserts - deletes");
+
+    let events = drain_events(&mut stream, Duration::from_secs(3)).await;
+    assert_eq!(events.len() as u64, n_ins + upd.modified + n_del, "one event per effective write");
+    let violations = history_violations(&events);
+    assert!(violations < 0.001, "{:.4}% of events break per-document history", violations * 100.0);
+    assert!(events.iter().all(|e| matches!(e.id, Bson::ObjectId(_))), "_ids stay ObjectIds");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_seed_writes_the_same_operations_whatever_the_workers() {
+    let mut seen = Vec::new();
+    for workers in ["1", "4"] {
+        let (run, mut stream) = setup("cdc_seed").await;
+        let report = report_of(
+            run.generate("mongo-cdc")
+                .count(3000)
+                .arg("--operation-ratios", "insert:60,update:30,delete:10")
+                .seed(99)
+                .arg("--workers", workers),
+        )
+        .await;
+        let events = drain_events(&mut stream, Duration::from_secs(2)).await;
+        // Writers interleave differently, but each document's own history is fixed.
+        let mut per_doc: HashMap<String, Vec<String>> = HashMap::new();
+        for e in events {
+            per_doc.entry(format!("{:?}", e.id)).or_default().push(e.op);
+        }
+        // Equal but empty would prove nothing: every inserted document has a history.
+        assert_eq!(per_doc.len() as u64, report.op(Kind::Insert).acknowledged, "{workers} workers: {report:?}");
+        let mut final_docs = run.documents().await;
+        assert!(!final_docs.is_empty(), "{workers} workers left no documents");
+        final_docs.iter_mut().for_each(|d| {
+            d.remove("_deletedAt");
+        });
+        seen.push((per_doc, final_docs));
+    }
+    assert_eq!(seen[0].0, seen[1].0, "per-document histories differ between 1 and 4 workers");
+    assert_eq!(seen[0].1, seen[1].1, "final documents differ between 1 and 4 workers");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn id_cache_size_limits_targets_to_the_most_recent_inserts() {
+    let (run, mut stream) = setup("cdc_cache").await;
+    report_of(
+        run.generate("mongo-cdc")
+            .count(4000)
+            .arg("--operation-ratios", "insert:50,update:50")
+            .arg("--id-cache-size", "100")
+            .arg("--workers", "1")
+            .seed(3),
+    )
+    .await;
+    let events = drain_events(&mut stream, Duration::from_secs(2)).await;
+    let mut order: HashMap<String, usize> = HashMap::new();
+    let mut updates = 0;
+    for e in &events {
+        let key = format!("{:?}", e.id);
+        if e.op == "insert" {
+            let n = order.len();
+            order.insert(key, n);
+        } else {
+            updates += 1;
+            let pos = order[&key];
+            assert!(order.len() - pos <= 100, "update of insert #{pos} when {} were inserted", order.len());
+        }
+    }
+    assert!(updates > 1000, "{updates} updates");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tombstones_mark_instead_of_removing() {
+    let (run, mut stream) = setup("cdc_tombstone").await;
+    let report = report_of(
+        run.generate("mongo-cdc")
+            .count(2000)
+            .arg("--operation-ratios", "insert:60,update:20,delete:20")
+            .arg("--delete-behavior", "tombstone")
+            .seed(5),
+    )
+    .await;
+    let ins = report.op(Kind::Insert).acknowledged;
+    assert_eq!(run.coll.count_documents(doc! {}).await.unwrap(), ins, "nothing is removed");
+    let marked = run.coll.count_documents(doc! { "_deleted": true, "_deletedAt": { "$type": "date" } }).await.unwrap();
+    assert!(marked > 100, "{marked} tombstones");
+    let (upd, del) = (report.op(Kind::Update), report.op(Kind::Delete));
+    assert_eq!(del.matched, del.acknowledged);
+    let events = drain_events(&mut stream, Duration::from_secs(2)).await;
+    assert_eq!(events.iter().filter(|e| e.op == "insert").count() as u64, ins, "the stream was read");
+    assert!(events.iter().all(|e| e.op != "delete"), "no delete events");
+    // Tombstoned documents stay known, so later updates still reach them.
+    assert_eq!(upd.matched, upd.acknowledged);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keep_deletes_but_keeps_targeting_the_deleted_ids() {
+    let (run, _stream) = setup("cdc_keep").await;
+    let report = report_of(
+        run.generate("mongo-cdc")
+            .count(3000)
+            .arg("--operation-ratios", "insert:30,update:40,delete:30")
+            .arg("--delete-behavior", "keep")
+            .arg("--id-cache-size", "200")
+            .seed(6),
+    )
+    .await;
+    let (ins, upd, del) = (report.op(Kind::Insert), report.op(Kind::Update), report.op(Kind::Delete));
+    assert_eq!(run.coll.count_documents(doc! {}).await.unwrap(), ins.acknowledged - del.matched);
+    assert!(
+        upd.matched < upd.acknowledged,
+        "some updates target deleted documents ({} of {} matched)",
+        upd.matched,
+        upd.acknowledged
+    );
+    assert!(del.acknowledged > del.matched, "some deletes hit already deleted documents");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_mongo_output_bulk_loads_the_same_documents_as_the_file_output() {
+    let (run, _stream) = setup("bulk").await;
+    let load = run.generate("mongo").count(2500).seed(12).arg("--batch-size", "700");
+    let report = report_of(load.arg("--write-concern", "majority,j")).await;
+    assert_eq!(report.op(Kind::Insert).acknowledged, 2500);
+    let file = Forge::generate().quiet().seed(12).count(2500).arg("--ejson", "canonical").run().success();
+    let expected = support::parse_ndjson(&file.stdout);
+    assert_eq!(run.documents().await, expected);
+    assert_eq!(report.ending, Ending::Completed);
+    assert_eq!(report.seed, 12);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_counts_server_refusals_by_code() {
+    let (run, _stream) = setup("dupes").await;
+    // The same seed twice: the second run's inserts all collide on _id.
+    report_of(run.generate("mongo").count(500).seed(1)).await;
+    let report = report_of(run.generate("mongo").count(500).seed(1).flag("--unordered")).await;
+    let ins = report.op(Kind::Insert);
+    assert_eq!(ins.acknowledged, 0);
+    assert_eq!(ins.failed.get("11000"), Some(&500), "{report:?}");
+    assert_eq!(run.coll.count_documents(doc! {}).await.unwrap(), 500);
+}

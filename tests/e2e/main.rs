@@ -1,0 +1,21 @@
+//! forge's end-to-end tests: the `forge` binary as users run it, against a real
+//! MongoDB-compatible server, plus the library-level checks that pin its behaviour
+//! (fuzzing, the operation-stream fixtures). One binary, one module per area;
+//! `support` holds the command builder, the typed reports and the test server.
+
+mod support;
+
+mod cdc;
+mod failures;
+mod fuzz;
+mod generate_cli;
+mod infer;
+mod mutate;
+mod op_stream;
+mod plugin_cli;
+mod plugin_examples;
+mod plugins_hostile;
+mod rate_limit;
+mod server_roundtrip;
+mod traffic_run;
+mod verify;

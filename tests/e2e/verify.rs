@@ -1,0 +1,187 @@
+//! The journal and `forge verify`: a run's acknowledged operations against the final
+//! state of a collection, on a healthy server, a corrupted copy, and a server that
+//! crashes in the middle.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bson::{Bson, Document, doc};
+use futures_util::TryStreamExt;
+use serde_json::Value;
+
+use crate::support::{self, Forge, Kind, Report, Server, VerifyReport, fresh_db, server_uri};
+
+/// The operation indexes of a journal's entries (the first line is its header).
+fn journal_seqs(path: &Path) -> Vec<u64> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        s: u64,
+    }
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().skip(1).map(|l| serde_json::from_str::<Entry>(l).unwrap_or_else(|e| panic!("{e}: {l}")).s).collect()
+}
+
+/// `forge verify` of `journal` against the server at `uri`.
+fn verify(journal: &Path, uri: &str) -> Forge {
+    Forge::verify().arg("--journal", journal).uri(uri)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_finds_nothing_after_a_clean_run_and_exactly_the_damage_to_a_copy() {
+    let client = support::client().await;
+    let db = fresh_db("verify");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.ndjson");
+    let run = Forge::generate().output("mongo-cdc").db(&db).collection("src").quiet().count(50000).seed(21);
+    let run = run.arg("--operation-ratios", "insert:40,update:30,replace:10,delete:20");
+    let run = run.arg("--update-strategy", "mixed").arg("--journal", &journal).report();
+    let report: Report = run.run_async().await.success().report();
+    for kind in [Kind::Insert, Kind::Update, Kind::Replace, Kind::Delete] {
+        assert!(report.op(kind).acknowledged > 0, "{kind:?}: {report:?}");
+    }
+    assert_eq!(
+        journal_seqs(&journal).len() as u64,
+        report.acknowledged(),
+        "one journal line per acknowledged operation"
+    );
+
+    let out = verify(&journal, server_uri()).run_async().await.success();
+    assert!(out.stdout.contains("everything matches"), "{}", out.stdout);
+
+    // A copy, as a pipeline would make it, then damaged: 3 lost, 2 altered, 2 invented.
+    let src = client.database(&db).collection::<Document>("src");
+    let copy = client.database(&db).collection::<Document>("copy");
+    let docs: Vec<Document> = src.find(doc! {}).await.unwrap().try_collect().await.unwrap();
+    copy.insert_many(&docs).await.unwrap();
+    let ids: Vec<Bson> = docs.iter().map(|d| d.get("_id").unwrap().clone()).collect();
+    for id in &ids[..3] {
+        copy.delete_one(doc! { "_id": id.clone() }).await.unwrap();
+    }
+    for id in &ids[3..5] {
+        copy.update_one(doc! { "_id": id.clone() }, doc! { "$set": { "status": "tampered" } }).await.unwrap();
+    }
+    let invented = [bson::oid::ObjectId::new(), bson::oid::ObjectId::new()];
+    for id in invented {
+        copy.insert_one(doc! { "_id": id, "name": "nobody" }).await.unwrap();
+    }
+    let out = verify(&journal, server_uri()).db(&db).collection("copy").report().run_async().await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let diff: VerifyReport = out.report();
+    let sorted = |mut v: Vec<Bson>| {
+        v.sort_by_key(|b| b.to_string());
+        v
+    };
+    assert_eq!(diff.missing, sorted(ids[..3].to_vec()));
+    assert_eq!(diff.stale, sorted(ids[3..5].to_vec()));
+    assert_eq!(diff.extra, sorted(invented.iter().map(|o| Bson::ObjectId(*o)).collect()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tombstones_verify_with_their_server_time_left_out() {
+    let db = fresh_db("verify_tomb");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.ndjson");
+    let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().count(5000).seed(22);
+    let run = run.arg("--operation-ratios", "insert:50,update:25,delete:25").arg("--delete-behavior", "tombstone");
+    let report: Report = run.arg("--journal", &journal).report().run_async().await.success().report();
+    // Verifying an empty journal would prove nothing.
+    assert_eq!(report.acknowledged(), 5000, "{report:?}");
+    assert_eq!(journal_seqs(&journal).len(), 5000);
+    verify(&journal, server_uri()).run_async().await.success();
+}
+
+/// One crash: the server is killed mid-run and restarted on the same data and port.
+async fn crash_and_recover(round: u32) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Every commit synced, so that what was acknowledged survives a SIGKILL.
+    let mut server = Server::start_with(&data, 0, &["--sync-on-commit"]);
+    let journal = dir.path().join("journal.ndjson");
+    let run = Forge::generate().output("mongo-cdc").quiet().uri(&server.uri).db("f").collection("c").count(6000);
+    let run = run.arg("--rate-limit", "1500").arg("--operation-ratios", "insert:60,update:30,delete:10");
+    let run = run.arg("--max-retries", "10").seed(round.into()).arg("--batch-size", "200");
+    let child = run.arg("--journal", &journal).report().spawn();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    let server = Server::start_with(&data, server.port, &["--sync-on-commit"]);
+    let out = child.wait(Duration::from_secs(90));
+    // The driver may absorb the crash with its own retryable write, or forge's retry
+    // with backoff may: either way the run completes.
+    assert_eq!(out.code, 0, "round {round}: {}", out.stderr);
+    let report: Report = out.report();
+    assert_eq!(report.acknowledged(), 6000, "round {round}: nothing lost or counted twice: {report:?}");
+    assert_eq!(journal_seqs(&journal).len(), 6000);
+    let out = verify(&journal, &server.uri).run_async().await;
+    assert_eq!(out.code, 0, "round {round}: {}{}", out.stdout, out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashed_and_restarted_server_loses_no_acknowledged_operation() {
+    let rounds: u32 = std::env::var("FORGE_CRASH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(10);
+    for round in 0..rounds {
+        crash_and_recover(round).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_gone_for_good_leaves_a_journal_of_exactly_the_acknowledged_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("data"));
+    let journal = dir.path().join("journal.ndjson");
+    let run = Forge::generate().output("mongo-cdc").quiet().uri(&server.uri).db("f").collection("c");
+    let run = run.arg("--rate-limit", "2000").arg("--operation-ratios", "insert:70,update:20,delete:10");
+    let child = run.arg("--max-retries", "1").arg("--journal", &journal).report().spawn();
+    std::thread::sleep(Duration::from_secs(2));
+    server.stop();
+    let out = child.wait(Duration::from_secs(60));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: Report = out.report();
+    assert!(report.acknowledged() > 1000, "{report:?}");
+    let mut seqs = journal_seqs(&journal);
+    assert_eq!(seqs.len() as u64, report.acknowledged());
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len() as u64, report.acknowledged(), "no operation journaled twice");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_prints_the_change_stream_as_extended_json_lines() {
+    let client = support::client().await;
+    let db = fresh_db("watch");
+    let coll = client.database(&db).collection::<Document>("c");
+    let child = Forge::watch().db(&db).collection("c").count(3).quiet().spawn();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    coll.insert_one(doc! { "_id": 1, "d": bson::Decimal128::from_bytes([0; 16]) }).await.unwrap();
+    coll.update_one(doc! { "_id": 1 }, doc! { "$set": { "x": 1 } }).await.unwrap();
+    coll.delete_one(doc! { "_id": 1 }).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait(Duration::from_secs(60))).await.unwrap().success();
+    let events: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ops: Vec<&str> = events.iter().map(|e| e["operationType"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["insert", "update", "delete"]);
+    assert!(events[0]["fullDocument"]["d"]["$numberDecimal"].is_string(), "types survive: {}", events[0]);
+    assert!(events[0]["_id"]["_data"].is_string(), "the resume token is printed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_change_stream_check_can_start_from_a_resume_token() {
+    use futures_util::StreamExt;
+    let client = support::client().await;
+    let db = fresh_db("verify_token");
+    let coll = client.database(&db).collection::<Document>("c");
+    let mut stream = coll.watch().await.unwrap();
+    // Touch the collection and undo it: the token of the undo is where the check starts.
+    coll.insert_one(doc! { "_id": "marker" }).await.unwrap();
+    coll.delete_one(doc! { "_id": "marker" }).await.unwrap();
+    stream.next().await.unwrap().unwrap();
+    let undo = stream.next().await.unwrap().unwrap();
+    let token = serde_json::to_string(&bson::serialize_to_bson(&undo.id).unwrap().into_relaxed_extjson()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.ndjson");
+    let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().count(3000).seed(23);
+    let run = run.arg("--operation-ratios", "insert:60,update:30,delete:10").arg("--journal", &journal);
+    run.run_async().await.success();
+    let check = verify(&journal, server_uri()).flag("--change-stream").arg("--resume-after", &token);
+    let out = check.run_async().await.success();
+    assert!(out.stdout.contains("missing 0, duplicated 0, out of order 0 documents, unexpected 0"), "{}", out.stdout);
+}
