@@ -92,7 +92,9 @@ fn wasm_target_installed() -> bool {
     }
     print(&["--print", "target-libdir", "--target", WASM_TARGET])
         .and_then(|dir| std::fs::read_dir(dir).ok())
-        .is_some_and(|mut files| files.any(|f| f.is_ok_and(|f| f.file_name().to_string_lossy().starts_with("libcore-"))))
+        .is_some_and(|mut files| {
+            files.any(|f| f.is_ok_and(|f| f.file_name().to_string_lossy().starts_with("libcore-")))
+        })
 }
 
 fn build(root: &Path, target_dir: &Path, target: Option<&str>, plugins: &[&str]) {

@@ -39,7 +39,8 @@ pub fn from_text(text: &str) -> u64 {
     if let Ok(n) = text.parse::<u64>() {
         return n;
     }
-    let fnv = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    let fnv =
+        text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
     mix(fnv)
 }
 

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::error::Error;
 use crate::generate::Generator;
-use crate::output::{TextFormat, ejson};
 use crate::output::render::Job;
+use crate::output::{TextFormat, ejson};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -140,8 +140,8 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
             driver_rates.push(docs.len() as f64 / started.elapsed().as_secs_f64());
 
             coll.drop().await.map_err(fail)?;
-            let mut plugins = crate::mutation::Plugins::builtins(&generator, args.seed)
-                .map_err(|e| Error::Runtime(e.to_string()))?;
+            let mut plugins =
+                crate::mutation::Plugins::builtins(&generator, args.seed).map_err(|e| Error::Runtime(e.to_string()))?;
             let plugin_error = |e: crate::plugin::PluginError| Error::Runtime(e.to_string());
             let planner = Planner::new(PlannerConfig {
                 seed: args.seed,
@@ -167,8 +167,12 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
                 },
                 warmup_inserts: 0,
             };
-            let info =
-                RunInfo { command: "bench".into(), seed: args.seed, seed_given: args.seed.to_string(), flags: Vec::new() };
+            let info = RunInfo {
+                command: "bench".into(),
+                seed: args.seed,
+                seed_given: args.seed.to_string(),
+                flags: Vec::new(),
+            };
             let traffic = Traffic {
                 planner,
                 client: client.clone(),

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::traffic::{ConnectionArgs, TrafficArgs};
 use super::error::Error;
+use super::traffic::{ConnectionArgs, TrafficArgs};
 use super::values::Seed;
 use crate::generate::Generator;
-use crate::output::{Target, TextFormat, ejson};
 use crate::output::render::Job;
+use crate::output::{Target, TextFormat, ejson};
 use crate::plan::{OpKind, OpSelector};
 use crate::schema::Schema;
 use crate::traffic::RunInfo;
@@ -145,9 +145,7 @@ fn to_file(args: Args, schema: Schema, seed: Seed) -> Result<(), Error> {
         mode: args.ejson,
     };
     let target = Target::parse(&args.out);
-    let mut out = target
-        .open()
-        .map_err(|e| Error::Usage(format!("--out: cannot create '{}': {e}", target.name())))?;
+    let mut out = target.open().map_err(|e| Error::Usage(format!("--out: cannot create '{}': {e}", target.name())))?;
     let started = Instant::now();
     let written = job.run(&mut out).map_err(|e| Error::Runtime(format!("writing to {}: {e}", target.name())))?;
     if !args.quiet && matches!(target, Target::File(_)) {

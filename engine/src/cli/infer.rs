@@ -3,8 +3,8 @@
 use bson::{Document, RawDocumentBuf, doc};
 use futures_util::TryStreamExt;
 
-use super::traffic::ConnectionArgs;
 use super::error::Error;
+use super::traffic::ConnectionArgs;
 use crate::infer::{Collector, DEFAULT_DYNAMIC_KEY_THRESHOLD, to_schema};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

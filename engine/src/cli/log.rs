@@ -13,12 +13,11 @@ use tracing_subscriber::registry::LookupSpan;
 pub fn init() {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .event_format(Lines)
-        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).event_format(Lines).with_filter(
+        tracing_subscriber::filter::filter_fn(|meta| {
             meta.target().starts_with("forge") && *meta.level() <= Level::INFO
-        }));
+        }),
+    );
     // Only fails when a subscriber is already set (a second call): keep the first.
     let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
 }

@@ -16,9 +16,9 @@ mod watch;
 
 use clap::{Parser, Subcommand};
 
-pub use error::Error;
 use crate::examples;
 use crate::schema::Schema;
+pub use error::Error;
 
 #[derive(Debug, Parser)]
 #[command(

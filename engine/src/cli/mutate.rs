@@ -5,8 +5,8 @@ use std::sync::Arc;
 use bson::{Document, doc};
 use futures_util::TryStreamExt;
 
-use super::traffic::{ConnectionArgs, TrafficArgs};
 use super::error::Error;
+use super::traffic::{ConnectionArgs, TrafficArgs};
 use super::values::Seed;
 use crate::generate::Generator;
 use crate::mongo::targets::CollectionTargets;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use bson::{Bson, Document, doc};
 use forge_plugin_sdk::{DeleteAction, Kind, Mutation};
 
-use super::traffic::PluginArgs;
 use super::error::Error;
+use super::traffic::PluginArgs;
 use crate::generate::Generator;
 use crate::mutation::OpContext;
 use crate::plugin::{Limits, Loaded, Registry, SchemaAccess, builtin};

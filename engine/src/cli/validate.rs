@@ -7,8 +7,8 @@ use bson::{Bson, Document, RawDocumentBuf, doc};
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 
-use super::traffic::ConnectionArgs;
 use super::error::Error;
+use super::traffic::ConnectionArgs;
 use crate::infer::{Collector, Counts, DEFAULT_DYNAMIC_KEY_THRESHOLD};
 use crate::schema::validate::{Violation, check};
 

@@ -85,7 +85,9 @@ impl ValueEnum for Mode {
         Some(match self {
             Mode::Relaxed => PossibleValue::new("relaxed")
                 .help("ISO dates and plain numbers (64-bit integers stay wrapped so no type is lost)"),
-            Mode::Canonical => PossibleValue::new("canonical").help("Every number and date wrapped with its exact BSON type"),
+            Mode::Canonical => {
+                PossibleValue::new("canonical").help("Every number and date wrapped with its exact BSON type")
+            }
         })
     }
 }
@@ -130,9 +132,8 @@ impl ValueEnum for OnPluginError {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(match self {
-            OnPluginError::Fail => {
-                PossibleValue::new("fail").help("Stop the run (after what was planned before is written) and report the error")
-            }
+            OnPluginError::Fail => PossibleValue::new("fail")
+                .help("Stop the run (after what was planned before is written) and report the error"),
             OnPluginError::Skip => PossibleValue::new("skip").help("Skip the operation, count the error, and go on"),
         })
     }

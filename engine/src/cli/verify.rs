@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use bson::{Bson, Document};
 
-use super::traffic::ConnectionArgs;
 use super::error::Error;
+use super::traffic::ConnectionArgs;
 use crate::verify::{ChangeStreamOptions, Check, Report, VerifyError};
 
 /// Differences listed in full, per kind.

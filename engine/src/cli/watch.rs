@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use bson::Document;
 use futures_util::StreamExt;
 
-use super::traffic::ConnectionArgs;
 use super::error::Error;
+use super::traffic::ConnectionArgs;
 use crate::output::ejson;
 
 #[derive(Debug, clap::Args)]

@@ -8,7 +8,6 @@ use std::time::Duration;
 use mongodb::options::{Acknowledgment, ClientOptions, WriteConcern};
 use mongodb::{Client, Collection};
 
-
 /// How long to wait for a server before an operation fails (the driver's default of
 /// 30 s would make a down server look like a hang).
 const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,7 +45,8 @@ impl ConnectError {
 /// A connected client and the database name to use (`db`, else the URI's, else `forge`).
 pub async fn connect(uri: &str, db: Option<&str>) -> Result<(Client, String), ConnectError> {
     let shown = redact_uri(uri);
-    let invalid = |e: mongodb::error::Error| ConnectError::InvalidUri { uri: shown.clone(), reason: e.kind.to_string() };
+    let invalid =
+        |e: mongodb::error::Error| ConnectError::InvalidUri { uri: shown.clone(), reason: e.kind.to_string() };
     let mut options = ClientOptions::parse(uri).await.map_err(invalid)?;
     options.app_name.get_or_insert_with(|| "forge".into());
     options.server_selection_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);

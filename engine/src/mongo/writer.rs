@@ -153,9 +153,7 @@ impl Writer {
         round_trip: Duration,
     ) -> Result<(), WriteError> {
         if let Some(journal) = &self.journal {
-            journal
-                .append(&journal_entries(ops, outcomes, retried))
-                .map_err(WriteError::Journal)?;
+            journal.append(&journal_entries(ops, outcomes, retried)).map_err(WriteError::Journal)?;
         }
         let paired: Vec<_> = ops.iter().map(|op| op.kind).zip(outcomes.iter().cloned()).collect();
         self.metrics.record_batch(&paired, Some(round_trip));

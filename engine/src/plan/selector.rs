@@ -61,12 +61,10 @@ impl OpSelector {
                 let names: Vec<_> = allowed.iter().map(|k| k.name()).collect();
                 RatiosError::UnknownKind { name: name.to_owned(), expected: names.join(", ") }
             })?;
-            let weight: f64 = weight
-                .trim()
-                .parse()
-                .ok()
-                .filter(|w: &f64| w.is_finite() && *w >= 0.0)
-                .ok_or_else(|| RatiosError::BadWeight { name: name.to_owned(), weight: weight.trim().to_owned() })?;
+            let weight: f64 =
+                weight.trim().parse().ok().filter(|w: &f64| w.is_finite() && *w >= 0.0).ok_or_else(|| {
+                    RatiosError::BadWeight { name: name.to_owned(), weight: weight.trim().to_owned() }
+                })?;
             if weights.iter().any(|(k, _)| *k == kind) {
                 return Err(RatiosError::Twice(name.to_owned()));
             }
@@ -143,6 +141,11 @@ mod tests {
             let e = OpSelector::parse(spec, ALL).unwrap_err().to_string();
             assert!(e.contains(culprit), "{spec}: {e}");
         }
-        assert!(OpSelector::parse("insert:1", &[OpKind::Update, OpKind::Delete]).unwrap_err().to_string().contains("insert"));
+        assert!(
+            OpSelector::parse("insert:1", &[OpKind::Update, OpKind::Delete])
+                .unwrap_err()
+                .to_string()
+                .contains("insert")
+        );
     }
 }
