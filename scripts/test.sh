@@ -20,7 +20,7 @@ fi
 # committed built-in plugins (plugins/prebuilt/). Prove it where the target is missing.
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   step "first command without the wasm target"
-  docs=$(cargo run --locked --quiet -- generate -n 3 --seed 1 | grep -c '"_id"')
+  docs=$(cargo run --locked --quiet -- generate -n 3 --seed 1 | grep -c '"_id"' || true)
   [ "$docs" -eq 3 ] || { echo "forge generate printed $docs documents, not 3" >&2; exit 1; }
 fi
 rustup target add wasm32-wasip1 wasm32-wasip2 >/dev/null 2>&1 ||
