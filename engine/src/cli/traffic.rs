@@ -261,12 +261,10 @@ impl TrafficArgs {
     ) -> Result<(), Error> {
         let journal = match &self.journal {
             Some(path) => {
-                let header_seed = info.seed;
                 let namespace = coll.namespace().to_string();
                 let start = crate::traffic::operation_time(&client).await;
-                let journal =
-                    crate::traffic::open_journal(path, &namespace, header_seed, planner.server_time_field(), start)
-                        .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
+                let journal = crate::traffic::open_journal(path, &namespace, info.seed, planner.server_time_field(), start)
+                    .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
                 Some(journal)
             }
             None => None,
