@@ -263,8 +263,9 @@ impl TrafficArgs {
             Some(path) => {
                 let namespace = coll.namespace().to_string();
                 let start = crate::traffic::operation_time(&client).await;
-                let journal = crate::traffic::open_journal(path, &namespace, info.seed, planner.server_time_field(), start)
-                    .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
+                let journal =
+                    crate::traffic::open_journal(path, &namespace, info.seed, planner.server_time_field(), start)
+                        .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
                 Some(journal)
             }
             None => None,
