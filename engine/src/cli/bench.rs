@@ -26,6 +26,7 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
 
+    /// Seed of the generated documents (the figures do not depend on it much)
     #[arg(long, default_value_t = 1)]
     seed: u64,
 

@@ -229,7 +229,9 @@ impl TrafficArgs {
         collection: &str,
     ) -> Result<Planner, Error> {
         let mut plugins = self.plugins(&generator, seed)?;
-        let usage = |flag: &'static str| move |e: crate::plugin::PluginError| Error::Usage(format!("{flag}: {e}"));
+        let usage = |flag: &'static str| {
+            move |e: crate::plugin::PluginError| Error::Usage(format!("{flag}: {}", describe_plugin_error(&e)))
+        };
         let planner = Planner::new(PlannerConfig {
             seed,
             selector,
