@@ -197,7 +197,6 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         started_at,
         duration_s: duration,
         ending,
-        error: failure.as_ref().map(ToString::to_string),
         failure: failure.map(Arc::new),
         target_rate: config.rate,
         achieved_rate: done as f64 / duration.max(1e-9),

@@ -69,7 +69,7 @@ async fn a_run_stops_when_its_shutdown_future_resolves() {
     let shutdown = tokio::time::sleep(Duration::from_millis(800));
     let run = forge::traffic::run(traffic(client.clone(), &db, None), shutdown);
     let report = tokio::time::timeout(Duration::from_secs(60), run).await.expect("the run ignored its shutdown");
-    assert_eq!(report.ending, Ending::Interrupted, "{:?}", report.error);
+    assert_eq!(report.ending, Ending::Interrupted, "{:?}", report.failure);
     // At most the rate allows (a loaded machine may manage less), and not nothing.
     let acked = report.acknowledged();
     assert!((1..=2_500).contains(&acked), "{acked} operations in 0.8 s at 2,000/s");
@@ -84,7 +84,7 @@ async fn a_run_that_is_never_shut_down_completes_its_count() {
     let client = support::client().await;
     let run = forge::traffic::run(traffic(client.clone(), &db, Some(600)), std::future::pending());
     let report = tokio::time::timeout(Duration::from_secs(60), run).await.expect("the run never ended");
-    assert_eq!(report.ending, Ending::Completed, "{:?}", report.error);
+    assert_eq!(report.ending, Ending::Completed, "{:?}", report.failure);
     assert_eq!(report.acknowledged(), 600);
     let held = client.database(&db).collection::<bson::Document>("c").count_documents(bson::doc! {}).await.unwrap();
     assert_eq!(held, expected_documents(&report));

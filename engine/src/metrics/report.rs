@@ -43,10 +43,8 @@ pub struct Report {
     pub started_at: String,
     pub duration_s: f64,
     pub ending: Ending,
-    /// Why the run failed, as text.
-    pub error: Option<String>,
-    /// Why the run failed, for the caller to explain.
-    #[serde(skip)]
+    /// Why the run failed: typed for the caller to explain, text in the JSON report.
+    #[serde(rename = "error", serialize_with = "as_text")]
     pub failure: Option<std::sync::Arc<crate::traffic::RunError>>,
     pub target_rate: Option<f64>,
     pub achieved_rate: f64,
@@ -72,7 +70,7 @@ impl Report {
         let mut out = format!(
             "{} {} on {}: {} after {:.1}s, {} operations acknowledged, {:.0} ops/s{}\n",
             self.command,
-            if self.error.is_some() { "stopped" } else { "finished" },
+            if self.failure.is_some() { "stopped" } else { "finished" },
             self.namespace,
             self.ending.name(),
             self.duration_s,
@@ -115,9 +113,20 @@ impl Report {
             "  batch latency p50 {:.1}ms p90 {:.1}ms p99 {:.1}ms max {:.1}ms over {} batches\n",
             l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.batches
         ));
-        if let Some(e) = &self.error {
+        if let Some(e) = &self.failure {
             out.push_str(&format!("  error: {e}\n"));
         }
         out
+    }
+}
+
+/// A run error as the JSON report writes it: its message.
+fn as_text<S: serde::Serializer>(
+    failure: &Option<std::sync::Arc<crate::traffic::RunError>>,
+    out: S,
+) -> Result<S::Ok, S::Error> {
+    match failure {
+        Some(e) => out.serialize_str(&e.to_string()),
+        None => out.serialize_none(),
     }
 }
