@@ -17,6 +17,9 @@ pub enum Stream {
     IdMachine = 2,
     /// Operation `i` of a traffic run: its kind, target and mutation.
     Operation = 3,
+    /// The plugin call of operation `i`: apart from the planner's draws for it, so the
+    /// plugin sees the same stream whichever shard runs it.
+    Mutation = 4,
 }
 
 /// SplitMix64's finaliser: a bijective mix with good avalanche.

@@ -1,12 +1,15 @@
-//! A traffic run: the planner on its own thread, paced by the rate limiter, feeding
-//! writer tasks that batch and write; a final report however the run ends (count or
-//! duration reached, shutdown requested, lost connection, no more targets).
+//! A traffic run: the planner on its own thread, paced by the rate limiter, feeding one
+//! materializer thread per shard, each feeding its shard's writer task, which batches
+//! and writes (or a null sink that serialises and sends nothing: `--dry-run`, `forge
+//! bench --cdc`); a final report however the run ends (count or duration reached,
+//! shutdown requested, lost connection, failing plugin, no more targets).
 //!
 //! A run is a value: [`run`] takes everything it needs and a shutdown future (the CLI
 //! passes Ctrl-C, a test anything it likes) and returns the [`Report`]. It prints
 //! nothing; the caller reads progress from the shared [`Metrics`].
 
 use std::future::Future;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -16,10 +19,11 @@ use mongodb::{Client, Collection};
 use tokio::sync::mpsc;
 
 use crate::journal::{Header, JournalWriter};
-use crate::metrics::Metrics;
+use crate::materialize::{Materializer, Settings, ShardPlugins, Tally};
 use crate::metrics::report::{Ending, Report};
+use crate::metrics::{Metrics, Outcome};
 use crate::mongo::writer::{WriteError, Writer, WriterConfig};
-use crate::plan::{OpPlan, PlanError, Planner, Write};
+use crate::plan::{OpKind, OpPlan, PlanError, Planner, ShardInput};
 use crate::rate::Pace;
 
 #[derive(Debug, Clone)]
@@ -30,7 +34,8 @@ pub struct TrafficConfig {
     pub duration: Option<Duration>,
     /// Operations per second, paced at admission; `None`: as fast as possible.
     pub rate: Option<f64>,
-    /// Writer tasks; the planner routes each `_id` to one of them.
+    /// Shards: each `_id` belongs to one, whose materializer and writer handle every
+    /// operation on it in plan order.
     pub workers: usize,
     /// How each writer batches and writes.
     pub writer: WriterConfig,
@@ -62,17 +67,10 @@ pub enum RunError {
     Journal(#[source] std::io::Error),
     #[error("the planner crashed: {0}")]
     PlannerCrashed(#[source] tokio::task::JoinError),
+    #[error("a materializer crashed")]
+    MaterializerCrashed,
     #[error("a writer crashed: {0}")]
     WriterCrashed(#[source] tokio::task::JoinError),
-}
-
-/// Why the planner thread stopped.
-enum Stop {
-    Done,
-    Interrupted,
-    Exhausted,
-    Failed(PlanError),
-    Crashed(tokio::task::JoinError),
 }
 
 /// Creates the journal for a run, before anything is written.
@@ -100,11 +98,23 @@ pub async fn operation_time(client: &Client) -> Option<bson::Timestamp> {
     reply.get_timestamp("operationTime").ok()
 }
 
+/// Where the writes go.
+pub enum Sink {
+    /// A MongoDB collection, through one writer task per shard.
+    Server { client: Client, coll: Collection<Document> },
+    /// Nowhere: every write is planned, materialized and serialised, then dropped and
+    /// counted as not sent (`--dry-run`, `forge bench --cdc`).
+    Null { namespace: String },
+}
+
 /// Everything a run needs besides its shutdown signal.
 pub struct Traffic {
     pub planner: Planner,
-    pub client: Client,
-    pub coll: Collection<Document>,
+    /// One set of plugin instances per shard (`config.workers` of them).
+    pub shards: Vec<ShardPlugins>,
+    /// What the shards share.
+    pub settings: Settings,
+    pub sink: Sink,
     pub config: TrafficConfig,
     pub info: RunInfo,
     /// Where acknowledged operations are journaled, if anywhere.
@@ -116,37 +126,57 @@ pub struct Traffic {
 /// Runs the traffic until it is done, fails, or `shutdown` resolves (then it stops
 /// after the batches in flight). The report always comes back.
 pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report {
-    let Traffic { planner, client, coll, config, info, journal, metrics } = traffic;
+    let Traffic { planner, shards, settings, sink, config, info, journal, metrics } = traffic;
+    assert_eq!(shards.len(), planner.shards(), "one set of plugins per shard");
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let started_at = bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default();
+    let settings = Arc::new(settings);
 
+    let (namespace, dry_run) = match &sink {
+        Sink::Server { coll, .. } => (coll.namespace().to_string(), false),
+        Sink::Null { namespace } => (namespace.clone(), true),
+    };
     let writer_config = Arc::new(config.writer.clone());
-    let mut queues = Vec::with_capacity(config.workers);
-    let mut writers = Vec::with_capacity(config.workers);
-    for _ in 0..config.workers.max(1) {
-        let (tx, rx) = mpsc::channel(config.writer.batch_size.clamp(1, 10_000) * 2);
-        queues.push(tx);
-        let writer = Writer {
-            client: client.clone(),
-            coll: coll.clone(),
-            config: writer_config.clone(),
-            metrics: metrics.clone(),
-            journal: journal.clone(),
-        };
-        let stop = stop.clone();
-        writers.push(tokio::spawn(async move {
-            let result = writer.run(rx).await;
-            if result.is_err() {
-                stop.store(true, Ordering::Relaxed);
+    let mut writers = Vec::new();
+    let mut inputs = Vec::with_capacity(shards.len());
+    let mut materializers = Vec::with_capacity(shards.len());
+    for (shard, plugins) in shards.into_iter().enumerate() {
+        let output = match &sink {
+            Sink::Server { client, coll } => {
+                let (tx, rx) = mpsc::channel(config.writer.batch_size.clamp(1, 10_000) * 2);
+                let writer = Writer {
+                    client: client.clone(),
+                    coll: coll.clone(),
+                    config: writer_config.clone(),
+                    metrics: metrics.clone(),
+                    journal: journal.clone(),
+                };
+                let stop = stop.clone();
+                writers.push(tokio::spawn(async move {
+                    let result = writer.run(rx).await;
+                    if result.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    result
+                }));
+                Output::Writer(tx)
             }
-            result
-        }));
+            Sink::Null { .. } => Output::Null(metrics.clone()),
+        };
+        let (tx, rx) = sync_channel(SHARD_QUEUE);
+        inputs.push(tx);
+        let materializer = Materializer::new(shard, settings.clone(), plugins);
+        let stop = stop.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("forge-shard-{shard}"))
+            .spawn(move || materialize(materializer, rx, output, &stop));
+        materializers.push(spawned.expect("the OS starts a thread"));
     }
 
     let mut producer = {
         let (stop, config) = (stop.clone(), config.clone());
-        tokio::task::spawn_blocking(move || produce(planner, queues, &config, &stop))
+        tokio::task::spawn_blocking(move || produce(planner, inputs, materializers, &config, &stop))
     };
     let mut shut_down = false;
     let produced = tokio::select! {
@@ -159,7 +189,7 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
     };
     let (stop_reason, tally) = match produced {
         Ok(result) => result,
-        Err(e) => (Stop::Crashed(e), PlannerTally::default()),
+        Err(e) => (Stop::Crashed(e), RunTally::default()),
     };
 
     let mut failure: Option<RunError> = None;
@@ -178,7 +208,7 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
     }
     let (ending, failure) = match (failure, stop_reason) {
         (Some(e), _) => (Ending::Failed, Some(e)),
-        (None, Stop::Failed(e)) => (Ending::Failed, Some(RunError::Plan(e))),
+        (None, Stop::Failed(e)) => (Ending::Failed, Some(e)),
         (None, Stop::Crashed(e)) => (Ending::Failed, Some(RunError::PlannerCrashed(e))),
         (None, _) if shut_down => (Ending::Interrupted, None),
         (None, Stop::Interrupted) => (Ending::Interrupted, None),
@@ -187,11 +217,12 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
     };
     let duration = started.elapsed().as_secs_f64();
     let ops = metrics.totals();
-    let done: u64 = ops.values().map(|k| k.acknowledged + k.unacknowledged).sum();
+    let done: u64 = ops.values().map(|k| k.acknowledged + k.unacknowledged + k.not_sent).sum();
     Report {
         forge_version: env!("CARGO_PKG_VERSION"),
         command: info.command,
-        namespace: coll.namespace().to_string(),
+        namespace,
+        dry_run,
         seed: info.seed,
         seed_given: info.seed_given,
         started_at,
@@ -202,36 +233,134 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         achieved_rate: done as f64 / duration.max(1e-9),
         ops,
         converted_to_insert: tally.converted_to_insert,
-        plugin_errors: tally.plugin_errors,
+        skipped: tally.shards.skipped,
+        plugin_errors: tally.shards.plugin_errors,
         warmup_inserts: config.warmup_inserts,
         latency: metrics.latency(),
         flags: info.flags,
     }
 }
 
-/// The planner loop, on a thread of its own: plans, paces, and hands each operation
-/// to the writer the planner assigned it.
+/// Batches of inputs a shard's queue holds before the planner waits for it.
+const SHARD_QUEUE: usize = 64;
+
+/// Inputs the planner gathers for a shard before handing them over: one hand-over
+/// per input would cost a thread wake-up each (a paced run hands over every input at
+/// once, so the rate stays smooth).
+const SHARD_BATCH: usize = 64;
+
+/// Writes a null sink counts at once.
+const NULL_BATCH: usize = 1024;
+
+/// Where a materializer's writes go.
+enum Output {
+    Writer(mpsc::Sender<OpPlan>),
+    Null(Arc<Metrics>),
+}
+
+/// A shard's materializer loop, on a thread of its own: until the planner closes its
+/// queue, or its writer stops, or a plugin failure stops the run.
+fn materialize(
+    mut materializer: Materializer,
+    inputs: Receiver<Vec<ShardInput>>,
+    output: Output,
+    stop: &AtomicBool,
+) -> (Tally, Option<PlanError>) {
+    let mut unsent: Vec<(OpKind, Outcome)> = Vec::new();
+    let mut bytes = 0usize;
+    let mut failure = None;
+    'inputs: for input in inputs.into_iter().flatten() {
+        let op = match materializer.materialize(input) {
+            Ok(Some(op)) => op,
+            Ok(None) => continue,
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                failure = Some(e);
+                break 'inputs;
+            }
+        };
+        match &output {
+            Output::Writer(tx) => {
+                if tx.blocking_send(op).is_err() {
+                    break 'inputs; // the writer failed; it says why
+                }
+            }
+            Output::Null(metrics) => {
+                bytes = bytes.wrapping_add(op.write.encoded_len());
+                unsent.push((op.kind, Outcome::NotSent));
+                if unsent.len() >= NULL_BATCH {
+                    metrics.record_batch(&unsent, None);
+                    unsent.clear();
+                }
+            }
+        }
+    }
+    if let Output::Null(metrics) = &output {
+        metrics.record_batch(&unsent, None);
+        std::hint::black_box(bytes);
+    }
+    (materializer.tally, failure)
+}
+
+/// Why the planner thread stopped.
+enum Stop {
+    Done,
+    Interrupted,
+    Exhausted,
+    Failed(RunError),
+    Crashed(tokio::task::JoinError),
+}
+
+/// What the planner and the shards counted, for the report.
+#[derive(Default)]
+struct RunTally {
+    converted_to_insert: u64,
+    shards: Tally,
+}
+
+/// The planner loop, on a thread of its own: plans, paces, and hands each input to
+/// its shard; then closes the queues and waits for the materializers to finish.
 fn produce(
     mut planner: Planner,
-    queues: Vec<mpsc::Sender<OpPlan>>,
+    inputs: Vec<SyncSender<Vec<ShardInput>>>,
+    materializers: Vec<std::thread::JoinHandle<(Tally, Option<PlanError>)>>,
     config: &TrafficConfig,
     stop: &AtomicBool,
-) -> (Stop, PlannerTally) {
-    let pace = config.rate.map(Pace::new);
-    let raw_inserts = planner.inserts_only();
-    let send = |mut op: OpPlan| {
-        // A document that cannot be serialised stays as it is; the writer reports it.
-        if raw_inserts
-            && let Write::Insert(doc) = &op.write
-            && let Ok(raw) = bson::RawDocumentBuf::try_from(doc)
-        {
-            op.write = Write::InsertRaw(raw);
+) -> (Stop, RunTally) {
+    let reason = plan(&mut planner, &inputs, config, stop);
+    drop(inputs);
+    let mut tally = RunTally { converted_to_insert: planner.converted_to_insert, shards: Tally::default() };
+    let mut failure = None;
+    for handle in materializers {
+        match handle.join() {
+            Ok((shard, error)) => {
+                tally.shards.merge(&shard);
+                failure = failure.or(error.map(RunError::Plan));
+            }
+            Err(_) => failure = failure.or(Some(RunError::MaterializerCrashed)),
         }
-        queues[op.writer].blocking_send(op).is_ok()
-    };
+    }
+    match failure {
+        Some(e) => (Stop::Failed(e), tally),
+        None => (reason, tally),
+    }
+}
+
+fn plan(
+    planner: &mut Planner,
+    inputs: &[SyncSender<Vec<ShardInput>>],
+    config: &TrafficConfig,
+    stop: &AtomicBool,
+) -> Stop {
+    let pace = config.rate.map(Pace::new);
+    let batch = if pace.is_some() { 1 } else { SHARD_BATCH };
+    let mut handover = Handover { inputs, pending: inputs.iter().map(|_| Vec::with_capacity(batch)).collect(), batch };
+    let mut out = Vec::new();
     for _ in 0..config.warmup_inserts {
-        if stop.load(Ordering::Relaxed) || !send(planner.next_insert()) {
-            return (Stop::Interrupted, PlannerTally::of(&planner));
+        planner.next_insert(&mut out);
+        if stop.load(Ordering::Relaxed) || !handover.take(&mut out) {
+            handover.flush();
+            return Stop::Interrupted;
         }
     }
     let deadline = config.duration.map(|d| Instant::now() + d);
@@ -248,29 +377,51 @@ fn produce(
         {
             break Stop::Interrupted;
         }
-        match planner.next_op() {
-            Ok(Some(op)) => {
-                if !send(op) {
-                    break Stop::Interrupted; // its writer failed; the writer says why
-                }
-            }
-            Ok(None) => break Stop::Exhausted,
-            Err(e) => break Stop::Failed(e),
+        match planner.next_op(&mut out) {
+            Ok(true) => {}
+            Ok(false) => break Stop::Exhausted,
+            Err(e) => break Stop::Failed(RunError::Plan(e)),
+        }
+        if !handover.take(&mut out) {
+            break Stop::Interrupted; // a shard stopped; it says why
         }
         planned += 1;
     };
-    (reason, PlannerTally::of(&planner))
+    // What was planned is materialized and written, however the planning ended.
+    handover.flush();
+    reason
 }
 
-/// What the planner counted, for the report.
-#[derive(Default)]
-struct PlannerTally {
-    converted_to_insert: u64,
-    plugin_errors: std::collections::BTreeMap<String, u64>,
+/// The planner's side of the shard queues: inputs gathered per shard, handed over a
+/// batch at a time.
+struct Handover<'a> {
+    inputs: &'a [SyncSender<Vec<ShardInput>>],
+    pending: Vec<Vec<ShardInput>>,
+    batch: usize,
 }
 
-impl PlannerTally {
-    fn of(planner: &Planner) -> Self {
-        PlannerTally { converted_to_insert: planner.converted_to_insert, plugin_errors: planner.plugin_errors.clone() }
+impl Handover<'_> {
+    /// Takes the planner's output; false when a shard stopped taking inputs.
+    fn take(&mut self, out: &mut Vec<(usize, ShardInput)>) -> bool {
+        for (shard, input) in out.drain(..) {
+            self.pending[shard].push(input);
+            if self.pending[shard].len() >= self.batch && !self.send(shard) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn send(&mut self, shard: usize) -> bool {
+        let batch = std::mem::replace(&mut self.pending[shard], Vec::with_capacity(self.batch));
+        self.inputs[shard].send(batch).is_ok()
+    }
+
+    fn flush(&mut self) {
+        for shard in 0..self.pending.len() {
+            if !self.pending[shard].is_empty() {
+                self.send(shard);
+            }
+        }
     }
 }

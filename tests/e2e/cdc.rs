@@ -96,16 +96,37 @@ async fn cdc_mix_follows_the_ratios_and_the_change_stream_shows_a_coherent_histo
     assert!(events.iter().all(|e| matches!(e.id, Bson::ObjectId(_))), "_ids stay ObjectIds");
 }
 
+/// A journal's operations in plan order, without the time each was acknowledged: the
+/// operation stream, with each write's expected document hash.
+fn journaled_stream(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut ops: Vec<serde_json::Value> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("t");
+            v
+        })
+        .collect();
+    ops.sort_by_key(|v| v["s"].as_u64().unwrap());
+    ops
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_seed_writes_the_same_operations_whatever_the_workers() {
+    let dir = tempfile::tempdir().unwrap();
     let mut seen = Vec::new();
-    for workers in ["1", "4"] {
+    for workers in ["1", "2", "4", "8"] {
         let (run, mut stream) = setup("cdc_seed").await;
+        let journal = dir.path().join(format!("w{workers}.journal"));
         let report = report_of(
             run.generate("mongo-cdc")
                 .count(3000)
-                .arg("--operation-ratios", "insert:60,update:30,delete:10")
+                .arg("--operation-ratios", "insert:40,update:40,replace:10,delete:10")
+                .arg("--update-strategy", "mixed")
                 .seed(99)
+                .arg("--journal", &journal)
                 .arg("--workers", workers),
         )
         .await;
@@ -117,15 +138,19 @@ async fn the_same_seed_writes_the_same_operations_whatever_the_workers() {
         }
         // Equal but empty would prove nothing: every inserted document has a history.
         assert_eq!(per_doc.len() as u64, report.op(Kind::Insert).acknowledged, "{workers} workers: {report:?}");
-        let mut final_docs = run.documents().await;
+        let ops = journaled_stream(&journal);
+        assert_eq!(ops.len(), 3000, "{workers} workers: every operation acknowledged and journaled");
+        assert!(ops.iter().all(|o| o["h"].is_string()), "every write has an expected state");
+        let final_docs = run.documents().await;
         assert!(!final_docs.is_empty(), "{workers} workers left no documents");
-        final_docs.iter_mut().for_each(|d| {
-            d.remove("_deletedAt");
-        });
-        seen.push((per_doc, final_docs));
+        seen.push((workers, per_doc, ops, final_docs));
     }
-    assert_eq!(seen[0].0, seen[1].0, "per-document histories differ between 1 and 4 workers");
-    assert_eq!(seen[0].1, seen[1].1, "final documents differ between 1 and 4 workers");
+    let (_, histories, ops, docs) = &seen[0];
+    for (workers, h, o, d) in &seen[1..] {
+        assert!(h == histories, "per-document histories differ between 1 and {workers} workers");
+        assert!(o == ops, "the operation stream differs between 1 and {workers} workers");
+        assert!(d == docs, "final documents differ between 1 and {workers} workers");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

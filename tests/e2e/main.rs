@@ -6,6 +6,7 @@
 mod support;
 
 mod cdc;
+mod current_document;
 mod failures;
 mod fuzz;
 mod generate_cli;

@@ -1,15 +1,16 @@
 //! The operation stream of each built-in strategy and delete behavior is pinned by
-//! fixtures recorded from the native strategies just before they moved into WASM
-//! plugins (commit "pin each built-in's op stream before the move"): the same seed must
-//! keep giving the same operations and documents. `FORGE_BLESS=1` rewrites them.
+//! fixtures: the same seed must keep giving the same operations and documents.
+//! `FORGE_BLESS=1` rewrites them (last when plugin calls got a random stream of their
+//! own, apart from the planner's, with the planner/materializer split).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use forge::generate::Generator;
+use forge::materialize::{Materializer, Settings, ShardPlugins};
 use forge::mutation::Plugins;
-use forge::plan::{OpKind, OpSelector, Planner, PlannerConfig, Write};
+use forge::plan::{DeleteTracking, OnPluginError, OpKind, OpSelector, Planner, PlannerConfig, Write};
 use forge::schema::Schema;
 
 use crate::support;
@@ -20,8 +21,7 @@ const SHOWN: u64 = 40;
 
 fn line(op: &forge::plan::OpPlan) -> String {
     let write = match &op.write {
-        Write::Insert(d) => bson::doc! { "insert": d.clone() },
-        Write::InsertRaw(raw) => bson::doc! { "insert": bson::Document::try_from(raw.as_ref()).unwrap() },
+        Write::Insert(raw) => bson::doc! { "insert": bson::Document::try_from(raw.as_ref()).unwrap() },
         Write::Update { filter, update } => bson::doc! { "filter": filter.clone(), "update": update.clone() },
         Write::Replace { filter, replacement } => {
             bson::doc! { "filter": filter.clone(), "replacement": replacement.clone() }
@@ -39,27 +39,42 @@ fn generator() -> Arc<Generator> {
 
 fn stream(generator: Arc<Generator>, mut plugins: Plugins, strategy: &str, delete: &str) -> String {
     let _machine = support::busy();
+    let settings = Arc::new(Settings {
+        seed: 42,
+        collection: Arc::from("c"),
+        generator: generator.clone(),
+        on_plugin_error: OnPluginError::Fail,
+        tracking: DeleteTracking::None,
+        expectations: false,
+        keep_documents: true,
+    });
+    let shard_plugins = ShardPlugins::start(&mut plugins, strategy, delete).unwrap();
+    let delete_removes = delete == "remove";
+    let mut materializer = Materializer::new(0, settings, shard_plugins);
     let mut planner = Planner::new(PlannerConfig {
         seed: 42,
         selector: OpSelector::parse("insert:40,update:30,replace:10,delete:20", &OpKind::ALL).unwrap(),
-        strategy: plugins.strategy(strategy).unwrap(),
-        replace: plugins.strategy("regenerate").unwrap(),
-        delete: plugins.deleter(delete).unwrap(),
         generator,
         id_cache_size: 500,
         first_document: 0,
+        shards: 1,
+        delete_removes,
     });
     let mut out = String::new();
     let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut inputs = Vec::new();
     for _ in 0..OPS {
-        let op = planner.next_op().unwrap().unwrap();
-        let l = line(&op);
-        for b in l.bytes().chain([b'\n']) {
-            digest = (digest ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-        if op.index < SHOWN {
-            out.push_str(&l);
-            out.push('\n');
+        assert!(planner.next_op(&mut inputs).unwrap());
+        for (_, input) in inputs.drain(..) {
+            let Some(op) = materializer.materialize(input).unwrap() else { continue };
+            let l = line(&op);
+            for b in l.bytes().chain([b'\n']) {
+                digest = (digest ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+            if op.index < SHOWN {
+                out.push_str(&l);
+                out.push('\n');
+            }
         }
     }
     writeln!(out, "{{\"ops\":{OPS},\"fnv64\":\"{digest:016x}\"}}").unwrap();

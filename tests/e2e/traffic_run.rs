@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use forge::generate::Generator;
+use forge::materialize::{Settings, ShardPlugins};
 use forge::metrics::report::Ending;
 use forge::mongo::writer::WriterConfig;
 use forge::mutation::Plugins;
-use forge::plan::{OpKind, OpSelector, Planner, PlannerConfig};
+use forge::plan::{DeleteTracking, OnPluginError, OpKind, OpSelector, Planner, PlannerConfig};
 use forge::schema::Schema;
-use forge::traffic::{RunInfo, Traffic, TrafficConfig};
+use forge::traffic::{RunInfo, Sink, Traffic, TrafficConfig};
 
 use crate::support;
 
@@ -18,21 +19,30 @@ fn traffic(client: mongodb::Client, db: &str, count: Option<u64>) -> Traffic {
     let schema = Arc::new(Schema::from_json_str(forge::examples::ORDERS.json).unwrap());
     let generator = Arc::new(Generator::new(schema, 9));
     let mut plugins = Plugins::builtins(&generator, 9).unwrap();
+    let shards = (0..2).map(|_| ShardPlugins::start(&mut plugins, "partial", "remove").unwrap()).collect();
     let planner = Planner::new(PlannerConfig {
         seed: 9,
         selector: OpSelector::parse("insert:60,update:30,delete:10", &OpKind::ALL).unwrap(),
-        strategy: plugins.strategy("partial").unwrap(),
-        replace: plugins.strategy("regenerate").unwrap(),
-        delete: plugins.deleter("remove").unwrap(),
-        generator,
+        generator: generator.clone(),
         id_cache_size: 1_000,
         first_document: 0,
-    })
-    .with_plugin_context("c", 2, Default::default());
+        shards: 2,
+        delete_removes: true,
+    });
+    let settings = Settings {
+        seed: 9,
+        collection: Arc::from("c"),
+        generator,
+        on_plugin_error: OnPluginError::Fail,
+        tracking: DeleteTracking::None,
+        expectations: false,
+        keep_documents: true,
+    };
     Traffic {
         planner,
-        coll: client.database(db).collection("c"),
-        client,
+        shards,
+        settings,
+        sink: Sink::Server { coll: client.database(db).collection("c"), client },
         config: TrafficConfig {
             count,
             duration: None,

@@ -51,7 +51,31 @@ pub struct Args {
     /// Calls per plugin measurement
     #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
     plugin_calls: u64,
+
+    /// Instead: CDC traffic (insert:40,update:40,replace:10,delete:10, the current
+    /// document passed to every plugin) into a null sink that plans, materializes and
+    /// serialises every write but sends nothing, for each built-in strategy with 1, 2
+    /// and --threads workers: ops/s and the scaling factor. Schema: the first --schema,
+    /// else example:orders
+    #[arg(long)]
+    cdc: bool,
+
+    /// --cdc: strategies to measure; repeatable [default: every built-in mutator]
+    #[arg(long, value_name = "NAME")]
+    cdc_strategy: Vec<String>,
+
+    /// --cdc: operations per case
+    #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
+    cdc_ops: u64,
+
+    /// --cdc: one JSON object per case ({"strategy", "workers", "ops_per_s"}) instead of
+    /// the table
+    #[arg(long)]
+    json: bool,
 }
+
+/// The built-in strategies `--cdc` measures by default (those this build embeds).
+const CDC_STRATEGIES: &[&str] = &["regenerate", "partial", "increment", "mixed", "lifecycle", "drift", "array"];
 
 struct Measure {
     docs_per_s: f64,
@@ -61,6 +85,28 @@ struct Measure {
 pub fn run(args: Args) -> Result<(), Error> {
     if args.plugins {
         return super::bench_plugins::run(args.seed, args.plugin_calls);
+    }
+    if args.cdc {
+        let strategies = if args.cdc_strategy.is_empty() {
+            CDC_STRATEGIES
+                .iter()
+                .filter(|n| **n == "mixed" || crate::plugin::builtin::find(n).is_some())
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            args.cdc_strategy.clone()
+        };
+        return super::bench_cdc::run(super::bench_cdc::CdcBench {
+            schema: args.schema.first().cloned().unwrap_or_else(|| "example:orders".into()),
+            strategies,
+            ops: args.cdc_ops,
+            threads: args.threads.map_or_else(super::default_threads, usize::from),
+            seed: args.seed,
+            json: args.json,
+        });
+    }
+    if args.json {
+        return Err(Error::Usage("--json goes with --cdc".into()));
     }
     let schemas = if args.schema.is_empty() {
         vec!["example:customers".to_string(), "example:orders".to_string()]
@@ -119,8 +165,9 @@ pub fn run(args: Args) -> Result<(), Error> {
 const ROUNDS: usize = 7;
 
 fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
-    use crate::plan::{OpKind, OpSelector, Planner, PlannerConfig};
-    use crate::traffic::{RunInfo, Traffic, TrafficConfig};
+    use crate::materialize::{Settings, ShardPlugins};
+    use crate::plan::{DeleteTracking, OnPluginError, OpKind, OpSelector, Planner, PlannerConfig};
+    use crate::traffic::{RunInfo, Sink, Traffic, TrafficConfig};
     let spec = args.schema.first().map_or("example:customers", String::as_str);
     let schema = Arc::new(super::load_schema(Some(spec))?);
     let generator = Arc::new(Generator::new(schema, args.seed));
@@ -143,17 +190,27 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
             coll.drop().await.map_err(fail)?;
             let mut plugins =
                 crate::mutation::Plugins::builtins(&generator, args.seed).map_err(|e| Error::Runtime(e.to_string()))?;
-            let plugin_error = |e: crate::plugin::PluginError| Error::Runtime(e.to_string());
+            let shards = vec![
+                ShardPlugins::start(&mut plugins, "partial", "remove").map_err(|e| Error::Runtime(e.to_string()))?,
+            ];
             let planner = Planner::new(PlannerConfig {
                 seed: args.seed,
                 selector: OpSelector::only(OpKind::Insert),
-                strategy: plugins.strategy("partial").map_err(plugin_error)?,
-                replace: plugins.strategy("regenerate").map_err(plugin_error)?,
                 generator: generator.clone(),
-                delete: plugins.deleter("remove").map_err(plugin_error)?,
                 id_cache_size: 10_000,
                 first_document: 0,
+                shards: 1,
+                delete_removes: true,
             });
+            let settings = Settings {
+                seed: args.seed,
+                collection: Arc::from(coll.name()),
+                generator: generator.clone(),
+                on_plugin_error: OnPluginError::Fail,
+                tracking: DeleteTracking::None,
+                expectations: false,
+                keep_documents: false,
+            };
             let config = TrafficConfig {
                 count: Some(args.mongo_count),
                 duration: None,
@@ -176,8 +233,9 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
             };
             let traffic = Traffic {
                 planner,
-                client: client.clone(),
-                coll: coll.clone(),
+                shards,
+                settings,
+                sink: Sink::Server { client: client.clone(), coll: coll.clone() },
                 config,
                 info,
                 journal: None,

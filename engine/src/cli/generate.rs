@@ -9,9 +9,9 @@ use super::values::Seed;
 use crate::generate::Generator;
 use crate::output::render::Job;
 use crate::output::{Target, TextFormat, ejson};
-use crate::plan::{OpKind, OpSelector};
+use crate::plan::{DeleteTracking, OpKind, OpSelector};
 use crate::schema::Schema;
-use crate::traffic::RunInfo;
+use crate::traffic::{RunInfo, Sink};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
@@ -88,6 +88,12 @@ pub struct Args {
     /// seeded pick of those), or the name of a --plugin mutator
     #[arg(long, value_name = "NAME", default_value = "partial", help_heading = "CDC simulation (--output mongo-cdc)")]
     update_strategy: String,
+
+    /// mongo, mongo-cdc: plan, materialize (plugins included) and serialise every write,
+    /// send nothing, and print the usual report: what your flags and plugins do, and how
+    /// fast forge can do it, without a server
+    #[arg(long)]
+    dry_run: bool,
 
     #[command(flatten, next_help_heading = "MongoDB output (--output mongo, mongo-cdc)")]
     connection: ConnectionArgs,
@@ -174,8 +180,15 @@ fn to_mongo(args: Args, schema: Schema, seed: Seed) -> Result<(), Error> {
     };
     let collection = args.connection.collection.clone().unwrap_or_else(|| default_collection(&schema));
     let generator = Arc::new(Generator::new(Arc::new(schema), seed.value));
-    let planner =
-        args.traffic.planner(seed.value, selector, generator, &args.update_strategy, args.start, &collection)?;
+    let workload = args.traffic.workload(
+        seed.value,
+        selector,
+        generator,
+        &args.update_strategy,
+        args.start,
+        &collection,
+        DeleteTracking::None,
+    )?;
     let config = args.traffic.config(args.count, if cdc { args.warmup_inserts } else { 0 });
     let info = RunInfo {
         command: if cdc { "generate (mongo-cdc)" } else { "generate (mongo)" }.into(),
@@ -184,9 +197,15 @@ fn to_mongo(args: Args, schema: Schema, seed: Seed) -> Result<(), Error> {
         flags: super::traffic::redacted_flags(),
     };
     super::traffic::runtime()?.block_on(async {
-        let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
-        let coll = crate::mongo::collection(&client, &db, &collection);
-        args.traffic.run(planner, client, coll, config, info, args.quiet).await
+        let sink = if args.dry_run {
+            let db = args.connection.db.clone().unwrap_or_else(|| "forge".into());
+            Sink::Null { namespace: format!("{db}.{collection}") }
+        } else {
+            let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
+            let coll = crate::mongo::collection(&client, &db, &collection);
+            Sink::Server { client, coll }
+        };
+        args.traffic.run(workload, sink, config, info, args.quiet).await
     })
 }
 

@@ -12,7 +12,7 @@ use crate::generate::Generator;
 use crate::mongo::targets::CollectionTargets;
 use crate::plan::{DeleteTracking, OpKind, OpSelector, Sampling};
 use crate::schema::Schema;
-use crate::traffic::RunInfo;
+use crate::traffic::{RunInfo, Sink};
 
 /// Documents read to describe a collection when no --schema is given.
 const SCHEMA_SAMPLE: i64 = 200;
@@ -128,10 +128,16 @@ pub fn run(args: Args) -> Result<(), Error> {
             args.recent_field.clone(),
         );
         let collection_name = coll.name().to_owned();
-        let planner = args
-            .traffic
-            .planner(seed.value, selector, generator, &strategy_name, 0, &collection_name)?
-            .with_source(Box::new(targets), args.sampling, args.delete_tracking);
+        let mut workload = args.traffic.workload(
+            seed.value,
+            selector,
+            generator,
+            &strategy_name,
+            0,
+            &collection_name,
+            args.delete_tracking,
+        )?;
+        workload.planner = workload.planner.with_source(Box::new(targets), args.sampling, args.delete_tracking);
         let config = args.traffic.config(args.count, 0);
         let info = RunInfo {
             command: "mutate".into(),
@@ -139,6 +145,6 @@ pub fn run(args: Args) -> Result<(), Error> {
             seed_given: seed.given,
             flags: super::traffic::redacted_flags(),
         };
-        args.traffic.run(planner, client, coll, config, info, args.quiet).await
+        args.traffic.run(workload, Sink::Server { client, coll }, config, info, args.quiet).await
     })
 }

@@ -5,8 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bson::Document;
-use mongodb::{Client, Collection};
 
 use super::error::{Error, describe_plugin_error};
 use super::values;
@@ -15,9 +13,10 @@ use crate::metrics::Metrics;
 use crate::metrics::report::{Ending, Report};
 use crate::mongo::writer::WriterConfig;
 use crate::mutation::{Plugins, SetupError};
-use crate::plan::{OnPluginError, OpSelector, PlanError, Planner, PlannerConfig};
+use crate::materialize::{Settings, ShardPlugins};
+use crate::plan::{DeleteTracking, OnPluginError, OpSelector, PlanError, Planner, PlannerConfig};
 use crate::plugin::{Limits, Registry, Runtime, SchemaAccess};
-use crate::traffic::{RunError, RunInfo, Traffic, TrafficConfig};
+use crate::traffic::{RunError, RunInfo, Sink, Traffic, TrafficConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct ConnectionArgs {
@@ -217,9 +216,11 @@ impl TrafficArgs {
         }
     }
 
-    /// The planner these flags ask for: its plugins (strategy, delete behavior), IdCache
-    /// size, and the expectations a journal needs. Plugin problems are usage errors.
-    pub fn planner(
+    /// The planner and the shards these flags ask for: each shard's own plugin
+    /// instances (strategy, replace, delete behavior), the IdCache size, and the
+    /// expectations a journal needs. Plugin problems are usage errors naming the flag.
+    #[allow(clippy::too_many_arguments)]
+    pub fn workload(
         &self,
         seed: u64,
         selector: OpSelector,
@@ -227,60 +228,84 @@ impl TrafficArgs {
         strategy: &str,
         first_document: u64,
         collection: &str,
-    ) -> Result<Planner, Error> {
+        tracking: DeleteTracking,
+    ) -> Result<Workload, Error> {
         let mut plugins = self.plugins(&generator, seed)?;
         let usage = |flag: &'static str| {
             move |e: crate::plugin::PluginError| Error::Usage(format!("{flag}: {}", describe_plugin_error(&e)))
         };
+        let shards = (0..self.workers.max(1))
+            .map(|_| {
+                Ok(ShardPlugins {
+                    strategy: plugins.strategy(strategy).map_err(usage("--update-strategy"))?,
+                    replace: plugins.strategy("regenerate").map_err(usage("--update-strategy"))?,
+                    delete: plugins.deleter(&self.delete_behavior).map_err(usage("--delete-behavior"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
         let planner = Planner::new(PlannerConfig {
             seed,
             selector,
-            strategy: plugins.strategy(strategy).map_err(usage("--update-strategy"))?,
-            replace: plugins.strategy("regenerate").map_err(usage("--update-strategy"))?,
-            delete: plugins.deleter(&self.delete_behavior).map_err(usage("--delete-behavior"))?,
-            generator,
+            generator: generator.clone(),
             id_cache_size: self.id_cache_size as usize,
             first_document,
-        })
-        .with_plugin_context(collection, self.workers as usize, self.plugins.on_error);
-        Ok(match &self.journal {
-            Some(_) => planner.with_expectations(),
-            None => planner,
-        })
+            shards: shards.len(),
+            delete_removes: shards[0].delete.removes(),
+        });
+        let settings = Settings {
+            seed,
+            collection: Arc::from(collection),
+            generator,
+            on_plugin_error: self.plugins.on_error,
+            tracking,
+            expectations: self.journal.is_some(),
+            keep_documents: !planner.inserts_only(),
+        };
+        Ok(Workload { planner, shards, settings })
     }
 
-    /// Runs `planner` against `coll` as these flags say: the journal, progress lines
+    /// Runs `workload` into `sink` as these flags say: the journal, progress lines
     /// every `--metrics-interval` unless `quiet`, Ctrl-C to stop; then the summary,
     /// `--report`, and the exit status.
     pub async fn run(
         &self,
-        planner: Planner,
-        client: Client,
-        coll: Collection<Document>,
+        workload: Workload,
+        sink: Sink,
         config: TrafficConfig,
         info: RunInfo,
         quiet: bool,
     ) -> Result<(), Error> {
-        let journal = match &self.journal {
-            Some(path) => {
+        let journal = match (&self.journal, &sink) {
+            (Some(path), Sink::Server { client, coll }) => {
                 let namespace = coll.namespace().to_string();
-                let start = crate::traffic::operation_time(&client).await;
-                let journal =
-                    crate::traffic::open_journal(path, &namespace, info.seed, planner.server_time_field(), start)
-                        .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
+                let start = crate::traffic::operation_time(client).await;
+                let server_time = workload.shards[0].delete.server_time_field();
+                let journal = crate::traffic::open_journal(path, &namespace, info.seed, server_time, start)
+                    .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
                 Some(journal)
             }
-            None => None,
+            (Some(_), Sink::Null { .. }) => {
+                return Err(Error::Usage("--journal records acknowledged writes; a --dry-run sends none".into()));
+            }
+            (None, _) => None,
         };
         let metrics = Arc::new(Metrics::default());
         let progress = (!quiet).then(|| tokio::spawn(progress_lines(metrics.clone(), self.metrics_interval)));
-        let traffic = Traffic { planner, client, coll, config, info, journal, metrics };
+        let Workload { planner, shards, settings } = workload;
+        let traffic = Traffic { planner, shards, settings, sink, config, info, journal, metrics };
         let report = crate::traffic::run(traffic, interrupted()).await;
         if let Some(progress) = progress {
             progress.abort();
         }
         finish(report, self.report.as_ref())
     }
+}
+
+/// What a traffic run plans and materializes: the planner, and each shard's plugins.
+pub struct Workload {
+    pub planner: Planner,
+    pub shards: Vec<ShardPlugins>,
+    pub settings: Settings,
 }
 
 /// Resolves at the first Ctrl-C; a second one quits at once.

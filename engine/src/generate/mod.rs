@@ -50,6 +50,13 @@ impl Generator {
         self.document_with_id(id, &mut rng)
     }
 
+    /// The `_id` of document number `index`, without generating the rest: what the
+    /// planner needs to route an insert.
+    pub fn id(&self, index: u64) -> Bson {
+        let mut rng = seed::rng(self.seed, Stream::Document, index);
+        self.ids.make(&self.compiled().id, index, &mut rng)
+    }
+
     /// A document drawn from `rng` with the given `_id` (replacements keep their target's).
     pub fn document_with_id(&self, id: Bson, rng: &mut Rng) -> Document {
         let schema = self.compiled();

@@ -4,7 +4,7 @@
 use bson::Bson;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::expected::Expect;
+use crate::materialize::model::Expect;
 
 /// One acknowledged operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

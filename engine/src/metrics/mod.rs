@@ -25,6 +25,8 @@ pub enum Outcome {
     Unknown,
     /// Sent with `w:0`: the server acknowledges nothing.
     Unacknowledged,
+    /// Materialized and serialised, never sent (a dry run).
+    NotSent,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
@@ -39,6 +41,8 @@ pub struct KindCounts {
     pub not_executed: u64,
     pub unknown: u64,
     pub unacknowledged: u64,
+    /// Materialized, never sent (a dry run).
+    pub not_sent: u64,
 }
 
 impl KindCounts {
@@ -54,6 +58,7 @@ impl KindCounts {
             Outcome::NotExecuted => self.not_executed += 1,
             Outcome::Unknown => self.unknown += 1,
             Outcome::Unacknowledged => self.unacknowledged += 1,
+            Outcome::NotSent => self.not_sent += 1,
         }
     }
 }
@@ -123,8 +128,10 @@ impl Metrics {
             let kind = run[0].0;
             let counts = s.kinds.entry(kind).or_default();
             run.iter().for_each(|(_, outcome)| counts.add(outcome));
-            let acked =
-                run.iter().filter(|(_, o)| matches!(o, Outcome::Acked { .. } | Outcome::Unacknowledged)).count();
+            let acked = run
+                .iter()
+                .filter(|(_, o)| matches!(o, Outcome::Acked { .. } | Outcome::Unacknowledged | Outcome::NotSent))
+                .count();
             if acked > 0 {
                 *s.interval_acked.entry(kind).or_default() += acked as u64;
             }
@@ -152,7 +159,7 @@ impl Metrics {
         let by_kind: Vec<String> =
             s.interval_acked.iter().map(|(k, n)| format!("{} {:.0}", &k.name()[..3], *n as f64 / secs)).collect();
         let lat = latency_of(&s.interval_latency);
-        let done: u64 = s.kinds.values().map(|k| k.acknowledged + k.unacknowledged).sum();
+        let done: u64 = s.kinds.values().map(|k| k.acknowledged + k.unacknowledged + k.not_sent).sum();
         let failed: u64 = s.kinds.values().map(|k| k.failed.values().sum::<u64>() + k.unknown).sum();
         s.interval_acked.clear();
         s.interval_latency.reset();

@@ -36,6 +36,8 @@ pub struct Report {
     pub forge_version: &'static str,
     pub command: String,
     pub namespace: String,
+    /// Nothing was sent: every write was materialized and serialised, then dropped.
+    pub dry_run: bool,
     /// The run seed, as used.
     pub seed: u64,
     /// The seed as given (text seeds are hashed into `seed`).
@@ -51,6 +53,8 @@ pub struct Report {
     pub ops: BTreeMap<OpKind, KindCounts>,
     /// Updates and deletes that found no target and were written as inserts.
     pub converted_to_insert: u64,
+    /// Operations planned and given to a plugin that answered `skip`: never written.
+    pub skipped: BTreeMap<OpKind, u64>,
     /// Plugin calls that failed, by kind (timeout, trap, out-of-memory, bad-return,
     /// plugin-error); with `--on-plugin-error skip` each one is a skipped operation.
     pub plugin_errors: BTreeMap<String, u64>,
@@ -67,18 +71,27 @@ impl Report {
 
     /// A human summary for stderr.
     pub fn summary(&self) -> String {
+        let done = if self.dry_run {
+            let planned: u64 = self.ops.values().map(|k| k.not_sent).sum();
+            format!("dry run, {planned} operations materialized, none sent")
+        } else {
+            format!("{} operations acknowledged", self.acknowledged())
+        };
         let mut out = format!(
-            "{} {} on {}: {} after {:.1}s, {} operations acknowledged, {:.0} ops/s{}\n",
+            "{} {} on {}: {} after {:.1}s, {done}, {:.0} ops/s{}\n",
             self.command,
             if self.failure.is_some() { "stopped" } else { "finished" },
             self.namespace,
             self.ending.name(),
             self.duration_s,
-            self.acknowledged(),
             self.achieved_rate,
             self.target_rate.map(|r| format!(" (target {r})")).unwrap_or_default()
         );
         for (kind, c) in &self.ops {
+            if self.dry_run {
+                out.push_str(&format!("  {:<8} materialized {:>9}\n", kind.name(), c.not_sent));
+                continue;
+            }
             let failed: u64 = c.failed.values().sum();
             // Inserts and deletes modify nothing; for updates and replaces, matched but
             // not modified means no change, hence no change event.
@@ -102,6 +115,10 @@ impl Report {
                 "  ({} updates/deletes found no target yet and were inserts)\n",
                 self.converted_to_insert
             ));
+        }
+        if !self.skipped.is_empty() {
+            let kinds: Vec<String> = self.skipped.iter().map(|(k, n)| format!("{} {n}", k.name())).collect();
+            out.push_str(&format!("  skipped by the plugin's answer: {}\n", kinds.join(", ")));
         }
         if !self.plugin_errors.is_empty() {
             let total: u64 = self.plugin_errors.values().sum();

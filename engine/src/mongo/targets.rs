@@ -1,14 +1,14 @@
-//! Targets for `forge mutate`: `_id`s drawn from the real collection, refilled as
-//! deletes drain them.
+//! Targets for `forge mutate`: whole documents drawn from the real collection (plugins
+//! see them as the targets' current documents), refilled as deletes drain them.
 
 use std::collections::HashSet;
 
-use bson::{Bson, Document, doc};
+use bson::{Bson, Document, RawDocumentBuf, doc};
 use futures_util::TryStreamExt;
 use mongodb::Collection;
 use tokio::runtime::Handle;
 
-use crate::plan::{IdCache, IdKey, PlanError, Sampling, TargetSource};
+use crate::plan::{IdKey, PlanError, Sampling, TargetSource};
 
 /// The collection could not be sampled for targets.
 #[derive(Debug, thiserror::Error)]
@@ -38,13 +38,14 @@ impl CollectionTargets {
         CollectionTargets { coll, handle, sampling, batch, recent_field, last: None }
     }
 
-    async fn fetch(&mut self) -> Result<Vec<Bson>, mongodb::error::Error> {
-        let ids = |docs: Vec<Document>| docs.into_iter().filter_map(|mut d| d.remove("_id")).collect::<Vec<_>>();
+    async fn fetch(&mut self) -> Result<Vec<RawDocumentBuf>, mongodb::error::Error> {
+        let coll = self.coll.clone_with_type::<RawDocumentBuf>();
         let limit = self.batch as i64;
         Ok(match self.sampling {
             Sampling::Random => {
-                let pipeline = [doc! { "$sample": { "size": limit } }, doc! { "$project": { "_id": 1 } }];
-                ids(self.coll.aggregate(pipeline).await?.try_collect().await?)
+                let pipeline = [doc! { "$sample": { "size": limit } }];
+                let docs: Vec<Document> = self.coll.aggregate(pipeline).await?.try_collect().await?;
+                docs.iter().filter_map(|d| RawDocumentBuf::try_from(d).ok()).collect()
             }
             Sampling::Sequential => {
                 for _ in 0..2 {
@@ -52,11 +53,10 @@ impl CollectionTargets {
                         Some(last) => doc! { "_id": { "$gt": last.clone() } },
                         None => doc! {},
                     };
-                    let cursor =
-                        self.coll.find(filter).sort(doc! { "_id": 1 }).limit(limit).projection(doc! { "_id": 1 });
-                    let found = ids(cursor.await?.try_collect().await?);
-                    if let Some(last) = found.last() {
-                        self.last = Some(last.clone());
+                    let found: Vec<RawDocumentBuf> =
+                        coll.find(filter).sort(doc! { "_id": 1 }).limit(limit).await?.try_collect().await?;
+                    if let Some(last) = found.last().and_then(id_of) {
+                        self.last = Some(last);
                         return Ok(found);
                     }
                     self.last = None; // reached the end: wrap around once
@@ -64,13 +64,8 @@ impl CollectionTargets {
                 Vec::new()
             }
             Sampling::WeightedRecent => {
-                let cursor = self
-                    .coll
-                    .find(doc! {})
-                    .sort(doc! { self.recent_field.as_str(): -1 })
-                    .limit(limit)
-                    .projection(doc! { "_id": 1 });
-                let mut newest_first = ids(cursor.await?.try_collect().await?);
+                let cursor = coll.find(doc! {}).sort(doc! { self.recent_field.as_str(): -1 }).limit(limit);
+                let mut newest_first: Vec<RawDocumentBuf> = cursor.await?.try_collect().await?;
                 newest_first.reverse(); // the cache takes the newest last
                 newest_first
             }
@@ -78,16 +73,14 @@ impl CollectionTargets {
     }
 }
 
+fn id_of(doc: &RawDocumentBuf) -> Option<Bson> {
+    doc.get("_id").ok().flatten().and_then(|v| Bson::try_from(v).ok())
+}
+
 impl TargetSource for CollectionTargets {
-    fn refill(&mut self, cache: &mut IdCache, skip: &HashSet<IdKey>) -> Result<usize, PlanError> {
+    fn refill(&mut self, skip: &HashSet<IdKey>) -> Result<Vec<RawDocumentBuf>, PlanError> {
         let handle = self.handle.clone();
-        let ids = handle.block_on(self.fetch()).map_err(TargetsError)?;
-        let before = cache.len();
-        for id in ids {
-            if !skip.contains(&IdKey::of(&id)) {
-                cache.insert(id);
-            }
-        }
-        Ok(cache.len() - before)
+        let docs = handle.block_on(self.fetch()).map_err(TargetsError)?;
+        Ok(docs.into_iter().filter(|d| id_of(d).is_none_or(|id| !skip.contains(&IdKey::of(&id)))).collect())
     }
 }

@@ -129,14 +129,10 @@ impl Writer {
 
     /// One attempt at writing `ops`: insertMany for inserts, else one client bulkWrite.
     async fn send(&self, ops: &[OpPlan]) -> Result<Vec<Outcome>, DbError> {
-        let docs: Vec<&Document> =
-            ops.iter().filter_map(|op| if let Write::Insert(d) = &op.write { Some(d) } else { None }).collect();
         let raws: Vec<&RawDocumentBuf> =
-            ops.iter().filter_map(|op| if let Write::InsertRaw(d) = &op.write { Some(d) } else { None }).collect();
+            ops.iter().filter_map(|op| if let Write::Insert(d) = &op.write { Some(d) } else { None }).collect();
         let outcomes = if raws.len() == ops.len() {
             self.insert_many(self.coll.clone_with_type::<RawDocumentBuf>(), &raws).await?
-        } else if docs.len() == ops.len() {
-            self.insert_many(self.coll.clone(), &docs).await?
         } else {
             self.bulk(self.models(ops)).await?
         };
@@ -165,10 +161,7 @@ impl Writer {
         batch
             .iter()
             .map(|op| match &op.write {
-                Write::Insert(doc) => {
-                    InsertOneModel::builder().namespace(ns.clone()).document(doc.clone()).build().into()
-                }
-                Write::InsertRaw(raw) => InsertOneModel::builder()
+                Write::Insert(raw) => InsertOneModel::builder()
                     .namespace(ns.clone())
                     .document(Document::try_from(raw.as_ref()).expect("forge serialised it"))
                     .build()
@@ -258,7 +251,7 @@ impl Writer {
         for r in &errors {
             let already_applied = retried
                 && r.code == DUPLICATE_KEY
-                && matches!(batch[r.index].write, Write::Insert(_) | Write::InsertRaw(_));
+                && matches!(batch[r.index].write, Write::Insert(_));
             outcomes[r.index] = if already_applied {
                 if self.config.ordered && Some(r.index) == first_error {
                     resume_at = Some(r.index + 1);
@@ -299,13 +292,7 @@ fn journal_entries(batch: &[OpPlan], outcomes: &[Outcome], retried: bool) -> Vec
             Some(Entry {
                 seq: op.index,
                 kind: op.kind.name().to_string(),
-                write: match op.write {
-                    Write::Insert(_) | Write::InsertRaw(_) => "insert",
-                    Write::Update { .. } => "update",
-                    Write::Replace { .. } => "replace",
-                    Write::Delete { .. } => "delete",
-                }
-                .to_string(),
+                write: op.write.name().to_string(),
                 id: op.id.clone().into_canonical_extjson(),
                 acked_at_ms: now,
                 matched,

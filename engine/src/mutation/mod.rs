@@ -18,8 +18,8 @@ use crate::seed::{Rng, draw};
 pub struct OpContext<'a> {
     pub run_seed: u64,
     pub op_index: u64,
-    /// The writer the operation is routed to.
-    pub worker: u32,
+    /// The shard the operation runs on.
+    pub shard: u32,
     pub collection: &'a str,
     pub target: &'a Bson,
     pub current: Option<&'a bson::RawDocument>,
@@ -32,7 +32,7 @@ impl OpContext<'_> {
             ctx: forge_plugin_sdk::Context {
                 run_seed: self.run_seed,
                 op_index: self.op_index,
-                worker: self.worker,
+                worker: self.shard,
                 collection: self.collection.to_owned(),
                 attempt: 0,
             },
@@ -86,7 +86,7 @@ impl Deleter {
         let probe = OpContext {
             run_seed: 0,
             op_index: u64::MAX,
-            worker: 0,
+            shard: 0,
             collection: "",
             target: &Bson::Null,
             current: None,
@@ -103,6 +103,11 @@ impl Deleter {
 
     pub fn on_delete(&mut self, ctx: &OpContext, rng: &mut Rng) -> Result<DeleteAction, PluginError> {
         self.plugin.on_delete(ctx.call(rng))
+    }
+
+    /// Whether a delete takes its `_id` out of the targets. TEMPORARY until the shape is declared.
+    pub fn removes(&self) -> bool {
+        self.guard.is_none() && self.name != "keep"
     }
 
     /// The filter that makes a write skip documents this behavior already deleted.

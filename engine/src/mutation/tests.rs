@@ -23,7 +23,7 @@ fn run(name: &str, n: u64) -> Vec<Mutation> {
     (0..n)
         .map(|i| {
             let ctx =
-                OpContext { run_seed: 1, op_index: i, worker: 0, collection: "c", target: &target, current: None };
+                OpContext { run_seed: 1, op_index: i, shard: 0, collection: "c", target: &target, current: None };
             strategy.mutate(&ctx, &mut Rng::seed_from_u64(i)).unwrap()
         })
         .collect()

@@ -70,15 +70,17 @@ impl IdCache {
         self.index.contains_key(&IdKey::of(id))
     }
 
-    /// Adds an `_id` as the newest entry, evicting the oldest when full.
-    pub fn insert(&mut self, id: Bson) {
+    /// Adds an `_id` as the newest entry, evicting the oldest when full; returns the
+    /// evicted `_id`, if any. An `_id` already present stays where it is.
+    pub fn insert(&mut self, id: Bson) -> Option<Bson> {
         let key = IdKey::of(&id);
         if self.index.contains_key(&key) {
-            return;
+            return None;
         }
+        let mut evicted = None;
         while self.live.len() >= self.capacity {
             let Some(oldest) = self.order.pop_front() else { break };
-            self.remove_key(&oldest);
+            evicted = self.take_key(&oldest).or(evicted);
         }
         self.index.insert(key.clone(), self.live.len());
         self.live.push((key.clone(), id));
@@ -88,20 +90,21 @@ impl IdCache {
             let index = &self.index;
             self.order.retain(|k| index.contains_key(k));
         }
+        evicted
     }
 
     /// Forgets an `_id`; returns whether it was known.
     pub fn remove(&mut self, id: &Bson) -> bool {
-        self.remove_key(&IdKey::of(id))
+        self.take_key(&IdKey::of(id)).is_some()
     }
 
-    fn remove_key(&mut self, key: &IdKey) -> bool {
-        let Some(pos) = self.index.remove(key) else { return false };
-        self.live.swap_remove(pos);
+    fn take_key(&mut self, key: &IdKey) -> Option<Bson> {
+        let pos = self.index.remove(key)?;
+        let (_, id) = self.live.swap_remove(pos);
         if let Some((moved, _)) = self.live.get(pos) {
             self.index.insert(moved.clone(), pos);
         }
-        true
+        Some(id)
     }
 
     /// A live `_id` favouring the newest: the rank from the newest end is
@@ -122,9 +125,7 @@ impl IdCache {
     /// source refilled in `_id` order is walked through in `_id` order.
     pub fn pop_oldest(&mut self) -> Option<Bson> {
         while let Some(key) = self.order.pop_front() {
-            if let Some(&pos) = self.index.get(&key) {
-                let id = self.live[pos].1.clone();
-                self.remove_key(&key);
+            if let Some(id) = self.take_key(&key) {
                 return Some(id);
             }
         }
@@ -178,7 +179,9 @@ mod tests {
     #[test]
     fn recent_picks_favour_the_newest() {
         let mut cache = IdCache::new(1000);
-        (0..1000).for_each(|i| cache.insert(Bson::Int32(i)));
+        (0..1000).for_each(|i| {
+            cache.insert(Bson::Int32(i));
+        });
         let mut rng = Rng::seed_from_u64(2);
         let newest_eighth = (0..4000).filter(|_| cache.pick_recent(&mut rng).unwrap().as_i32().unwrap() >= 875).count();
         assert!(newest_eighth > 1800, "{newest_eighth} of 4000 picks in the newest eighth");

@@ -109,7 +109,7 @@ fn nearest_rank(sorted: &[i64], q: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::expected::Expect;
+    use crate::materialize::model::Expect;
     use crate::verify::tests::entry;
 
     fn acked(write: &str, id: i32, modified: u64, at: i64) -> Entry {

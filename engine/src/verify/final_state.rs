@@ -14,7 +14,7 @@ use super::changed_id;
 use super::report::FinalStateCheck;
 use crate::journal::{Entry, doc_hash};
 use crate::plan::IdKey;
-use crate::plan::expected::Expect;
+use crate::materialize::model::Expect;
 
 /// The state the journal leaves each document in, built entry by entry.
 #[derive(Debug, Default)]

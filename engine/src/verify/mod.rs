@@ -33,7 +33,7 @@ fn changed_id(entry: &Entry) -> Option<Bson> {
 pub(crate) mod tests {
     use super::*;
     use crate::journal::encode_expect;
-    use crate::plan::expected::Expect;
+    use crate::materialize::model::Expect;
 
     /// A journal entry of an acknowledged `write` on `id`.
     pub fn entry(write: &str, id: Bson, matched: u64, modified: u64, state: Expect) -> Entry {

@@ -1,0 +1,123 @@
+//! `forge bench --cdc`: CDC traffic into the null sink (planned, materialized with the
+//! current document, serialised, never sent) for each built-in strategy, with one, two
+//! and all workers: how fast forge itself can go, and how it scales with shards.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::error::Error;
+use crate::generate::Generator;
+use crate::materialize::{Settings, ShardPlugins};
+use crate::mongo::writer::WriterConfig;
+use crate::mutation::Plugins;
+use crate::plan::{DeleteTracking, OnPluginError, OpKind, OpSelector, Planner, PlannerConfig};
+use crate::traffic::{RunInfo, Sink, Traffic, TrafficConfig};
+
+/// The mix every case runs.
+const MIX: &str = "insert:40,update:40,replace:10,delete:10";
+
+/// One measurement.
+#[derive(Debug, serde::Serialize)]
+struct Case {
+    strategy: String,
+    workers: usize,
+    ops_per_s: f64,
+}
+
+/// What to measure.
+pub struct CdcBench {
+    pub schema: String,
+    pub strategies: Vec<String>,
+    pub ops: u64,
+    pub threads: usize,
+    pub seed: u64,
+    pub json: bool,
+}
+
+pub fn run(bench: CdcBench) -> Result<(), Error> {
+    let schema = Arc::new(super::load_schema(Some(&bench.schema))?);
+    let generator = Arc::new(Generator::new(schema, bench.seed));
+    let mut workers = vec![1, 2, bench.threads];
+    workers.dedup();
+    workers.sort_unstable();
+    workers.dedup();
+    let runtime = super::traffic::runtime()?;
+    if !bench.json {
+        println!(
+            "forge bench --cdc: {} ops of {MIX} on {} per case, current document passed, null sink",
+            bench.ops, bench.schema
+        );
+        println!("{:<12} {:>8} {:>12} {:>10}", "strategy", "workers", "ops/s", "scaling");
+    }
+    for strategy in &bench.strategies {
+        let mut one = None;
+        for &n in &workers {
+            let ops_per_s = runtime.block_on(measure(&generator, strategy, n, &bench))?;
+            let base = *one.get_or_insert(ops_per_s);
+            let case = Case { strategy: strategy.clone(), workers: n, ops_per_s };
+            if bench.json {
+                println!("{}", serde_json::to_string(&case).expect("cases serialise"));
+            } else {
+                println!("{:<12} {:>8} {:>12.0} {:>9.2}x", case.strategy, n, ops_per_s, ops_per_s / base);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn measure(generator: &Arc<Generator>, strategy: &str, workers: usize, bench: &CdcBench) -> Result<f64, Error> {
+    let runtime_error = |e: String| Error::Runtime(format!("bench --cdc {strategy}: {e}"));
+    let mut plugins = Plugins::builtins(generator, bench.seed).map_err(|e| runtime_error(e.to_string()))?;
+    let shards = (0..workers)
+        .map(|_| ShardPlugins::start(&mut plugins, strategy, "remove"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::Usage(format!("--cdc-strategy: {}", super::error::describe_plugin_error(&e))))?;
+    let planner = Planner::new(PlannerConfig {
+        seed: bench.seed,
+        selector: OpSelector::parse(MIX, &OpKind::ALL).expect("the bench mix parses"),
+        generator: generator.clone(),
+        id_cache_size: 10_000,
+        first_document: 0,
+        shards: workers,
+        delete_removes: true,
+    });
+    let settings = Settings {
+        seed: bench.seed,
+        collection: Arc::from("bench"),
+        generator: generator.clone(),
+        on_plugin_error: OnPluginError::Fail,
+        tracking: DeleteTracking::None,
+        expectations: false,
+        keep_documents: true,
+    };
+    let config = TrafficConfig {
+        count: Some(bench.ops),
+        duration: None,
+        rate: None,
+        workers,
+        writer: WriterConfig {
+            batch_size: 1000,
+            max_batch_delay: Duration::from_millis(50),
+            ordered: true,
+            write_concern: None,
+            max_retries: 0,
+        },
+        warmup_inserts: 1000,
+    };
+    let info = RunInfo { command: "bench --cdc".into(), seed: bench.seed, seed_given: bench.seed.to_string(), flags: vec![] };
+    let traffic = Traffic {
+        planner,
+        shards,
+        settings,
+        sink: Sink::Null { namespace: "forge_bench.cdc".into() },
+        config,
+        info,
+        journal: None,
+        metrics: Default::default(),
+    };
+    let report = crate::traffic::run(traffic, std::future::pending()).await;
+    if let Some(e) = &report.failure {
+        return Err(runtime_error(e.to_string()));
+    }
+    Ok(report.achieved_rate)
+}

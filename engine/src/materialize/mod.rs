@@ -1,0 +1,239 @@
+//! Materializers: one per shard, each on a plain thread of its own. A materializer
+//! turns its shard's planned operations into writes, in plan order: it generates the
+//! shard's inserts, calls the shard's own plugin instances with the target's current
+//! document, checks and applies their answers to the shard's document model, and
+//! serialises. Operations on one `_id` all go through one shard, so every document's
+//! history, and so every write, is the same for any number of shards.
+
+pub mod model;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bson::{Bson, Document, doc};
+
+use crate::generate::Generator;
+use crate::mutation::{DeleteAction, Deleter, Mutation, OpContext, Strategy};
+use crate::plan::{DeleteTracking, Expectation, OnPluginError, OpKind, OpPlan, PlanError, PlannedOp, ShardInput, Write};
+use crate::plugin::{Failure, PluginError};
+use crate::seed::{self, Stream};
+use model::Model;
+
+/// Plugin errors shown in full (per shard) when they are skipped; the rest are counted.
+const PLUGIN_ERRORS_SHOWN: u64 = 5;
+
+/// One shard's own plugin instances.
+pub struct ShardPlugins {
+    /// What updates do (`--update-strategy`).
+    pub strategy: Strategy,
+    /// What replaces write (the `regenerate` plugin).
+    pub replace: Strategy,
+    /// What deletes do (`--delete-behavior`).
+    pub delete: Deleter,
+}
+
+impl ShardPlugins {
+    /// A shard's own instances of the named strategy and delete behavior (replaces
+    /// always regenerate).
+    pub fn start(plugins: &mut crate::mutation::Plugins, strategy: &str, delete: &str) -> Result<Self, PluginError> {
+        Ok(ShardPlugins {
+            strategy: plugins.strategy(strategy)?,
+            replace: plugins.strategy("regenerate")?,
+            delete: plugins.deleter(delete)?,
+        })
+    }
+}
+
+/// What every shard of a run shares.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub seed: u64,
+    pub collection: Arc<str>,
+    pub generator: Arc<Generator>,
+    pub on_plugin_error: OnPluginError,
+    pub tracking: DeleteTracking,
+    /// Predict each write's effect (a journal is kept).
+    pub expectations: bool,
+    /// Keep documents for later operations (false for a pure bulk load, which never
+    /// targets what it inserts).
+    pub keep_documents: bool,
+}
+
+/// What a shard counted, for the report.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    /// Plugin failures by kind (timeout, trap...): each a skipped operation, or with
+    /// `OnPluginError::Fail` the one that stopped the run.
+    pub plugin_errors: BTreeMap<String, u64>,
+    /// Operations a plugin answered `skip` to: planned, never written.
+    pub skipped: BTreeMap<OpKind, u64>,
+}
+
+impl Tally {
+    pub fn merge(&mut self, other: &Tally) {
+        for (k, n) in &other.plugin_errors {
+            *self.plugin_errors.entry(k.clone()).or_default() += n;
+        }
+        for (k, n) in &other.skipped {
+            *self.skipped.entry(*k).or_default() += n;
+        }
+    }
+}
+
+pub struct Materializer {
+    shard: usize,
+    settings: Arc<Settings>,
+    plugins: ShardPlugins,
+    model: Model,
+    /// The filter guard that keeps writes off soft-deleted documents
+    /// (`--delete-tracking filter`).
+    guard: Option<Document>,
+    pub tally: Tally,
+}
+
+impl Materializer {
+    pub fn new(shard: usize, settings: Arc<Settings>, plugins: ShardPlugins) -> Self {
+        let guard =
+            if settings.tracking == DeleteTracking::Filter { plugins.delete.guard().cloned() } else { None };
+        let model = Model::new(plugins.delete.server_time_field());
+        Materializer { shard, settings, plugins, model, guard, tally: Tally::default() }
+    }
+
+    /// Documents the shard's model holds now.
+    pub fn documents(&self) -> usize {
+        self.model.len()
+    }
+
+    /// The write for one input, if it makes one. A plugin failure stops the shard, or
+    /// with `OnPluginError::Skip` is counted and the operation skipped.
+    pub fn materialize(&mut self, input: ShardInput) -> Result<Option<OpPlan>, PlanError> {
+        let op = match input {
+            ShardInput::Op(op) => op,
+            ShardInput::Known(id, doc) => {
+                self.model.know(&id, doc);
+                return Ok(None);
+            }
+            ShardInput::Forget(id) => {
+                self.model.forget(&id);
+                return Ok(None);
+            }
+        };
+        let (id, last, index) = (op.id.clone(), op.last, op.index);
+        let result = self.write(op);
+        if last {
+            self.model.forget(&id);
+        }
+        match result {
+            Ok(Some(plan)) => Ok(Some(plan)),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                let count = self.tally.plugin_errors.entry(e.kind().to_owned()).or_default();
+                *count += 1;
+                if self.settings.on_plugin_error == OnPluginError::Fail {
+                    return Err(PlanError::Plugin(e));
+                }
+                if *count <= PLUGIN_ERRORS_SHOWN {
+                    tracing::warn!("skipped op {index}: {e}");
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn write(&mut self, op: PlannedOp) -> Result<Option<OpPlan>, PluginError> {
+        if let Some(document) = op.document {
+            return Ok(Some(self.insert(op, document)));
+        }
+        let PlannedOp { index, kind, id, .. } = op;
+        let settings = self.settings.clone();
+        let ctx = OpContext {
+            run_seed: settings.seed,
+            op_index: index,
+            shard: self.shard as u32,
+            collection: &settings.collection,
+            target: &id,
+            current: self.model.current(&id),
+        };
+        let mut rng = seed::rng(settings.seed, Stream::Mutation, index);
+        let now = bson::DateTime::now();
+        let filter = self.filter(&id);
+        let (write, matched) = match kind {
+            OpKind::Update | OpKind::Replace => {
+                let strategy = if kind == OpKind::Update { &mut self.plugins.strategy } else { &mut self.plugins.replace };
+                let (name, export) = (strategy.name.clone(), "mutate");
+                match strategy.mutate(&ctx, &mut rng)? {
+                    Mutation::Update(update) => {
+                        let bad = |m: String| bad_return(&name, export, index, m);
+                        crate::model::answer::check_update(&update).map_err(|e| bad(e.to_string()))?;
+                        let matched = self
+                            .model
+                            .update(&id, self.guard.as_ref(), &update, now)
+                            .map_err(|e| bad(format!("its update cannot be applied to the document: {e}")))?;
+                        (Write::Update { filter, update }, matched)
+                    }
+                    Mutation::Replace(replacement) => {
+                        crate::model::answer::check_replacement(&replacement, &id)
+                            .map_err(|e| bad_return(&name, export, index, e.to_string()))?;
+                        let matched = self.model.replace(&id, self.guard.as_ref(), &replacement);
+                        (Write::Replace { filter, replacement }, matched)
+                    }
+                    Mutation::Skip => {
+                        *self.tally.skipped.entry(kind).or_default() += 1;
+                        return Ok(None);
+                    }
+                }
+            }
+            OpKind::Delete => match self.plugins.delete.on_delete(&ctx, &mut rng)? {
+                DeleteAction::Remove | DeleteAction::Keep => {
+                    let matched = self.model.delete(&id, self.guard.as_ref());
+                    (Write::Delete { filter }, matched)
+                }
+                DeleteAction::Tombstone(update) => {
+                    let name = self.plugins.delete.name.clone();
+                    let bad = |m: String| bad_return(&name, "on-delete", index, m);
+                    let matched = self
+                        .model
+                        .update(&id, self.guard.as_ref(), &update, now)
+                        .map_err(|e| bad(format!("its tombstone cannot be applied to the document: {e}")))?;
+                    (Write::Update { filter, update }, matched)
+                }
+            },
+            OpKind::Insert => unreachable!("inserts carry their document index"),
+        };
+        let expect = self.expectation(&id, matched);
+        Ok(Some(OpPlan { index, kind, id, shard: self.shard, write, expect }))
+    }
+
+    fn insert(&mut self, op: PlannedOp, document: u64) -> OpPlan {
+        let doc = self.settings.generator.document(document);
+        let raw = bson::RawDocumentBuf::try_from(&doc).expect("generated documents encode");
+        if self.settings.keep_documents || self.settings.expectations {
+            self.model.insert(&op.id, raw.clone());
+        }
+        let expect = self.expectation(&op.id, Some(1));
+        if !self.settings.keep_documents {
+            self.model.forget(&op.id);
+        }
+        OpPlan { index: op.index, kind: OpKind::Insert, id: op.id, shard: self.shard, write: Write::Insert(raw), expect }
+    }
+
+    fn expectation(&self, id: &Bson, matched: Option<u64>) -> Option<Expectation> {
+        self.settings.expectations.then(|| Expectation { matched, state: self.model.expect(id) })
+    }
+
+    fn filter(&self, id: &Bson) -> Document {
+        let mut filter = doc! { "_id": id.clone() };
+        if let Some(guard) = &self.guard {
+            filter.extend(guard.clone());
+        }
+        filter
+    }
+}
+
+/// A plugin answer forge cannot use: a contract breach, named like any plugin failure.
+fn bad_return(plugin: &str, export: &'static str, op: u64, message: String) -> PluginError {
+    PluginError { plugin: plugin.to_owned(), export, op: Some(op), failure: Failure::BadReturn(message) }
+}
+
+#[cfg(test)]
+mod tests;
