@@ -7,6 +7,7 @@ pub mod generate;
 pub mod infer;
 pub mod journal;
 pub mod metrics;
+pub mod model;
 pub mod mongo;
 pub mod mutation;
 pub mod output;
