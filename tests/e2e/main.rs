@@ -19,4 +19,5 @@ mod plugins_hostile;
 mod rate_limit;
 mod server_roundtrip;
 mod traffic_run;
+mod update_model;
 mod verify;
