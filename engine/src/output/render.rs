@@ -9,6 +9,8 @@
 use std::io::{self, Write};
 use std::sync::mpsc;
 
+use bson::RawDocument;
+
 use crate::generate::Generator;
 use crate::output::TextFormat;
 use crate::output::ejson::Mode;
@@ -42,9 +44,18 @@ impl Job {
     fn render_chunk(&self, chunk: u64, buf: &mut Vec<u8>) -> u64 {
         let first = chunk * CHUNK;
         let last = (first + CHUNK).min(self.count);
+        let mut raw = Vec::with_capacity(4096);
         for i in first..last {
-            let doc = self.generator.document(self.start + i);
-            self.format.write_doc(buf, i, &doc, self.mode);
+            raw.clear();
+            let written = self.generator.write_raw_document(self.start + i, &mut raw).ok().and_then(|()| {
+                let doc = RawDocument::from_bytes(&raw).ok()?;
+                self.format.write_raw_doc(buf, i, doc, self.mode).ok()
+            });
+            // A document BSON cannot hold (a NUL in a key) is still valid JSON.
+            if written.is_none() {
+                let doc = self.generator.document(self.start + i);
+                self.format.write_doc(buf, i, &doc, self.mode);
+            }
         }
         last - first
     }
