@@ -102,7 +102,9 @@ pub fn run(args: Args) -> Result<(), Error> {
             parallel.docs_per_s / single.docs_per_s
         );
     }
-    println!("build = raw BSON documents only (what inserts send); ndjson = generated and serialised as relaxed Extended JSON");
+    println!(
+        "build = raw BSON documents only (what inserts send); ndjson = generated and serialised as relaxed Extended JSON"
+    );
     if let Some(rss) = peak_rss_mb() {
         println!("peak RSS of this process: {rss:.1} MB");
     }

@@ -11,10 +11,7 @@ use crate::examples;
 use crate::schema::Schema;
 
 const FIXTURES: &[(&str, &str)] = &[
-    (
-        "original-dialect/orders",
-        include_str!("../../../tests/fixtures/original-dialect/orders.generation.schema.json"),
-    ),
+    ("original-dialect/orders", include_str!("../../../tests/fixtures/original-dialect/orders.generation.schema.json")),
     (
         "original-dialect/dynamic-keys",
         include_str!("../../../tests/fixtures/original-dialect/dynamic-keys.schema.json"),
@@ -105,8 +102,10 @@ fn the_corner_schema_reaches_its_corners() {
 #[test]
 fn a_key_bson_cannot_hold_fails_both_ways() {
     let schema = Arc::new(
-        Schema::from_json_str(r#"{"type":"object","required":["a\u0000b"],"properties":{"a\u0000b":{"type":"integer"}}}"#)
-            .unwrap(),
+        Schema::from_json_str(
+            r#"{"type":"object","required":["a\u0000b"],"properties":{"a\u0000b":{"type":"integer"}}}"#,
+        )
+        .unwrap(),
     );
     let g = Generator::new(schema, 1);
     assert!(RawDocumentBuf::try_from(&g.document(0)).is_err());

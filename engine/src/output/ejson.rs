@@ -305,6 +305,30 @@ mod tests {
     }
 
     #[test]
+    fn raw_documents_read_as_their_decoded_form() {
+        let mut doc = sample();
+        doc.insert("far", bson::DateTime::from_millis(300_000_000_000_000));
+        doc.insert("sub", Binary { subtype: BinarySubtype::UserDefined(0x80), bytes: vec![9; 40] });
+        doc.insert("code", bson::Bson::JavaScriptCode("x()".into()));
+        doc.insert("keys \"\u{1}", doc! { "k\\": [bson::Bson::MinKey, bson::Bson::MaxKey, bson::Bson::Undefined] });
+        let raw = bson::RawDocumentBuf::try_from(&doc).unwrap();
+        for mode in [Mode::Canonical, Mode::Relaxed] {
+            let (mut ours, mut decoded) = (Vec::new(), Vec::new());
+            write_raw_document(&mut ours, &raw, mode).unwrap();
+            write_document(&mut decoded, &doc, mode);
+            assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(decoded).unwrap(), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_raw_document_is_an_error() {
+        let mut bytes = bson::RawDocumentBuf::try_from(&sample()).unwrap().into_bytes();
+        bytes[4] = 0x77; // the first element's type
+        let doc = RawDocument::from_bytes(&bytes).unwrap();
+        assert!(write_raw_document(&mut Vec::new(), doc, Mode::Relaxed).is_err());
+    }
+
+    #[test]
     fn relaxed_mode_keeps_64_bit_integers_typed() {
         let mut out = Vec::new();
         write_document(&mut out, &doc! { "small": 5i64, "int": 5i32 }, Mode::Relaxed);
