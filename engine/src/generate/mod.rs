@@ -7,17 +7,23 @@
 mod ids;
 pub mod length;
 pub mod scalars;
+mod sink;
 pub mod text;
 
 #[cfg(test)]
 mod original_dialect_tests;
+#[cfg(test)]
+mod raw_tests;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawDocumentBuf};
 use rand::Rng as _;
 
 pub use ids::IdMaker;
+pub use sink::EncodeError;
+use sink::{Key, RawSink, Sink, TreeSink};
 
 use crate::schema::model::{CompiledSchema, KeyGen, Node, NodeId, ObjectNode};
 use crate::schema::{MAX_DEPTH, Schema};
@@ -57,73 +63,109 @@ impl Generator {
         self.ids.make(&self.compiled().id, index, &mut rng)
     }
 
+    /// Document number `index` as BSON bytes, written while walking the schema: the
+    /// same document as [`Generator::document`], without building it first.
+    pub fn raw_document(&self, index: u64) -> Result<RawDocumentBuf, EncodeError> {
+        let mut out = Vec::with_capacity(RAW_CAPACITY);
+        self.write_raw_document(index, &mut out)?;
+        Ok(RawDocumentBuf::from_bytes(out).expect("the sink writes whole documents"))
+    }
+
+    /// Appends document number `index`, as BSON, to `out` (a buffer reused across
+    /// documents saves an allocation each). On error `out` holds a partial document.
+    pub fn write_raw_document(&self, index: u64, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let mut rng = seed::rng(self.seed, Stream::Document, index);
+        let id = self.ids.make(&self.compiled().id, index, &mut rng);
+        let mut sink = RawSink::document(out);
+        sink.scalar(Key::Name("_id"), id);
+        self.fill_root(&mut sink, &mut rng);
+        sink.finish()
+    }
+
     /// A document drawn from `rng` with the given `_id` (replacements keep their target's).
     pub fn document_with_id(&self, id: Bson, rng: &mut Rng) -> Document {
-        let schema = self.compiled();
         let mut doc = Document::new();
         doc.insert("_id", id);
-        let Node::Object(root) = schema.node(schema.root) else {
-            unreachable!("compilation guarantees an object root")
-        };
-        self.fill_object(root, &mut doc, rng, &mut Walk::default());
-        doc
+        let mut sink = TreeSink::document(doc);
+        self.fill_root(&mut sink, rng);
+        sink.into_document()
     }
 
     /// A fresh value for one schema node (a field's new value in an update).
     pub fn value_of(&self, node: NodeId, rng: &mut Rng) -> Bson {
-        self.value(node, rng, &mut Walk { depth: 1, produced: 0 })
+        let mut sink = TreeSink::value();
+        self.emit(Key::Name(""), node, &mut sink, rng, &mut Walk { depth: 1, produced: 0 });
+        sink.into_value()
     }
 
     pub fn schema(&self) -> &Schema {
         &self.schema
     }
 
-    fn fill_object(&self, obj: &ObjectNode, doc: &mut Document, rng: &mut Rng, walk: &mut Walk) {
+    /// The top-level fields, after an `_id` the sink already holds.
+    fn fill_root<S: Sink>(&self, sink: &mut S, rng: &mut Rng) {
+        let schema = self.compiled();
+        let Node::Object(root) = schema.node(schema.root) else {
+            unreachable!("compilation guarantees an object root")
+        };
+        self.fill_object(root, true, sink, rng, &mut Walk::default());
+    }
+
+    /// The fields of `obj` into the open document of `sink`; `root` says that document
+    /// already holds `_id`.
+    fn fill_object<S: Sink>(&self, obj: &ObjectNode, root: bool, sink: &mut S, rng: &mut Rng, walk: &mut Walk) {
         let minimal = walk.minimal();
+        // The names present so far, for dynamic keys to avoid (only when there are some).
+        let mut taken: Vec<&str> = Vec::new();
+        if obj.dynamic.is_some() && root {
+            taken.push("_id");
+        }
         for field in &obj.fields {
             // Only optional fields draw, so making a field required does not shift the
             // random stream of the others more than necessary.
             if field.presence < 1.0 && (minimal || rng.random::<f64>() >= field.presence) {
                 continue;
             }
-            let value = walk.descend(|walk| self.value(field.node, rng, walk));
-            doc.insert(field.name.clone(), value);
+            walk.descend(|walk| self.emit(Key::Name(&field.name), field.node, sink, rng, walk));
+            if obj.dynamic.is_some() {
+                taken.push(&field.name);
+            }
         }
         if let Some(dynamic) = &obj.dynamic {
             let n = if minimal { dynamic.count.min() } else { length::sample(&dynamic.count, rng) };
             let (mut added, mut tries) = (0, 0);
+            let mut keys = KeySet::default();
             // Keys can collide (a word key space is small); bounded retries keep this finite.
             while added < n && tries < n * 4 + 8 {
                 tries += 1;
                 let key = dynamic_key(&dynamic.key, rng);
-                if !doc.contains_key(&key) {
-                    let value = walk.descend(|walk| self.value(dynamic.value, rng, walk));
-                    doc.insert(key, value);
+                if !taken.contains(&key.as_str()) && keys.insert(&key) {
+                    walk.descend(|walk| self.emit(Key::Name(&key), dynamic.value, sink, rng, walk));
                     added += 1;
                 }
             }
         }
     }
 
-    fn value(&self, id: NodeId, rng: &mut Rng, walk: &mut Walk) -> Bson {
+    fn emit<S: Sink>(&self, key: Key<'_>, id: NodeId, sink: &mut S, rng: &mut Rng, walk: &mut Walk) {
         walk.produced += 1;
         match self.compiled().node(id) {
-            Node::Scalar(s) => scalars::scalar(s, rng),
+            Node::Scalar(s) => sink.scalar(key, scalars::scalar(s, rng)),
             Node::Object(obj) => {
-                let mut doc = Document::new();
-                self.fill_object(obj, &mut doc, rng, walk);
-                Bson::Document(doc)
+                sink.begin_document(key);
+                self.fill_object(obj, false, sink, rng, walk);
+                sink.end_document();
             }
             Node::Array(arr) => {
                 let n = if walk.minimal() { arr.len.min() } else { length::sample(&arr.len, rng) } as usize;
-                let mut items = Vec::with_capacity(n);
+                sink.begin_array(key);
                 for i in 0..n {
                     match arr.prefix.get(i).copied().or(arr.rest) {
-                        Some(node) => items.push(walk.descend(|walk| self.value(node, rng, walk))),
+                        Some(node) => walk.descend(|walk| self.emit(Key::Index(i), node, sink, rng, walk)),
                         None => break,
                     }
                 }
-                Bson::Array(items)
+                sink.end_array();
             }
             Node::Choice(choices) => {
                 let pick = if walk.minimal() {
@@ -148,12 +190,40 @@ impl Generator {
                     }
                     pick
                 };
-                self.value(pick, rng, walk)
+                self.emit(key, pick, sink, rng, walk)
             }
-            Node::Enum(values) => values[rng.random_range(0..values.len())].clone(),
-            Node::WeightedEnum(f) => f.pick(rng.random()).clone(),
-            Node::Const(v) => v.clone(),
+            Node::Enum(values) => sink.copy(key, &values[rng.random_range(0..values.len())]),
+            Node::WeightedEnum(f) => sink.copy(key, f.pick(rng.random())),
+            Node::Const(v) => sink.copy(key, v),
             Node::Pending => unreachable!("compilation resolves every $ref"),
+        }
+    }
+}
+
+/// First capacity of a raw document's buffer: most documents fit without regrowing.
+const RAW_CAPACITY: usize = 1024;
+
+/// The dynamic keys of one object so far: a short list, a hash set once it grows.
+#[derive(Debug, Default)]
+struct KeySet {
+    list: Vec<String>,
+    set: HashSet<String>,
+}
+
+impl KeySet {
+    /// Adds `key`; false when it was already there.
+    fn insert(&mut self, key: &str) -> bool {
+        if self.set.is_empty() {
+            if self.list.iter().any(|k| k == key) {
+                return false;
+            }
+            self.list.push(key.to_owned());
+            if self.list.len() > 16 {
+                self.set.extend(self.list.drain(..));
+            }
+            true
+        } else {
+            self.set.insert(key.to_owned())
         }
     }
 }

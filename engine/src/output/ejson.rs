@@ -11,7 +11,7 @@
 //! MongoDB. Every Extended JSON parser accepts the wrapped form in relaxed input.
 
 use base64::Engine as _;
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawBsonRef, RawDocument};
 
 /// How Extended JSON writes numbers and dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,11 +40,57 @@ pub fn write_document(out: &mut Vec<u8>, doc: &Document, mode: Mode) {
     out.push(b'}');
 }
 
+/// The same text as [`write_document`] gives for the decoded document, read straight
+/// from BSON bytes. The error is a malformed document's; `out` then holds part of it.
+pub fn write_raw_document(out: &mut Vec<u8>, doc: &RawDocument, mode: Mode) -> Result<(), bson::error::Error> {
+    out.push(b'{');
+    for (i, element) in doc.iter().enumerate() {
+        let (k, v) = element?;
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, k.as_str());
+        out.push(b':');
+        write_raw_value(out, v, mode)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_raw_value(out: &mut Vec<u8>, v: RawBsonRef<'_>, mode: Mode) -> Result<(), bson::error::Error> {
+    match v {
+        RawBsonRef::Null => out.extend_from_slice(b"null"),
+        RawBsonRef::Boolean(b) => write_bool(out, b),
+        RawBsonRef::String(s) => write_str(out, s),
+        RawBsonRef::Document(d) => write_raw_document(out, d, mode)?,
+        RawBsonRef::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_raw_value(out, item?, mode)?;
+            }
+            out.push(b']');
+        }
+        RawBsonRef::Int32(n) => write_i32(out, n, mode),
+        RawBsonRef::Int64(n) => write_i64(out, n),
+        RawBsonRef::Double(f) => write_double(out, f, mode),
+        RawBsonRef::ObjectId(oid) => write_object_id(out, &oid),
+        RawBsonRef::DateTime(dt) => write_date(out, dt, mode),
+        RawBsonRef::Decimal128(d) => write_decimal(out, &d),
+        RawBsonRef::Binary(b) => write_binary(out, b.subtype.into(), b.bytes),
+        RawBsonRef::Timestamp(ts) => write_timestamp(out, ts),
+        // Types forge never generates: decode the one value, then the general path.
+        other => write_value(out, &Bson::try_from(other)?, mode),
+    }
+    Ok(())
+}
+
 fn write_value(out: &mut Vec<u8>, v: &Bson, mode: Mode) {
-    let canonical = mode == Mode::Canonical;
     match v {
         Bson::Null => out.extend_from_slice(b"null"),
-        Bson::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Bson::Boolean(b) => write_bool(out, *b),
         Bson::String(s) => write_str(out, s),
         Bson::Document(d) => write_document(out, d, mode),
         Bson::Array(items) => {
@@ -57,61 +103,14 @@ fn write_value(out: &mut Vec<u8>, v: &Bson, mode: Mode) {
             }
             out.push(b']');
         }
-        Bson::Int32(n) if canonical => wrapped(out, "$numberInt", itoa::Buffer::new().format(*n)),
-        Bson::Int64(n) => wrapped(out, "$numberLong", itoa::Buffer::new().format(*n)),
-        Bson::Int32(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
-        Bson::Double(f) if f.is_nan() => {
-            wrapped(out, "$numberDouble", if f.is_sign_negative() { "-NaN" } else { "NaN" })
-        }
-        Bson::Double(f) if f.is_infinite() => {
-            wrapped(out, "$numberDouble", if f.is_sign_negative() { "-Infinity" } else { "Infinity" })
-        }
-        Bson::Double(f) if canonical && *f == 0.0 => {
-            wrapped(out, "$numberDouble", if f.is_sign_negative() { "-0.0" } else { "0.0" })
-        }
-        Bson::Double(f) if canonical && f.is_normal() => {
-            let mut s = f.to_string();
-            if f.fract() == 0.0 {
-                s.push_str(".0");
-            }
-            wrapped(out, "$numberDouble", &s)
-        }
-        Bson::Double(f) => serde_json::to_writer(&mut *out, f).expect("writing to a Vec cannot fail"),
-        Bson::ObjectId(oid) => wrapped(out, "$oid", &oid.to_hex()),
-        Bson::DateTime(dt) => {
-            let ms = dt.timestamp_millis();
-            let iso = (!canonical && (0..=MAX_ISO_DATE_MS).contains(&ms)).then(|| dt.try_to_rfc3339_string().ok());
-            match iso.flatten() {
-                Some(iso) => wrapped(out, "$date", &iso),
-                None => {
-                    out.extend_from_slice(b"{\"$date\":");
-                    wrapped(out, "$numberLong", itoa::Buffer::new().format(ms));
-                    out.push(b'}');
-                }
-            }
-        }
-        Bson::Decimal128(d) => match plain_decimal(d) {
-            Some(text) => wrapped(out, "$numberDecimal", &text),
-            None => wrapped(out, "$numberDecimal", &d.to_string()),
-        },
-        Bson::Binary(b) => {
-            out.extend_from_slice(b"{\"$binary\":{\"base64\":\"");
-            let start = out.len();
-            out.resize(start + base64::encoded_len(b.bytes.len(), true).unwrap_or(0), 0);
-            let written = base64::engine::general_purpose::STANDARD
-                .encode_slice(&b.bytes, &mut out[start..])
-                .expect("buffer sized for the encoding");
-            out.truncate(start + written);
-            let subtype: u8 = b.subtype.into();
-            out.extend_from_slice(format!("\",\"subType\":\"{subtype:02x}\"}}}}").as_bytes());
-        }
-        Bson::Timestamp(ts) => {
-            out.extend_from_slice(b"{\"$timestamp\":{\"t\":");
-            out.extend_from_slice(itoa::Buffer::new().format(ts.time).as_bytes());
-            out.extend_from_slice(b",\"i\":");
-            out.extend_from_slice(itoa::Buffer::new().format(ts.increment).as_bytes());
-            out.extend_from_slice(b"}}");
-        }
+        Bson::Int32(n) => write_i32(out, *n, mode),
+        Bson::Int64(n) => write_i64(out, *n),
+        Bson::Double(f) => write_double(out, *f, mode),
+        Bson::ObjectId(oid) => write_object_id(out, oid),
+        Bson::DateTime(dt) => write_date(out, *dt, mode),
+        Bson::Decimal128(d) => write_decimal(out, d),
+        Bson::Binary(b) => write_binary(out, b.subtype.into(), &b.bytes),
+        Bson::Timestamp(ts) => write_timestamp(out, *ts),
         // Types forge never generates (regex, code, min/max key...): the slow, general path.
         other => {
             let value = match mode {
@@ -121,6 +120,93 @@ fn write_value(out: &mut Vec<u8>, v: &Bson, mode: Mode) {
             serde_json::to_writer(&mut *out, &value).expect("writing to a Vec cannot fail");
         }
     }
+}
+
+fn write_bool(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
+
+fn write_i32(out: &mut Vec<u8>, n: i32, mode: Mode) {
+    match mode {
+        Mode::Canonical => wrapped(out, "$numberInt", itoa::Buffer::new().format(n)),
+        Mode::Relaxed => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+    }
+}
+
+fn write_i64(out: &mut Vec<u8>, n: i64) {
+    wrapped(out, "$numberLong", itoa::Buffer::new().format(n));
+}
+
+fn write_double(out: &mut Vec<u8>, f: f64, mode: Mode) {
+    let canonical = mode == Mode::Canonical;
+    if f.is_nan() {
+        wrapped(out, "$numberDouble", if f.is_sign_negative() { "-NaN" } else { "NaN" })
+    } else if f.is_infinite() {
+        wrapped(out, "$numberDouble", if f.is_sign_negative() { "-Infinity" } else { "Infinity" })
+    } else if canonical && f == 0.0 {
+        wrapped(out, "$numberDouble", if f.is_sign_negative() { "-0.0" } else { "0.0" })
+    } else if canonical && f.is_normal() {
+        let mut s = f.to_string();
+        if f.fract() == 0.0 {
+            s.push_str(".0");
+        }
+        wrapped(out, "$numberDouble", &s)
+    } else {
+        serde_json::to_writer(&mut *out, &f).expect("writing to a Vec cannot fail")
+    }
+}
+
+fn write_object_id(out: &mut Vec<u8>, oid: &bson::oid::ObjectId) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"{\"$oid\":\"");
+    for b in oid.bytes() {
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 0xf) as usize]);
+    }
+    out.extend_from_slice(b"\"}");
+}
+
+fn write_date(out: &mut Vec<u8>, dt: bson::DateTime, mode: Mode) {
+    let ms = dt.timestamp_millis();
+    let iso = (mode == Mode::Relaxed && (0..=MAX_ISO_DATE_MS).contains(&ms)).then(|| dt.try_to_rfc3339_string().ok());
+    match iso.flatten() {
+        Some(iso) => wrapped(out, "$date", &iso),
+        None => {
+            out.extend_from_slice(b"{\"$date\":");
+            wrapped(out, "$numberLong", itoa::Buffer::new().format(ms));
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_decimal(out: &mut Vec<u8>, d: &bson::Decimal128) {
+    match plain_decimal(d) {
+        Some(text) => wrapped(out, "$numberDecimal", &text),
+        None => wrapped(out, "$numberDecimal", &d.to_string()),
+    }
+}
+
+fn write_binary(out: &mut Vec<u8>, subtype: u8, bytes: &[u8]) {
+    out.extend_from_slice(b"{\"$binary\":{\"base64\":\"");
+    let start = out.len();
+    out.resize(start + base64::encoded_len(bytes.len(), true).unwrap_or(0), 0);
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut out[start..])
+        .expect("buffer sized for the encoding");
+    out.truncate(start + written);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"\",\"subType\":\"");
+    out.push(HEX[(subtype >> 4) as usize]);
+    out.push(HEX[(subtype & 0xf) as usize]);
+    out.extend_from_slice(b"\"}}");
+}
+
+fn write_timestamp(out: &mut Vec<u8>, ts: bson::Timestamp) {
+    out.extend_from_slice(b"{\"$timestamp\":{\"t\":");
+    out.extend_from_slice(itoa::Buffer::new().format(ts.time).as_bytes());
+    out.extend_from_slice(b",\"i\":");
+    out.extend_from_slice(itoa::Buffer::new().format(ts.increment).as_bytes());
+    out.extend_from_slice(b"}}");
 }
 
 /// The decimal128 string of the common case (finite, no exponent notation), by the
@@ -165,8 +251,17 @@ fn wrapped(out: &mut Vec<u8>, key: &str, text: &str) {
     out.extend_from_slice(b"\"}");
 }
 
+/// A JSON string, escaped as `serde_json` escapes it; most keys and values need no
+/// escaping and are copied as they are.
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
 }
 
 #[cfg(test)]
@@ -207,6 +302,30 @@ mod tests {
             };
             assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&theirs).unwrap(), "{mode:?}");
         }
+    }
+
+    #[test]
+    fn raw_documents_read_as_their_decoded_form() {
+        let mut doc = sample();
+        doc.insert("far", bson::DateTime::from_millis(300_000_000_000_000));
+        doc.insert("sub", Binary { subtype: BinarySubtype::UserDefined(0x80), bytes: vec![9; 40] });
+        doc.insert("code", bson::Bson::JavaScriptCode("x()".into()));
+        doc.insert("keys \"\u{1}", doc! { "k\\": [bson::Bson::MinKey, bson::Bson::MaxKey, bson::Bson::Undefined] });
+        let raw = bson::RawDocumentBuf::try_from(&doc).unwrap();
+        for mode in [Mode::Canonical, Mode::Relaxed] {
+            let (mut ours, mut decoded) = (Vec::new(), Vec::new());
+            write_raw_document(&mut ours, &raw, mode).unwrap();
+            write_document(&mut decoded, &doc, mode);
+            assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(decoded).unwrap(), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_raw_document_is_an_error() {
+        let mut bytes = bson::RawDocumentBuf::try_from(&sample()).unwrap().into_bytes();
+        bytes[4] = 0x77; // the first element's type
+        let doc = RawDocument::from_bytes(&bytes).unwrap();
+        assert!(write_raw_document(&mut Vec::new(), doc, Mode::Relaxed).is_err());
     }
 
     #[test]

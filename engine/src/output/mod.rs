@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use bson::Document;
+use bson::{Document, RawDocument};
 
 /// Text layouts for file output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,15 +21,39 @@ pub enum TextFormat {
 impl TextFormat {
     /// Appends document `index` to `out`, with the separators its layout needs.
     pub fn write_doc(self, out: &mut Vec<u8>, index: u64, doc: &Document, mode: ejson::Mode) {
-        match self {
-            TextFormat::Ndjson => {
-                ejson::write_document(out, doc, mode);
-                out.push(b'\n');
-            }
-            TextFormat::Json => {
-                out.extend_from_slice(if index == 0 { b"  " } else { b",\n  " });
-                ejson::write_document(out, doc, mode);
-            }
+        self.separate(out, index);
+        ejson::write_document(out, doc, mode);
+        self.terminate(out);
+    }
+
+    /// [`TextFormat::write_doc`] for a document in BSON bytes; on error `out` is left
+    /// as it was.
+    pub fn write_raw_doc(
+        self,
+        out: &mut Vec<u8>,
+        index: u64,
+        doc: &RawDocument,
+        mode: ejson::Mode,
+    ) -> Result<(), bson::error::Error> {
+        let start = out.len();
+        self.separate(out, index);
+        if let Err(e) = ejson::write_raw_document(out, doc, mode) {
+            out.truncate(start);
+            return Err(e);
+        }
+        self.terminate(out);
+        Ok(())
+    }
+
+    fn separate(self, out: &mut Vec<u8>, index: u64) {
+        if self == TextFormat::Json {
+            out.extend_from_slice(if index == 0 { b"  " } else { b",\n  " });
+        }
+    }
+
+    fn terminate(self, out: &mut Vec<u8>) {
+        if self == TextFormat::Ndjson {
+            out.push(b'\n');
         }
     }
 

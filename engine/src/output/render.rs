@@ -9,6 +9,8 @@
 use std::io::{self, Write};
 use std::sync::mpsc;
 
+use bson::RawDocument;
+
 use crate::generate::Generator;
 use crate::output::TextFormat;
 use crate::output::ejson::Mode;
@@ -42,9 +44,18 @@ impl Job {
     fn render_chunk(&self, chunk: u64, buf: &mut Vec<u8>) -> u64 {
         let first = chunk * CHUNK;
         let last = (first + CHUNK).min(self.count);
+        let mut raw = Vec::with_capacity(4096);
         for i in first..last {
-            let doc = self.generator.document(self.start + i);
-            self.format.write_doc(buf, i, &doc, self.mode);
+            raw.clear();
+            let written = self.generator.write_raw_document(self.start + i, &mut raw).ok().and_then(|()| {
+                let doc = RawDocument::from_bytes(&raw).ok()?;
+                self.format.write_raw_doc(buf, i, doc, self.mode).ok()
+            });
+            // A document BSON cannot hold (a NUL in a key) is still valid JSON.
+            if written.is_none() {
+                let doc = self.generator.document(self.start + i);
+                self.format.write_doc(buf, i, &doc, self.mode);
+            }
         }
         last - first
     }
@@ -104,5 +115,61 @@ impl Job {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::examples;
+    use crate::schema::Schema;
+
+    const FIXTURES: &[&str] = &[
+        include_str!("../../../tests/fixtures/original-dialect/orders.generation.schema.json"),
+        include_str!("../../../tests/fixtures/original-dialect/dynamic-keys.schema.json"),
+        include_str!("../../../tests/fixtures/original-dialect/types-and-formats.schema.json"),
+    ];
+
+    /// What the writer produced when it rendered decoded documents: the reference.
+    fn from_documents(job: &Job) -> Vec<u8> {
+        let mut out = job.format.header().to_vec();
+        for i in 0..job.count {
+            job.format.write_doc(&mut out, i, &job.generator.document(job.start + i), job.mode);
+        }
+        out.extend_from_slice(job.format.footer(job.count));
+        out
+    }
+
+    #[test]
+    fn output_is_what_rendering_decoded_documents_gave() {
+        let jsons = examples::ALL.iter().map(|e| e.json).chain(FIXTURES.iter().copied());
+        for json in jsons {
+            let generator = Generator::new(Arc::new(Schema::from_json_str(json).unwrap()), 11);
+            for (format, mode, threads) in [
+                (TextFormat::Ndjson, Mode::Relaxed, 1),
+                (TextFormat::Ndjson, Mode::Canonical, 2),
+                (TextFormat::Json, Mode::Relaxed, 2),
+                (TextFormat::Json, Mode::Canonical, 1),
+            ] {
+                let job = Job { generator: generator.clone(), start: 3, count: 1200, threads, format, mode };
+                let mut out = Vec::new();
+                let written = job.run(&mut out).unwrap();
+                assert_eq!(written.docs, 1200);
+                assert!(out == from_documents(&job), "{format:?} {mode:?}: output differs");
+            }
+        }
+    }
+
+    #[test]
+    fn documents_bson_cannot_hold_are_still_written() {
+        let json = r#"{"type":"object","required":["a\u0000b"],"properties":{"a\u0000b":{"type":"integer"}}}"#;
+        let generator = Generator::new(Arc::new(Schema::from_json_str(json).unwrap()), 1);
+        let job = Job { generator, start: 0, count: 3, threads: 1, format: TextFormat::Ndjson, mode: Mode::Relaxed };
+        let mut out = Vec::new();
+        job.run(&mut out).unwrap();
+        assert_eq!(out, from_documents(&job));
+        assert!(String::from_utf8(out).unwrap().contains(r#""a\u0000b":"#));
     }
 }
