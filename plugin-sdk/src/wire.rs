@@ -3,7 +3,9 @@
 
 use bson::{Bson, Document, doc};
 
-use crate::{Config, Context, DeleteAction, Error, ErrorKind, Field, Info, Kind, Mutation, Target};
+use bson::spec::ElementType;
+
+use crate::{BsonType, Config, Context, DeleteAction, DeleteShape, Error, ErrorKind, Field, Info, Kind, Mutation, Target};
 
 /// A message the other side sent that does not follow the contract.
 pub type Malformed = String;
@@ -30,10 +32,48 @@ pub fn abi_version_string(n: i32) -> String {
 }
 
 pub fn encode_info(info: &Info) -> Vec<u8> {
-    to_vec(&doc! {
+    let mut d = doc! {
         "name": &info.name, "kind": info.kind.name(), "version": &info.version,
         "contract": &info.contract_version,
-    })
+    };
+    if let Some(shape) = &info.deletes {
+        d.insert("deletes", encode_shape(shape));
+    }
+    to_vec(&d)
+}
+
+/// `"remove"`, `"keep"` or `{tombstone: {flag, deletedAt}}` (ABI.md).
+pub fn encode_shape(shape: &DeleteShape) -> Bson {
+    match shape {
+        DeleteShape::Remove => Bson::String("remove".into()),
+        DeleteShape::Keep => Bson::String("keep".into()),
+        DeleteShape::Tombstone { flag, deleted_at } => {
+            let mut t = doc! { "flag": flag.as_ref() };
+            if let Some(at) = deleted_at {
+                t.insert("deletedAt", at.as_ref());
+            }
+            Bson::Document(doc! { "tombstone": t })
+        }
+    }
+}
+
+pub fn decode_shape(b: &Bson) -> Result<DeleteShape, Malformed> {
+    let bad = || "info 'deletes' is neither \"remove\", \"keep\" nor {tombstone: {flag, deletedAt}}".to_owned();
+    match b {
+        Bson::String(s) if s == "remove" => Ok(DeleteShape::Remove),
+        Bson::String(s) if s == "keep" => Ok(DeleteShape::Keep),
+        Bson::Document(d) if d.len() == 1 => {
+            let t = d.get_document("tombstone").map_err(|_| bad())?;
+            let flag = t.get_str("flag").map_err(|_| bad())?.to_owned();
+            let deleted_at = match t.get("deletedAt") {
+                None | Some(Bson::Null) => None,
+                Some(Bson::String(s)) => Some(s.clone().into()),
+                Some(_) => return Err(bad()),
+            };
+            Ok(DeleteShape::Tombstone { flag: flag.into(), deleted_at })
+        }
+        _ => Err(bad()),
+    }
 }
 
 pub fn decode_info(bytes: &[u8]) -> Result<Info, Malformed> {
@@ -44,7 +84,11 @@ pub fn decode_info(bytes: &[u8]) -> Result<Info, Malformed> {
         Ok("delete-behavior") => Kind::DeleteBehavior,
         _ => return Err("info 'kind' is neither \"mutator\" nor \"delete-behavior\"".into()),
     };
-    Ok(Info { name: s("name")?, kind, version: s("version")?, contract_version: s("contract")? })
+    let deletes = match d.get("deletes") {
+        None | Some(Bson::Null) => None,
+        Some(shape) => Some(decode_shape(shape)?),
+    };
+    Ok(Info { name: s("name")?, kind, version: s("version")?, contract_version: s("contract")?, deletes })
 }
 
 pub fn encode_init(config: &Config, schema: &str) -> Vec<u8> {
@@ -69,8 +113,8 @@ pub fn decode_init(bytes: &[u8]) -> Result<(Config, String), Error> {
 pub fn encode_call(ctx: &Context, id: &Bson, current: Option<&[u8]>) -> Vec<u8> {
     let d = doc! {
         "ctx": {
-            "seed": ctx.run_seed as i64, "op": ctx.op_index as i64, "worker": ctx.worker as i32,
-            "collection": &ctx.collection, "attempt": ctx.attempt as i32,
+            "seed": ctx.run_seed as i64, "op": ctx.op_index as i64, "shard": ctx.shard as i32,
+            "collection": &ctx.collection,
         },
         "id": id.clone(),
     };
@@ -99,9 +143,8 @@ pub fn decode_call(bytes: &[u8]) -> Result<(Context, Target), Error> {
     let ctx = Context {
         run_seed: int("seed") as u64,
         op_index: int("op") as u64,
-        worker: int("worker") as u32,
+        shard: int("shard") as u32,
         collection: c.get_str("collection").unwrap_or_default().to_owned(),
-        attempt: int("attempt") as u32,
     };
     let id = match d.get("id").map_err(bad)? {
         Some(raw) => Bson::try_from(raw).map_err(bad)?,
@@ -195,7 +238,7 @@ pub fn decode_delete_result(bytes: &[u8]) -> Result<Result<DeleteAction, Error>,
 pub fn encode_fields(fields: &[Field]) -> Vec<u8> {
     let list: Vec<Bson> = fields
         .iter()
-        .map(|f| Bson::Document(doc! { "path": &f.path, "type": &f.bson_type, "optional": f.optional }))
+        .map(|f| Bson::Document(doc! { "path": &f.path, "type": f.kind.name(), "optional": f.optional }))
         .collect();
     to_vec(&doc! { "fields": list })
 }
@@ -207,25 +250,72 @@ pub fn decode_fields(bytes: &[u8]) -> Vec<Field> {
         .filter_map(Bson::as_document)
         .map(|f| Field {
             path: f.get_str("path").unwrap_or_default().to_owned(),
-            bson_type: f.get_str("type").unwrap_or("mixed").to_owned(),
+            kind: f.get_str("type").ok().and_then(BsonType::parse).unwrap_or(BsonType::Mixed),
             optional: f.get_bool("optional").unwrap_or(false),
         })
         .collect()
 }
 
-/// `generate_field`'s answer: `{v: value}` or `{err: message}`.
+/// A value on its own: its contract type and its bytes as BSON encodes them after an
+/// element's name. An error names a type the contract does not carry.
+pub fn value_parts(v: &Bson) -> Result<(BsonType, Vec<u8>), String> {
+    let kind = BsonType::of_element(v.element_type())
+        .ok_or_else(|| format!("a {:?} value cannot cross the plugin contract", v.element_type()))?;
+    // {"": v} is: length (4), type (1), empty name (1), the value, the final 0.
+    let bytes = to_vec(&doc! { "": v.clone() });
+    Ok((kind, bytes[6..bytes.len() - 1].to_vec()))
+}
+
+/// The value of `kind` encoded as `bytes`, checked the way documents are (the bytes
+/// come from the other side).
+pub fn value_from_parts(kind: BsonType, bytes: &[u8]) -> Result<Bson, String> {
+    let t = kind.element_type().ok_or("a value cannot be of type mixed")?;
+    value_of_element(t as u8, bytes)
+}
+
+fn value_of_element(t: u8, bytes: &[u8]) -> Result<Bson, String> {
+    let mut d = Vec::with_capacity(bytes.len() + 7);
+    d.extend_from_slice(&((bytes.len() + 7) as i32).to_le_bytes());
+    d.push(t);
+    d.push(0);
+    d.extend_from_slice(bytes);
+    d.push(0);
+    let bad = |e: bson::error::Error| format!("malformed value: {e}");
+    let raw = bson::RawDocument::from_bytes(&d).map_err(bad)?;
+    let (_, v) = raw.iter().next().ok_or("malformed value: no element")?.map_err(bad)?;
+    Bson::try_from(v).map_err(bad)
+}
+
+/// `generate_field`'s answer in the core-module ABI: the element type byte, then the
+/// value's bytes; or `0x00`, then the UTF-8 message.
 pub fn encode_value(r: Result<Bson, String>) -> Vec<u8> {
-    to_vec(&match r {
-        Ok(v) => doc! { "v": v },
-        Err(e) => doc! { "err": e },
-    })
+    match r.and_then(|v| value_parts(&v)) {
+        Ok((kind, bytes)) => {
+            let t = kind.element_type().expect("values are never mixed") as u8;
+            let mut out = Vec::with_capacity(bytes.len() + 1);
+            out.push(t);
+            out.extend_from_slice(&bytes);
+            out
+        }
+        Err(e) => {
+            let mut out = vec![0u8];
+            out.extend_from_slice(e.as_bytes());
+            out
+        }
+    }
 }
 
 pub fn decode_value(bytes: &[u8]) -> Result<Bson, String> {
-    let mut d = parse(bytes)?;
-    match d.remove("v") {
-        Some(v) => Ok(v),
-        None => Err(d.get_str("err").unwrap_or("no value").to_owned()),
+    match bytes.split_first() {
+        None => Err("empty answer".into()),
+        Some((0, message)) => Err(String::from_utf8_lossy(message).into_owned()),
+        Some((&t, value)) => {
+            let kind = ElementType::from(t).and_then(BsonType::of_element);
+            if kind.is_none() {
+                return Err(format!("malformed value: unknown type byte {t:#04x}"));
+            }
+            value_of_element(t, value)
+        }
     }
 }
 
