@@ -107,12 +107,7 @@ pub fn inputs(ctx: wit::OpContext, target: wit::Target) -> Result<(Context, Targ
         None => None,
     };
     Ok((
-        Context {
-            run_seed: ctx.run_seed,
-            op_index: ctx.op_index,
-            shard: ctx.shard,
-            collection: ctx.collection,
-        },
+        Context { run_seed: ctx.run_seed, op_index: ctx.op_index, shard: ctx.shard, collection: ctx.collection },
         Target { id: id.remove("_id").unwrap_or(bson::Bson::Null), current },
     ))
 }

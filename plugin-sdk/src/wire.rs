@@ -5,7 +5,9 @@ use bson::{Bson, Document, doc};
 
 use bson::spec::ElementType;
 
-use crate::{BsonType, Config, Context, DeleteAction, DeleteShape, Error, ErrorKind, Field, Info, Kind, Mutation, Target};
+use crate::{
+    BsonType, Config, Context, DeleteAction, DeleteShape, Error, ErrorKind, Field, Info, Kind, Mutation, Target,
+};
 
 /// A message the other side sent that does not follow the contract.
 pub type Malformed = String;
@@ -325,4 +327,133 @@ pub fn decode_document(bytes: &[u8]) -> Document {
 
 pub fn encode_document(d: &Document) -> Vec<u8> {
     to_vec(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::oid::ObjectId;
+    use bson::{Binary, DateTime, Decimal128, Regex, Timestamp, spec::BinarySubtype};
+
+    use super::*;
+
+    fn values() -> Vec<Bson> {
+        vec![
+            Bson::Double(1.5),
+            Bson::String("héllo".into()),
+            Bson::Document(doc! { "a": 1, "b": { "c": [1, "x"] } }),
+            Bson::Array(vec![Bson::Int32(1), Bson::Null]),
+            Bson::Binary(Binary { subtype: BinarySubtype::Uuid, bytes: vec![7; 16] }),
+            Bson::ObjectId(ObjectId::from_bytes([1; 12])),
+            Bson::Boolean(true),
+            Bson::DateTime(DateTime::from_millis(1_700_000_000_123)),
+            Bson::Null,
+            Bson::RegularExpression(Regex { pattern: "^a.*".try_into().unwrap(), options: "i".try_into().unwrap() }),
+            Bson::Int32(-7),
+            Bson::Timestamp(Timestamp { time: 5, increment: 9 }),
+            Bson::Int64(1 << 40),
+            Bson::Decimal128("12.34".parse::<Decimal128>().unwrap()),
+        ]
+    }
+
+    #[test]
+    fn every_value_crosses_as_its_type_and_bytes() {
+        for v in values() {
+            let (kind, bytes) = value_parts(&v).unwrap();
+            assert_eq!(kind.element_type(), Some(v.element_type()), "{v:?}");
+            assert_eq!(value_from_parts(kind, &bytes).unwrap(), v);
+            let abi = encode_value(Ok(v.clone()));
+            assert_eq!(abi[0], v.element_type() as u8);
+            assert_eq!(&abi[1..], &bytes[..]);
+            assert_eq!(decode_value(&abi).unwrap(), v);
+        }
+        // An int32 is its four little-endian bytes, nothing else.
+        assert_eq!(encode_value(Ok(Bson::Int32(258))), vec![0x10, 2, 1, 0, 0]);
+    }
+
+    #[test]
+    fn value_errors_and_damaged_values() {
+        assert_eq!(encode_value(Err("no field 'x'".into())), b"\0no field 'x'".to_vec());
+        assert_eq!(decode_value(b"\0no field 'x'"), Err("no field 'x'".into()));
+        assert!(decode_value(&[]).is_err());
+        assert!(decode_value(&[0x10, 1, 2]).is_err(), "a short int32");
+        assert!(decode_value(&[0x02, 0xff, 0xff, 0xff, 0x7f, b'a', 0]).is_err(), "a string longer than its bytes");
+        assert!(decode_value(&[0x0d, 1, 0, 0, 0, 0]).unwrap_err().contains("unknown type byte"), "javascript");
+        assert!(value_from_parts(BsonType::Mixed, &[]).is_err());
+        assert!(value_parts(&Bson::MaxKey).is_err());
+    }
+
+    #[test]
+    fn type_names_are_the_wit_enum() {
+        for t in BsonType::ALL {
+            assert_eq!(BsonType::parse(t.name()), Some(t));
+        }
+        assert_eq!(BsonType::Int32.name(), "int32");
+        assert_eq!(BsonType::ObjectId.name(), "object-id");
+        assert_eq!(BsonType::DateTime.name(), "date-time");
+        assert!(BsonType::Decimal128.is_numeric() && !BsonType::String.is_numeric());
+        let fields = vec![Field { path: "a.b".into(), kind: BsonType::Decimal128, optional: true }];
+        let bytes = encode_fields(&fields);
+        assert_eq!(
+            parse(&bytes).unwrap(),
+            doc! { "fields": [{ "path": "a.b", "type": "decimal128", "optional": true }] }
+        );
+        assert_eq!(decode_fields(&bytes), fields);
+    }
+
+    #[test]
+    fn info_carries_the_delete_shape() {
+        for shape in [
+            DeleteShape::Remove,
+            DeleteShape::Keep,
+            DeleteShape::tombstone("_deleted", Some("_deletedAt")),
+            DeleteShape::tombstone("gone", None),
+        ] {
+            let info = Info::new("d", Kind::DeleteBehavior, "1").with_deletes(shape);
+            assert_eq!(decode_info(&encode_info(&info)).unwrap(), info);
+        }
+        let bytes = encode_info(
+            &Info::new("d", Kind::DeleteBehavior, "1").with_deletes(DeleteShape::tombstone("f", Some("t"))),
+        );
+        let d = parse(&bytes).unwrap();
+        assert_eq!(d.get("deletes"), Some(&Bson::Document(doc! { "tombstone": { "flag": "f", "deletedAt": "t" } })));
+        assert_eq!(d.get_str("contract").unwrap(), "0.2.0");
+        let mutator = Info::new("m", Kind::Mutator, "1");
+        assert!(!parse(&encode_info(&mutator)).unwrap().contains_key("deletes"));
+        let bad =
+            doc! { "name": "d", "kind": "delete-behavior", "version": "1", "contract": "0.2.0", "deletes": "erase" };
+        assert!(decode_info(&bad.to_vec().unwrap()).unwrap_err().contains("deletes"));
+    }
+
+    #[test]
+    fn answers_are_checked_against_the_shape() {
+        let tomb = DeleteShape::tombstone("_deleted", Some("_deletedAt"));
+        let good = doc! { "$set": { "_deleted": true }, "$currentDate": { "_deletedAt": true } };
+        assert_eq!(tomb.check(&DeleteAction::Tombstone(good)), Ok(()));
+        let no_time = doc! { "$set": { "_deleted": true } };
+        assert!(tomb.check(&DeleteAction::Tombstone(no_time.clone())).unwrap_err().contains("_deletedAt"));
+        assert_eq!(DeleteShape::tombstone("_deleted", None).check(&DeleteAction::Tombstone(no_time)), Ok(()));
+        let not_true = doc! { "$set": { "_deleted": 1 }, "$currentDate": { "_deletedAt": true } };
+        assert!(tomb.check(&DeleteAction::Tombstone(not_true)).unwrap_err().contains("'_deleted' to true"));
+        assert!(tomb.check(&DeleteAction::Remove).unwrap_err().contains("answered remove"));
+        assert_eq!(DeleteShape::Keep.check(&DeleteAction::Keep), Ok(()));
+        assert!(
+            DeleteShape::Remove.check(&DeleteAction::Keep).unwrap_err().contains("declared delete shape is remove")
+        );
+        assert!(DeleteShape::tombstone("$x", None).validate().is_err());
+        assert!(DeleteShape::tombstone("a", Some("a")).validate().is_err());
+        assert!(DeleteShape::tombstone("a", Some("b")).validate().is_ok());
+    }
+
+    #[test]
+    fn a_call_carries_the_shard_and_the_current_document() {
+        let ctx = Context { run_seed: 9, op_index: 4, shard: 3, collection: "c".into() };
+        let current = bson::RawDocumentBuf::try_from(&doc! { "_id": 1, "price": 2.5 }).unwrap();
+        let bytes = encode_call(&ctx, &Bson::Int32(1), Some(current.as_bytes()));
+        let d = parse(&bytes).unwrap();
+        assert_eq!(d.get_document("ctx").unwrap(), &doc! { "seed": 9_i64, "op": 4_i64, "shard": 3, "collection": "c" });
+        let (back, target) = decode_call(&bytes).unwrap();
+        assert_eq!(back, ctx);
+        assert_eq!(target.current, Some(current));
+        assert_eq!(target.id, Bson::Int32(1));
+    }
 }
