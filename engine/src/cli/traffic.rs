@@ -250,7 +250,7 @@ impl TrafficArgs {
             id_cache_size: self.id_cache_size as usize,
             first_document,
             shards: shards.len(),
-            delete_removes: shards[0].delete.removes(),
+            delete_removes: matches!(shards[0].delete.shape(), crate::mutation::DeleteShape::Remove),
         });
         let settings = Settings {
             seed,
