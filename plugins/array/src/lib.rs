@@ -175,12 +175,12 @@ pub fn apply(action: Action, field: &ArrayField, items: &[Bson], host: &mut impl
 /// One element of a freshly generated array at `path` that `ok` accepts.
 fn fresh_element(path: &str, host: &mut impl Host, ok: impl Fn(&Bson) -> bool) -> Option<Bson> {
     for _ in 0..GENERATE_TRIES {
-        if let Ok(Bson::Array(fresh)) = host.generate_field(path) {
-            if !fresh.is_empty() {
-                let e = &fresh[host.below(fresh.len() as u64) as usize];
-                if ok(e) {
-                    return Some(e.clone());
-                }
+        if let Ok(Bson::Array(fresh)) = host.generate_field(path)
+            && !fresh.is_empty()
+        {
+            let e = &fresh[host.below(fresh.len() as u64) as usize];
+            if ok(e) {
+                return Some(e.clone());
             }
         }
     }

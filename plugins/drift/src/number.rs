@@ -104,10 +104,10 @@ impl Bounds {
             if let Some(value) = number(node, key)? {
                 out.push(Bound { value, exclusive: draft4 });
             }
-            if !matches!(node.get(exclusive_key), Some(Value::Bool(_))) {
-                if let Some(value) = number(node, exclusive_key)? {
-                    out.push(Bound { value, exclusive: true });
-                }
+            if !matches!(node.get(exclusive_key), Some(Value::Bool(_)))
+                && let Some(value) = number(node, exclusive_key)?
+            {
+                out.push(Bound { value, exclusive: true });
             }
         }
         Ok(bounds)

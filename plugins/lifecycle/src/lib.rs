@@ -13,12 +13,15 @@ use forge_plugin_support::schema::{Schema, x_gen};
 use forge_plugin_support::{Draw, get_path};
 use serde_json::Value;
 
+/// Each state and where it may go: (next state, weight), weights positive, in the
+/// order given.
+pub type Moves = Vec<(String, Vec<(String, f64)>)>;
+
 /// The field the strategy moves, and where each state may go.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Machine {
     pub field: String,
-    /// State → (next state, weight), weights positive, in the order given.
-    pub moves: Vec<(String, Vec<(String, f64)>)>,
+    pub moves: Moves,
 }
 
 impl Machine {
@@ -100,8 +103,8 @@ impl Machine {
 }
 
 /// `pending>paid|cancelled,paid>shipped`, each target with an optional `:weight`.
-pub fn parse_arg(arg: &str) -> Result<Vec<(String, Vec<(String, f64)>)>, String> {
-    let mut moves: Vec<(String, Vec<(String, f64)>)> = Vec::new();
+pub fn parse_arg(arg: &str) -> Result<Moves, String> {
+    let mut moves: Moves = Vec::new();
     for rule in arg.split(',').map(str::trim).filter(|r| !r.is_empty()) {
         let (from, to) =
             rule.split_once('>').ok_or_else(|| format!("'{rule}' has no '>' (expected from>to|to,...)"))?;
@@ -130,7 +133,7 @@ fn state_name(s: &str, rule: &str) -> Result<String, String> {
 }
 
 /// `{"pending": {"paid": 0.8, "cancelled": 0.2}, "paid": {"shipped": 1}}`.
-pub fn parse_schema(v: &Value) -> Result<Vec<(String, Vec<(String, f64)>)>, String> {
+pub fn parse_schema(v: &Value) -> Result<Moves, String> {
     let obj = v.as_object().ok_or("must be an object of states: {\"from\": {\"to\": weight}}")?;
     let mut moves = Vec::new();
     for (from, to) in obj {
@@ -146,7 +149,7 @@ pub fn parse_schema(v: &Value) -> Result<Vec<(String, Vec<(String, f64)>)>, Stri
 }
 
 /// Adds `from`'s targets (merging a repeated `from`), keeping only positive weights.
-fn add(moves: &mut Vec<(String, Vec<(String, f64)>)>, from: String, targets: Vec<(String, f64)>) -> Result<(), String> {
+fn add(moves: &mut Moves, from: String, targets: Vec<(String, f64)>) -> Result<(), String> {
     if let Some((name, w)) = targets.iter().find(|(_, w)| !w.is_finite() || *w < 0.0) {
         return Err(format!("'{from}' > '{name}': weight {w} is not a non-negative number"));
     }
