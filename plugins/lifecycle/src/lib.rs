@@ -38,7 +38,8 @@ impl Machine {
                 "{hint}: the schema has no field '{field}' (name one with --plugin-arg lifecycle.field=...)"
             )));
         };
-        if meta.bson_type != "string" {
+        // An enum of strings is listed as "mixed" (its node is an enum, not a string).
+        if !matches!(meta.bson_type.as_str(), "string" | "mixed") {
             return Err(Error::invalid_config(format!(
                 "lifecycle.field: '{field}' is a {} field; lifecycle moves string enum fields",
                 meta.bson_type
