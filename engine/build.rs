@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Crate directory under plugins/ → the name forge knows it by.
-const MUTATORS: &[&str] = &["regenerate", "partial", "increment"];
+const MUTATORS: &[&str] = &["regenerate", "partial", "increment", "lifecycle", "drift", "array"];
 const DELETE_BEHAVIORS: &[&str] = &["tombstone", "remove", "keep"];
 const WASM_TARGET: &str = "wasm32-wasip2";
 
@@ -27,6 +27,8 @@ fn main() {
     for dir in ["plugin-sdk/src", "plugin-sdk/wit", "plugin-sdk/Cargo.toml", "Cargo.lock", "plugins/prebuilt"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
+    // What some built-ins share; not a plugin itself.
+    println!("cargo:rerun-if-changed={}", root.join("plugins/support").display());
     println!("cargo:rerun-if-env-changed=FORGE_BUILTIN_PLUGINS");
     let all: Vec<&str> = MUTATORS.iter().chain(DELETE_BEHAVIORS).copied().collect();
     for name in &all {

@@ -10,7 +10,7 @@ rustup target add wasm32-wasip2 >/dev/null
 FORGE_BUILTIN_PLUGINS=source cargo build --quiet --locked -p forge-engine
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 mkdir -p plugins/prebuilt
-for name in regenerate partial increment tombstone remove keep; do
+for name in regenerate partial increment lifecycle drift array tombstone remove keep; do
   cp "$target_dir/forge-plugins/wasm32-wasip2/plugin/forge_plugin_$name.wasm" "plugins/prebuilt/$name.wasm"
 done
 ls -l plugins/prebuilt

@@ -25,7 +25,10 @@ fn unknown_names_and_arguments_are_one_line_usage_errors() {
         assert_eq!(out.code, 2, "{}", out.stderr);
         assert!(words.iter().all(|w| out.stderr.contains(w)), "{words:?} not in {}", out.stderr);
     };
-    refused(cdc("--update-strategy", "shuffle"), &["--update-strategy", "regenerate, partial, increment, mixed"]);
+    refused(
+        cdc("--update-strategy", "shuffle"),
+        &["--update-strategy", "regenerate, partial, increment, lifecycle, drift, array, mixed"],
+    );
     refused(cdc("--delete-behavior", "partial"), &["is a mutator, not a delete-behavior"]);
     refused(cdc("--plugin-arg", "nosuch.x=1"), &["no plugin is named 'nosuch'"]);
     refused(cdc("--plugin-arg", "partial"), &["expected name.key=value"]);

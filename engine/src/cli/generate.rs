@@ -84,8 +84,11 @@ pub struct Args {
     warmup_inserts: u64,
 
     /// mongo-cdc: what an update does: regenerate (replaceOne with a fresh document),
-    /// partial ($set/$unset of a few fields), increment ($inc of numbers), mixed (a
-    /// seeded pick of those), or the name of a --plugin mutator
+    /// partial ($set/$unset of a few fields), increment ($inc of numbers), lifecycle
+    /// (an enum field's next allowed state), drift (numbers moved a few percent), array
+    /// ($push/$pull/$set of an array's elements), mixed (a seeded pick of regenerate,
+    /// partial and, when the schema suits them, increment, lifecycle and drift), or the
+    /// name of a --plugin mutator
     #[arg(long, value_name = "NAME", default_value = "partial", help_heading = "CDC simulation (--output mongo-cdc)")]
     update_strategy: String,
 

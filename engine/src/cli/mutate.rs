@@ -25,8 +25,9 @@ pub struct Args {
 
     /// What an update does: regenerate (replaceOne with a fresh document; needs
     /// --schema), partial ($set/$unset of a few fields), increment ($inc of numbers),
-    /// mixed, or the name of a --plugin mutator. Default: regenerate with --schema,
-    /// else partial
+    /// lifecycle (an enum field's next allowed state), drift (numbers moved a few
+    /// percent), array ($push/$pull/$set of an array's elements), mixed, or the name of
+    /// a --plugin mutator. Default: regenerate with --schema, else partial
     #[arg(long, value_name = "NAME")]
     update_strategy: Option<String>,
 

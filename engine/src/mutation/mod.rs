@@ -143,8 +143,13 @@ pub struct Plugins {
     seed: u64,
 }
 
-/// The built-in strategies `mixed` chooses among (increment only for schemas with numbers).
-const MIXED: &[&str] = &["regenerate", "partial", "increment"];
+/// The built-in strategies `mixed` chooses among. Not `array`: the journal's model of
+/// a document (plan::expected) applies no `$push`, `$pull` or array-index path yet.
+const MIXED: &[&str] = &["regenerate", "partial", "increment", "lifecycle", "drift", "array"];
+
+/// Of [`MIXED`], those a schema may give nothing to work on (numbers, transitions, arrays):
+/// their `init` refuses it, and `mixed` goes on without them.
+const MIXED_IF_USABLE: &[&str] = &["increment", "lifecycle", "drift", "array"];
 
 impl Plugins {
     pub fn new(
@@ -178,9 +183,9 @@ impl Plugins {
             for n in MIXED {
                 match self.start(n, Kind::Mutator) {
                     Ok(p) => choices.push(p),
-                    // Schemas without numbers still mix the other two.
+                    // Unless the user configured it: then their mistake is reported.
                     Err(PluginError { failure: Failure::Plugin { kind: "invalid-config", .. }, .. })
-                        if *n == "increment" => {}
+                        if MIXED_IF_USABLE.contains(n) && !self.args.contains_key(*n) => {}
                     Err(e) => return Err(e),
                 }
             }

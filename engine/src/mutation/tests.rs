@@ -190,3 +190,114 @@ fn a_delete_behavior_without_a_declared_shape_is_refused_at_load() {
     let e = deleter_of(&core_delete_behavior(bad, &doc! { "ok": { "remove": true } })).unwrap_err();
     assert!(e.to_string().contains("'_id' cannot be a tombstone field"), "{e}");
 }
+
+/// The strategy `name` called on documents generated from ORDERS, as they stand now.
+fn run_on_current(name: &str, n: u64) -> Vec<(Document, Mutation)> {
+    let generator = generator(crate::examples::ORDERS.json);
+    let mut strategy = Plugins::builtins(&generator, 1).unwrap().strategy(name).unwrap();
+    (0..n)
+        .map(|i| {
+            let current = generator.document(i);
+            let raw = bson::RawDocumentBuf::try_from(&current).unwrap();
+            let id = current.get("_id").unwrap().clone();
+            let ctx =
+                OpContext { run_seed: 1, op_index: i, worker: 0, collection: "c", target: &id, current: Some(&raw) };
+            let m = strategy.mutate(&ctx, &mut Rng::seed_from_u64(i)).unwrap();
+            (current, m)
+        })
+        .collect()
+}
+
+#[test]
+fn lifecycle_moves_status_along_the_example_transitions() {
+    let next: &[(&str, &[&str])] = &[
+        ("created", &["paid", "cancelled"]),
+        ("paid", &["packed", "cancelled"]),
+        ("packed", &["shipped"]),
+        ("shipped", &["delivered", "returned"]),
+    ];
+    let (mut moved, mut skipped) = (0, 0);
+    for (current, m) in run_on_current("lifecycle", 100) {
+        let from = current.get_str("status").unwrap();
+        let allowed = next.iter().find(|(f, _)| *f == from).map(|(_, to)| *to);
+        match (m, allowed) {
+            (Mutation::Update(u), Some(to)) => {
+                assert_eq!(u.get_document("$set").unwrap().keys().collect::<Vec<_>>(), ["status"]);
+                assert!(to.contains(&u.get_document("$set").unwrap().get_str("status").unwrap()), "{from}: {u}");
+                moved += 1;
+            }
+            (Mutation::Skip, None) => skipped += 1,
+            (m, _) => panic!("{from}: {m:?}"),
+        }
+    }
+    assert!(moved > 20 && skipped > 20, "{moved} moved, {skipped} skipped");
+    // Without a current document there is nothing to move from.
+    assert!(run("lifecycle", 10).iter().all(|m| *m == Mutation::Skip));
+}
+
+fn at<'d>(doc: &'d Document, path: &str) -> Option<&'d Bson> {
+    let (head, rest) = path.split_once('.').map_or((path, None), |(h, r)| (h, Some(r)));
+    match (doc.get(head)?, rest) {
+        (v, None) => Some(v),
+        (Bson::Document(d), Some(rest)) => at(d, rest),
+        _ => None,
+    }
+}
+
+#[test]
+fn drift_sets_numbers_of_the_same_type_within_the_schema_bounds() {
+    for (current, m) in run_on_current("drift", 100) {
+        let Mutation::Update(u) = m else { panic!("{m:?}") };
+        let set = u.get_document("$set").unwrap();
+        assert!((1..=3).contains(&set.len()) && u.len() == 1, "{u}");
+        for (path, new) in set {
+            let old = at(&current, path);
+            assert_eq!(old.map(std::mem::discriminant), Some(std::mem::discriminant(new)), "{path}: {u}");
+            if path == "version" {
+                let v = new.as_i64().unwrap();
+                assert!((1..=20).contains(&v), "version {v}");
+            }
+        }
+    }
+}
+
+#[test]
+fn array_pushes_pulls_and_sets_within_the_example_lengths() {
+    let mut ops = std::collections::BTreeSet::new();
+    for (current, m) in run_on_current("array", 200) {
+        let Mutation::Update(u) = m else { panic!("{m:?}") };
+        let (op, body) = u.iter().next().unwrap();
+        let (path, _) = body.as_document().unwrap().iter().next().unwrap();
+        let field = path.split('.').next().unwrap();
+        let len = current.get_array(field).unwrap().len();
+        let (min, max) = match field {
+            "items" => (1, 20),
+            "payments" => (1, 4),
+            "history" => (1, 12),
+            other => panic!("{other}"),
+        };
+        match op.as_str() {
+            "$push" => assert!(len < max, "{u} at {len}"),
+            "$pull" => assert!(len > min, "{u} at {len}"),
+            "$set" => assert!(path.split('.').nth(1).unwrap().parse::<usize>().unwrap() < len, "{u}"),
+            other => panic!("{other}"),
+        }
+        ops.insert(op.clone());
+    }
+    assert_eq!(ops.len(), 3, "{ops:?}");
+}
+
+#[test]
+fn mixed_leaves_out_strategies_the_schema_gives_nothing_to() {
+    let names = generator(r#"{"type":"object","properties":{"name":{"type":"string"}}}"#);
+    assert_eq!(Plugins::builtins(&names, 1).unwrap().strategy("mixed").unwrap().choices.len(), 2);
+    assert_eq!(plugins().strategy("mixed").unwrap().choices.len(), 5);
+    // A strategy the user configured wrongly is an error, not left out.
+    let generator = generator(crate::examples::ORDERS.json);
+    let runtime = crate::plugin::Runtime::new(crate::plugin::Limits::default()).unwrap();
+    let registry = Registry::new(runtime, &[], &[]).unwrap();
+    let args = BTreeMap::from([("drift".to_owned(), vec![("fields".to_owned(), "nope".to_owned())])]);
+    let mut plugins = Plugins::new(registry, SchemaAccess::new(generator), args, 1).unwrap();
+    let e = plugins.strategy("mixed").unwrap_err().to_string();
+    assert!(e.contains("drift.fields") && e.contains("'nope'"), "{e}");
+}

@@ -312,7 +312,7 @@ impl Registry {
     /// Every plugin of `kind` this run knows, built-ins first.
     pub fn names(&self, kind: Kind) -> String {
         let builtins: &[&str] = match kind {
-            Kind::Mutator => &["regenerate", "partial", "increment", "mixed"],
+            Kind::Mutator => &["regenerate", "partial", "increment", "lifecycle", "drift", "array", "mixed"],
             Kind::DeleteBehavior => &["remove", "keep", "tombstone"],
         };
         let mut names: Vec<String> = builtins.iter().map(|s| s.to_string()).collect();

@@ -195,6 +195,8 @@ impl Hints {
                 "length" => hints.length = Some(LenHint::parse(v, &at)?),
                 // Document size statistics: read by `forge validate`, not by the generator.
                 "docSize" => {}
+                // A field's allowed state changes: read by the lifecycle strategy, not by the generator.
+                "transitions" => {}
                 "min" => hints.min = Some(v.clone()),
                 "max" => hints.max = Some(v.clone()),
                 "decimals" => {
