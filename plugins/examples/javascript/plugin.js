@@ -124,15 +124,15 @@ export const mutator = {
         throw { kind: "invalid-config", message: `order-status takes no argument '${key}' (only 'chain')` };
       }
     }
+    log("debug", `order-status moves documents along ${chain.join(" -> ")}`);
   },
 
-  mutate(ctx, target) {
+  mutate(_ctx, target) {
     if (target.current === undefined) return { tag: "skip" };
     const status = find(target.current, "status");
     if (status === null || status.type !== 0x02) return { tag: "skip" };
     const at = chain.indexOf(readString(status));
     if (at < 0 || at === chain.length - 1) return { tag: "skip" };
-    if (ctx.opIndex === 0n) log("debug", `order-status moves documents along ${chain.join(" -> ")}`);
 
     const w = new Writer();
     const top = w.open();
