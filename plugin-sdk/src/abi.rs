@@ -145,7 +145,8 @@ pub struct NativeHost {
     pub fields: extern "C" fn(*mut usize) -> *const u8,
     pub generate_document: extern "C" fn(*mut usize) -> *const u8,
     pub generate_field: extern "C" fn(*const u8, usize, *mut usize) -> *const u8,
-    pub log: extern "C" fn(*const u8, usize),
+    /// (level: 0 debug … 3 error, message, its length)
+    pub log: extern "C" fn(i32, *const u8, usize),
 }
 
 #[cfg(not(target_arch = "wasm32"))]

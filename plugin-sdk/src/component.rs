@@ -35,7 +35,7 @@ pub use wit_bindgen::rt;
 
 use world::forge::plugin::types as wit;
 
-use crate::{Config, Context, Error, ErrorKind, Info, Kind, Target};
+use crate::{BsonType, Config, Context, DeleteShape, Error, ErrorKind, Info, Kind, Target};
 #[cfg(feature = "delete-behavior")]
 use crate::{DeleteAction, wire};
 #[cfg(feature = "mutator")]
@@ -50,6 +50,34 @@ pub fn info(i: Info) -> wit::PluginInfo {
         },
         version: i.version,
         contract_version: i.contract_version,
+        deletes: i.deletes.map(|d| match d {
+            DeleteShape::Remove => wit::DeleteShape::Remove,
+            DeleteShape::Keep => wit::DeleteShape::Keep,
+            DeleteShape::Tombstone { flag, deleted_at } => wit::DeleteShape::Tombstone(wit::TombstoneShape {
+                flag: flag.into_owned(),
+                deleted_at: deleted_at.map(|d| d.into_owned()),
+            }),
+        }),
+    }
+}
+
+pub fn bson_type(t: wit::BsonType) -> BsonType {
+    match t {
+        wit::BsonType::Double => BsonType::Double,
+        wit::BsonType::String => BsonType::String,
+        wit::BsonType::Document => BsonType::Document,
+        wit::BsonType::Array => BsonType::Array,
+        wit::BsonType::Binary => BsonType::Binary,
+        wit::BsonType::ObjectId => BsonType::ObjectId,
+        wit::BsonType::Boolean => BsonType::Boolean,
+        wit::BsonType::DateTime => BsonType::DateTime,
+        wit::BsonType::Null => BsonType::Null,
+        wit::BsonType::Regex => BsonType::Regex,
+        wit::BsonType::Int32 => BsonType::Int32,
+        wit::BsonType::Timestamp => BsonType::Timestamp,
+        wit::BsonType::Int64 => BsonType::Int64,
+        wit::BsonType::Decimal128 => BsonType::Decimal128,
+        wit::BsonType::Mixed => BsonType::Mixed,
     }
 }
 
@@ -79,13 +107,7 @@ pub fn inputs(ctx: wit::OpContext, target: wit::Target) -> Result<(Context, Targ
         None => None,
     };
     Ok((
-        Context {
-            run_seed: ctx.run_seed,
-            op_index: ctx.op_index,
-            worker: ctx.worker,
-            collection: ctx.collection,
-            attempt: ctx.attempt,
-        },
+        Context { run_seed: ctx.run_seed, op_index: ctx.op_index, shard: ctx.shard, collection: ctx.collection },
         Target { id: id.remove("_id").unwrap_or(bson::Bson::Null), current },
     ))
 }
@@ -110,6 +132,7 @@ pub fn delete_action(a: DeleteAction) -> wit::DeleteAction {
 
 pub mod host {
     use super::world::forge::plugin::host as h;
+    use super::world::forge::plugin::types as wit;
 
     pub fn random_u64() -> u64 {
         h::random_u64()
@@ -129,17 +152,24 @@ pub mod host {
     pub fn fields() -> Vec<crate::Field> {
         h::fields()
             .into_iter()
-            .map(|f| crate::Field { path: f.path, bson_type: f.bson_type, optional: f.optional })
+            .map(|f| crate::Field { path: f.path, kind: super::bson_type(f.kind), optional: f.optional })
             .collect()
     }
     pub fn generate_document() -> Vec<u8> {
         h::generate_document()
     }
     pub fn generate_field(path: &str) -> Result<bson::Bson, String> {
-        crate::wire::decode_value(&h::generate_field(path)?)
+        let v = h::generate_field(path)?;
+        crate::wire::value_from_parts(super::bson_type(v.kind), &v.bytes)
     }
-    pub fn log(message: &str) {
-        h::log(message)
+    pub fn log(level: crate::Level, message: &str) {
+        let level = match level {
+            crate::Level::Debug => wit::LogLevel::Debug,
+            crate::Level::Info => wit::LogLevel::Info,
+            crate::Level::Warn => wit::LogLevel::Warn,
+            crate::Level::Error => wit::LogLevel::Error,
+        };
+        h::log(level, message)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use bson::{Bson, Document};
 
-use crate::Field;
+use crate::{Field, Level};
 
 /// 64 random bits.
 pub fn random_u64() -> u64 {
@@ -51,9 +51,29 @@ pub fn generate_field(path: &str) -> Result<Bson, String> {
     imp::generate_field(path)
 }
 
-/// A line in forge's log (rate-limited by forge).
-pub fn log(message: &str) {
-    imp::log(message)
+/// A line in forge's log at `level` (rate-limited by forge).
+pub fn log(level: Level, message: &str) {
+    imp::log(level, message)
+}
+
+/// A debug line in forge's log (shown with `RUST_LOG=debug`).
+pub fn debug(message: &str) {
+    log(Level::Debug, message)
+}
+
+/// An info line in forge's log.
+pub fn info(message: &str) {
+    log(Level::Info, message)
+}
+
+/// A warning in forge's log.
+pub fn warn(message: &str) {
+    log(Level::Warn, message)
+}
+
+/// An error line in forge's log (the call's outcome is what it returns, not this).
+pub fn error(message: &str) {
+    log(Level::Error, message)
 }
 
 #[cfg(all(target_arch = "wasm32", target_env = "p2"))]
@@ -83,7 +103,7 @@ mod imp {
         #[link_name = "generate_field"]
         fn forge_generate_field(ptr: *const u8, len: u32) -> i64;
         #[link_name = "log"]
-        fn forge_log(ptr: *const u8, len: u32);
+        fn forge_log(level: i32, ptr: *const u8, len: u32);
     }
 
     fn owned(packed: i64) -> Vec<u8> {
@@ -116,8 +136,8 @@ mod imp {
     pub fn generate_field(path: &str) -> Result<bson::Bson, String> {
         crate::wire::decode_value(&owned(unsafe { forge_generate_field(path.as_ptr(), path.len() as u32) }))
     }
-    pub fn log(message: &str) {
-        unsafe { forge_log(message.as_ptr(), message.len() as u32) }
+    pub fn log(level: crate::Level, message: &str) {
+        unsafe { forge_log(level.number(), message.as_ptr(), message.len() as u32) }
     }
 }
 
@@ -164,7 +184,7 @@ mod imp {
     pub fn generate_field(path: &str) -> Result<bson::Bson, String> {
         crate::wire::decode_value(&borrowed(|len| (host().generate_field)(path.as_ptr(), path.len(), len)))
     }
-    pub fn log(message: &str) {
-        (host().log)(message.as_ptr(), message.len())
+    pub fn log(level: crate::Level, message: &str) {
+        (host().log)(level.number(), message.as_ptr(), message.len())
     }
 }

@@ -32,7 +32,7 @@ pub mod component;
 pub mod abi;
 
 /// The contract this SDK implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// A mutation strategy: given an operation's target, what the update does.
 pub trait Mutator: Sized + Send + 'static {
@@ -52,7 +52,16 @@ pub trait Mutator: Sized + Send + 'static {
 pub trait DeleteBehavior: Sized + Send + 'static {
     const NAME: &'static str;
     const VERSION: &'static str;
+    /// What its deletes do, declared in its info: forge plans its targets from this
+    /// without calling it, and refuses an [`on_delete`](Self::on_delete) answer of
+    /// another shape. It is what forge reads before `init` (at load).
+    const SHAPE: DeleteShape;
     fn init(config: &Config, schema: &str) -> Result<Self, Error>;
+    /// The shape once initialised: override it when the configuration changes the
+    /// shape (a tombstone's field names); forge reads it again after `init`.
+    fn shape(&self) -> DeleteShape {
+        Self::SHAPE
+    }
     fn on_delete(&mut self, ctx: &Context, target: &Target) -> Result<DeleteAction, Error>;
 }
 
@@ -94,11 +103,17 @@ macro_rules! export_delete_behavior {
         const _: () = {
             static STATE: ::std::sync::Mutex<::std::option::Option<$t>> = ::std::sync::Mutex::new(None);
             fn __info() -> $crate::Info {
+                let state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+                let shape = match state.as_ref() {
+                    Some(plugin) => <$t as $crate::DeleteBehavior>::shape(plugin),
+                    None => <$t as $crate::DeleteBehavior>::SHAPE,
+                };
                 $crate::Info::new(
                     <$t as $crate::DeleteBehavior>::NAME,
                     $crate::Kind::DeleteBehavior,
                     <$t as $crate::DeleteBehavior>::VERSION,
                 )
+                .with_deletes(shape)
             }
             fn __init(config: &$crate::Config, schema: &str) -> ::std::result::Result<(), $crate::Error> {
                 let plugin = <$t as $crate::DeleteBehavior>::init(config, schema)?;

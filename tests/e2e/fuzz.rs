@@ -125,14 +125,14 @@ fn valid_answer() -> Vec<u8> {
 /// A core-module plugin whose `forge_mutate` answers `answer`, byte for byte.
 fn plugin_answering(answer: &[u8]) -> Vec<u8> {
     let escape = |b: &[u8]| b.iter().map(|b| format!("\\{b:02x}")).collect::<String>();
-    let info = bson::doc! { "name": "fuzz", "kind": "mutator", "version": "0", "contract": "0.1.0" };
+    let info = bson::doc! { "name": "fuzz", "kind": "mutator", "version": "0", "contract": "0.2.0" };
     let info = info.to_vec().unwrap();
     let init = bson::doc! { "ok": null }.to_vec().unwrap();
     let pack = |ptr: u64, len: usize| ((ptr << 32) | len as u64) as i64;
     wat::parse_str(format!(
         r#"(module (memory (export "memory") 1)
   (data (i32.const 1024) "{}") (data (i32.const 2048) "{}") (data (i32.const 8192) "{}")
-  (func (export "forge_abi_version") (result i32) (i32.const 100))
+  (func (export "forge_abi_version") (result i32) (i32.const 200))
   (func (export "forge_alloc") (param i32) (result i32) (i32.const 32768))
   (func (export "forge_free") (param i32 i32))
   (func (export "forge_info") (result i64) (i64.const {}))
@@ -195,7 +195,7 @@ proptest! {
         let mut plugin = loaded.start(&runtime, access, Vec::new(), 1).unwrap();
         let mut rng = <forge::seed::Rng as rand::SeedableRng>::seed_from_u64(1);
         let id = bson::Bson::Int32(1);
-        let ctx = forge_plugin_sdk::Context { run_seed: 1, op_index: 7, worker: 0, collection: "c".into(), attempt: 0 };
+        let ctx = forge_plugin_sdk::Context { run_seed: 1, op_index: 7, shard: 0, collection: "c".into() };
         match plugin.mutate(forge::plugin::Call { ctx, id: &id, current: None, rng: &mut rng }) {
             Ok(_) => {}
             Err(e) => {

@@ -14,7 +14,7 @@ fn list_shows_every_builtin_with_its_kind_and_contract() {
         ("keep", "delete-behavior"),
     ] {
         let line = out.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} missing:\n{out}"));
-        assert!(line.contains(kind) && line.contains("0.1.0") && line.contains("component"), "{line}");
+        assert!(line.contains(kind) && line.contains("0.2.0") && line.contains("component"), "{line}");
     }
 }
 
@@ -40,11 +40,44 @@ fn a_component_of_another_contract_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("next.wasm");
     let wasm =
-        wat::parse_str(r#"(component (instance $i) (export "forge:plugin/mutator@0.2.0" (instance $i)))"#).unwrap();
+        wat::parse_str(r#"(component (instance $i) (export "forge:plugin/mutator@0.3.0" (instance $i)))"#).unwrap();
     std::fs::write(&file, wasm).unwrap();
     let out = Forge::plugin("inspect").raw(&[file.to_str().unwrap()]).run();
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("built against plugin contract 0.2.0; this forge supports 0.1.x"), "{}", out.stderr);
+    assert!(out.stderr.contains("built against plugin contract 0.3.0; this forge supports 0.2.0"), "{}", out.stderr);
+}
+
+#[test]
+fn plugins_built_against_contract_0_1_are_refused_in_one_line_naming_both_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 0.1.0 core module: forge_abi_version 100, and 0.1.0's `log` without a level.
+    let core = wat::parse_str(
+        r#"(module (import "forge" "log" (func (param i32 i32))) (memory (export "memory") 1)
+             (func (export "forge_abi_version") (result i32) (i32.const 100))
+             (func (export "forge_alloc") (param i32) (result i32) (i32.const 1024))
+             (func (export "forge_free") (param i32 i32))
+             (func (export "forge_info") (result i64) unreachable)
+             (func (export "forge_init") (param i32 i32) (result i64) unreachable)
+             (func (export "forge_mutate") (param i32 i32) (result i64) unreachable))"#,
+    )
+    .unwrap();
+    let core_file = dir.path().join("old-core.wasm");
+    std::fs::write(&core_file, core).unwrap();
+    // The built-in `partial` as committed before contract 0.2.0: it imports
+    // forge:plugin/host@0.1.0, which this forge does not link.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let component_file = root.join("tests/fixtures/plugins/partial-contract-0.1.0.wasm");
+    for file in [&core_file, &component_file] {
+        let out = Forge::plugin("inspect").arg("--plugin-cache", "off").raw(&[file.to_str().unwrap()]).run();
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains(file.to_str().unwrap()), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("was built against plugin contract 0.1.0; this forge supports 0.2.0"),
+            "{}",
+            out.stderr
+        );
+    }
 }
 
 #[test]

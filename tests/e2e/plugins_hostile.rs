@@ -7,9 +7,11 @@ use bson::{Document, doc};
 use crate::support::{self, Forge, Kind, Report, fresh_db};
 
 /// A core-module plugin (plugin-sdk/ABI.md) in WebAssembly text, whose `forge_mutate`
-/// body is `mutate`; `abi` is what `forge_abi_version` returns; `imports` go first.
+/// body is `mutate`; `abi` is what `forge_abi_version` returns (200 for contract 0.2.0,
+/// which its info names too); `imports` go first.
 fn core_plugin(name: &str, abi: i32, imports: &str, mutate: &str) -> Vec<u8> {
-    let info = doc! { "name": name, "kind": "mutator", "version": "0.0.1", "contract": "0.1.0" };
+    let contract = format!("{}.{}.{}", abi / 10_000, abi / 100 % 100, abi % 100);
+    let info = doc! { "name": name, "kind": "mutator", "version": "0.0.1", "contract": contract };
     let init_ok = doc! { "ok": null };
     let update = doc! { "ok": { "update": { "$set": { "touched": true } } } };
     let data = |d: &Document| {
@@ -89,40 +91,40 @@ fn assert_stopped_cleanly(o: &Outcome, name: &str, kind: &str, words: &str) {
 
 #[test]
 fn a_well_behaved_core_module_updates_documents() {
-    let o = cdc_with("good-core", &core_plugin("good-core", 100, "", "(i64.const $UPDATE)"), &[]);
+    let o = cdc_with("good-core", &core_plugin("good-core", 200, "", "(i64.const $UPDATE)"), &[]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.report.op(Kind::Update).matched > 100, "{:?}", o.report);
 }
 
 #[test]
 fn an_infinite_loop_is_stopped_by_the_deadline() {
-    let wasm = core_plugin("spin", 100, "", "(loop $l (br $l)) unreachable");
+    let wasm = core_plugin("spin", 200, "", "(loop $l (br $l)) unreachable");
     let o = cdc_with("spin", &wasm, &[("--plugin-timeout", "50ms")]);
     assert_stopped_cleanly(&o, "spin", "timeout", "timed out after 50ms");
 }
 
 #[test]
 fn a_memory_bomb_is_stopped_by_the_cap() {
-    let wasm = core_plugin("bomb", 100, "", "(loop $l (drop (memory.grow (i32.const 256))) (br $l)) unreachable");
+    let wasm = core_plugin("bomb", 200, "", "(loop $l (drop (memory.grow (i32.const 256))) (br $l)) unreachable");
     let o = cdc_with("bomb", &wasm, &[("--plugin-memory", "32")]);
     assert_stopped_cleanly(&o, "bomb", "out-of-memory", "past 32 MiB");
 }
 
 #[test]
 fn a_trap_stops_the_run() {
-    let o = cdc_with("trap", &core_plugin("trap", 100, "", "unreachable"), &[]);
+    let o = cdc_with("trap", &core_plugin("trap", 200, "", "unreachable"), &[]);
     assert_stopped_cleanly(&o, "trap", "trap", "trapped");
 }
 
 #[test]
 fn malformed_bson_is_refused() {
-    let o = cdc_with("garbage", &core_plugin("garbage", 100, "", "(i64.const $GARBAGE)"), &[]);
+    let o = cdc_with("garbage", &core_plugin("garbage", 200, "", "(i64.const $GARBAGE)"), &[]);
     assert_stopped_cleanly(&o, "garbage", "bad-return", "not a BSON document");
 }
 
 #[test]
 fn with_skip_every_failing_call_is_counted_and_a_fresh_instance_takes_the_next() {
-    let o = cdc_with("trap-skip", &core_plugin("trap-skip", 100, "", "unreachable"), &[("--on-plugin-error", "skip")]);
+    let o = cdc_with("trap-skip", &core_plugin("trap-skip", 200, "", "unreachable"), &[("--on-plugin-error", "skip")]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let traps = o.report.plugin_errors.get("trap").copied();
     // Each update trapped, each on a re-created instance: none refused as "already trapped".
@@ -150,15 +152,32 @@ fn assert_refused_at_load(wasm: &[u8], name: &str, words: &str) {
 #[test]
 fn a_wrong_contract_version_is_refused_with_the_supported_ones() {
     let wasm = core_plugin("future", 20_000, "", "(i64.const $UPDATE)");
-    assert_refused_at_load(&wasm, "future", "built against plugin contract 2.0.0; this forge supports 0.1.x");
+    assert_refused_at_load(&wasm, "future", "built against plugin contract 2.0.0; this forge supports 0.2.0");
+}
+
+#[test]
+fn a_core_module_built_against_contract_0_1_is_refused_before_it_is_linked() {
+    // 0.1.0's `log` took no level: the version is what is reported, not the signature.
+    let log = r#"(import "forge" "log" (func (param i32 i32)))"#;
+    let wasm = core_plugin("old-core", 100, log, "(i64.const $UPDATE)");
+    assert_refused_at_load(&wasm, "old-core", "built against plugin contract 0.1.0; this forge supports 0.2.0");
+}
+
+#[test]
+fn a_component_built_against_contract_0_1_is_refused() {
+    // The built-in `partial` as committed before contract 0.2.0.
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/plugins/partial-contract-0.1.0.wasm");
+    let wasm = std::fs::read(fixture).unwrap();
+    assert_refused_at_load(&wasm, "partial", "built against plugin contract 0.1.0; this forge supports 0.2.0");
 }
 
 #[test]
 fn filesystem_and_socket_imports_are_refused() {
     let fs = r#"(import "wasi_snapshot_preview1" "path_open" (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))"#;
-    assert_refused_at_load(&core_plugin("files", 100, fs, "(i64.const $UPDATE)"), "files", "path_open");
+    assert_refused_at_load(&core_plugin("files", 200, fs, "(i64.const $UPDATE)"), "files", "path_open");
     let sock = r#"(import "wasi_snapshot_preview1" "sock_accept" (func (param i32 i32 i32) (result i32)))"#;
-    assert_refused_at_load(&core_plugin("net", 100, sock, "(i64.const $UPDATE)"), "net", "sock_accept");
+    assert_refused_at_load(&core_plugin("net", 200, sock, "(i64.const $UPDATE)"), "net", "sock_accept");
     let component = wat::parse_str(r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#).unwrap();
     assert_refused_at_load(&component, "tcp", "imports 'wasi:sockets/tcp@0.2.0'");
     let component = wat::parse_str(r#"(component (import "wasi:filesystem/preopens@0.2.0" (instance)))"#).unwrap();

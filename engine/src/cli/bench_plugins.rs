@@ -74,7 +74,7 @@ fn time(p: &mut dyn Plugin, docs: &[(Bson, RawDocumentBuf)], calls: u64, seed: u
         let (id, doc) = &docs[i as usize % docs.len()];
         let mut rng = seed::rng(seed, Stream::Operation, i);
         let ctx =
-            OpContext { run_seed: seed, op_index: i, worker: 0, collection: "bench", target: id, current: Some(doc) };
+            OpContext { run_seed: seed, op_index: i, shard: 0, collection: "bench", target: id, current: Some(doc) };
         let call = ctx.call(&mut rng);
         let ok = match kind {
             Kind::Mutator => p.mutate(call).map(|_| ()),

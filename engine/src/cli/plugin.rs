@@ -160,7 +160,7 @@ fn test(
         let raw = bson::RawDocumentBuf::try_from(&doc).map_err(|e| Error::Runtime(e.to_string()))?;
         let mut rng = seed::rng(seed, Stream::Operation, i);
         let ctx =
-            OpContext { run_seed: seed, op_index: i, worker: 0, collection: "test", target: &id, current: Some(&raw) };
+            OpContext { run_seed: seed, op_index: i, shard: 0, collection: "test", target: &id, current: Some(&raw) };
         let call = ctx.call(&mut rng);
         let filter = doc! { "_id": id.clone() };
         let write: Result<Document, _> = match loaded.info.kind {

@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bson::{Bson, Document};
-use rand::SeedableRng;
 
-pub use forge_plugin_sdk::{DeleteAction, Kind, Mutation};
+pub use forge_plugin_sdk::{DeleteAction, DeleteShape, Kind, Mutation};
 
 use crate::plugin::{Call, Failure, Plugin, PluginError, Registry, SchemaAccess};
 use crate::seed::{Rng, draw};
@@ -18,8 +17,9 @@ use crate::seed::{Rng, draw};
 pub struct OpContext<'a> {
     pub run_seed: u64,
     pub op_index: u64,
-    /// The writer the operation is routed to.
-    pub worker: u32,
+    /// The shard the operation runs on (of `--workers`): every operation on one `_id`
+    /// runs on the same one, in plan order.
+    pub shard: u32,
     pub collection: &'a str,
     pub target: &'a Bson,
     pub current: Option<&'a bson::RawDocument>,
@@ -32,9 +32,8 @@ impl OpContext<'_> {
             ctx: forge_plugin_sdk::Context {
                 run_seed: self.run_seed,
                 op_index: self.op_index,
-                worker: self.worker,
+                shard: self.shard,
                 collection: self.collection.to_owned(),
-                attempt: 0,
             },
             id: self.target,
             current: self.current,
@@ -64,48 +63,52 @@ impl Strategy {
     }
 }
 
-/// A delete behavior, and the bookkeeping its answers imply.
+/// A delete behavior, and the bookkeeping its declared shape implies.
 pub struct Deleter {
     pub name: String,
     plugin: Box<dyn Plugin>,
+    shape: DeleteShape,
     guard: Option<Document>,
-    server_time: Option<String>,
 }
 
 impl std::fmt::Debug for Deleter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deleter").field("name", &self.name).field("guard", &self.guard).finish()
+        f.debug_struct("Deleter").field("name", &self.name).field("shape", &self.shape).finish()
     }
 }
 
 impl Deleter {
-    /// Asks the behavior once, with a throwaway context, what a delete looks like: a
-    /// soft-deleting one reveals its flags, which become the guard that keeps writes
-    /// off documents it already deleted (`--delete-tracking filter`).
-    pub fn new(name: &str, mut plugin: Box<dyn Plugin>) -> Result<Self, PluginError> {
-        let probe = OpContext {
-            run_seed: 0,
-            op_index: u64::MAX,
-            worker: 0,
-            collection: "",
-            target: &Bson::Null,
-            current: None,
+    /// Takes the shape the started behavior declared (its info after `init`): a
+    /// tombstone's flag becomes the guard that keeps writes off documents it already
+    /// deleted (`--delete-tracking filter`). The plugin is not called.
+    pub fn new(name: &str, plugin: Box<dyn Plugin>) -> Result<Self, PluginError> {
+        let Some(shape) = plugin.info().deletes.clone() else {
+            return Err(PluginError::load(name, "is a delete behavior that declares no delete shape"));
         };
-        let (guard, server_time) = match plugin.on_delete(probe.call(&mut Rng::seed_from_u64(0)))? {
-            DeleteAction::Tombstone(update) => (
-                tombstone_guard(&update),
-                update.get_document("$currentDate").ok().and_then(|d| d.keys().next().cloned()),
-            ),
-            _ => (None, None),
+        let guard = match &shape {
+            DeleteShape::Tombstone { flag, .. } => {
+                let mut guard = Document::new();
+                guard.insert(flag.as_ref(), bson::doc! { "$ne": true });
+                Some(guard)
+            }
+            DeleteShape::Remove | DeleteShape::Keep => None,
         };
-        Ok(Deleter { name: name.to_owned(), plugin, guard, server_time })
+        Ok(Deleter { name: name.to_owned(), plugin, shape, guard })
+    }
+
+    /// What this behavior's deletes do: `Remove` takes the `_id` out of the targets,
+    /// `Keep` and `Tombstone` leave it in. Every [`Deleter::on_delete`] answer is of
+    /// this shape (an answer that is not fails as a broken contract).
+    pub fn shape(&self) -> &DeleteShape {
+        &self.shape
     }
 
     pub fn on_delete(&mut self, ctx: &OpContext, rng: &mut Rng) -> Result<DeleteAction, PluginError> {
         self.plugin.on_delete(ctx.call(rng))
     }
 
-    /// The filter that makes a write skip documents this behavior already deleted.
+    /// The filter that makes a write skip documents this behavior already deleted:
+    /// `{flag: {$ne: true}}` for a tombstone.
     pub fn guard(&self) -> Option<&Document> {
         self.guard.as_ref()
     }
@@ -113,19 +116,11 @@ impl Deleter {
     /// The field a tombstone fills with the server's time (`$currentDate`), which the
     /// journal leaves out of content hashes.
     pub fn server_time_field(&self) -> Option<String> {
-        self.server_time.clone()
+        match &self.shape {
+            DeleteShape::Tombstone { deleted_at, .. } => deleted_at.as_deref().map(str::to_owned),
+            DeleteShape::Remove | DeleteShape::Keep => None,
+        }
     }
-}
-
-/// `{flag: {$ne: true}}` for each field a tombstone `$set`s to true.
-fn tombstone_guard(update: &Document) -> Option<Document> {
-    let set = update.get_document("$set").ok()?;
-    let guard: Document = set
-        .iter()
-        .filter(|(_, v)| **v == Bson::Boolean(true))
-        .map(|(k, _)| (k.clone(), Bson::Document(bson::doc! { "$ne": true })))
-        .collect();
-    (!guard.is_empty()).then_some(guard)
 }
 
 /// Why a run's plugins could not be set up.

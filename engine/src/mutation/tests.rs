@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bson::{Bson, doc};
 use forge_plugin_sdk::select::conflicts;
+use rand::SeedableRng;
 
 use super::*;
 use crate::generate::Generator;
@@ -22,8 +23,7 @@ fn run(name: &str, n: u64) -> Vec<Mutation> {
     let target = Bson::Int32(7);
     (0..n)
         .map(|i| {
-            let ctx =
-                OpContext { run_seed: 1, op_index: i, worker: 0, collection: "c", target: &target, current: None };
+            let ctx = OpContext { run_seed: 1, op_index: i, shard: 0, collection: "c", target: &target, current: None };
             strategy.mutate(&ctx, &mut Rng::seed_from_u64(i)).unwrap()
         })
         .collect()
@@ -99,7 +99,94 @@ fn unknown_names_and_unusable_schemas_are_refused() {
 #[test]
 fn tombstone_guards_its_flag_and_names_its_time_field() {
     let tomb = plugins().deleter("tombstone").unwrap();
+    assert_eq!(tomb.shape(), &DeleteShape::tombstone("_deleted", Some("_deletedAt")));
     assert_eq!(tomb.guard(), Some(&doc! { "_deleted": { "$ne": true } }));
     assert_eq!(tomb.server_time_field().as_deref(), Some("_deletedAt"));
-    assert_eq!(plugins().deleter("remove").unwrap().guard(), None);
+    for (name, shape) in [("remove", DeleteShape::Remove), ("keep", DeleteShape::Keep)] {
+        let d = plugins().deleter(name).unwrap();
+        assert_eq!((d.shape(), d.guard(), d.server_time_field()), (&shape, None, None), "{name}");
+    }
+}
+
+#[test]
+fn a_configured_tombstone_declares_its_configured_fields() {
+    let g = generator(crate::examples::ORDERS.json);
+    let runtime = crate::plugin::Runtime::new(crate::plugin::Limits::default()).unwrap();
+    let registry = Registry::new(runtime, &[], &[]).unwrap();
+    let args = BTreeMap::from([(
+        "tombstone".to_owned(),
+        vec![("flag".to_owned(), "gone".to_owned()), ("time".to_owned(), "goneAt".to_owned())],
+    )]);
+    let mut plugins = Plugins::new(registry, SchemaAccess::new(g), args, 1).unwrap();
+    let mut tomb = plugins.deleter("tombstone").unwrap();
+    assert_eq!(tomb.shape(), &DeleteShape::tombstone("gone", Some("goneAt")));
+    assert_eq!(tomb.guard(), Some(&doc! { "gone": { "$ne": true } }));
+    let target = Bson::Int32(7);
+    let ctx = OpContext { run_seed: 1, op_index: 3, shard: 0, collection: "c", target: &target, current: None };
+    let answer = tomb.on_delete(&ctx, &mut Rng::seed_from_u64(3)).unwrap();
+    assert_eq!(answer, DeleteAction::Tombstone(doc! { "$set": { "gone": true }, "$currentDate": { "goneAt": true } }));
+}
+
+/// A core-module delete behavior (ABI 0.2.0) that declares `deletes` and answers `answer`.
+fn core_delete_behavior(deletes: Bson, answer: &bson::Document) -> Vec<u8> {
+    let info =
+        doc! { "name": "liar", "kind": "delete-behavior", "version": "1", "contract": "0.2.0", "deletes": deletes };
+    let escape = |d: &bson::Document| {
+        let b = d.to_vec().unwrap();
+        (b.iter().map(|b| format!("\\{b:02x}")).collect::<String>(), b.len() as u64)
+    };
+    let ((info, il), (init, nl), (ans, al)) = (escape(&info), escape(&doc! { "ok": null }), escape(answer));
+    wat::parse_str(format!(
+        r#"(module (memory (export "memory") 1)
+  (data (i32.const 1024) "{info}") (data (i32.const 4096) "{init}") (data (i32.const 8192) "{ans}")
+  (func (export "forge_abi_version") (result i32) (i32.const 200))
+  (func (export "forge_alloc") (param i32) (result i32) (i32.const 32768))
+  (func (export "forge_free") (param i32 i32))
+  (func (export "forge_info") (result i64) (i64.const {}))
+  (func (export "forge_init") (param i32 i32) (result i64) (i64.const {}))
+  (func (export "forge_delete") (param i32 i32) (result i64) (i64.const {})))"#,
+        (1024u64 << 32) | il,
+        (4096u64 << 32) | nl,
+        (8192u64 << 32) | al,
+    ))
+    .unwrap()
+}
+
+fn deleter_of(wasm: &[u8]) -> Result<Deleter, PluginError> {
+    let runtime = crate::plugin::Runtime::new(crate::plugin::Limits { cache_dir: None, ..Default::default() }).unwrap();
+    let loaded = crate::plugin::load_wasm(&runtime, wasm, "liar", crate::plugin::Origin::Builtin)?;
+    let access = SchemaAccess::new(generator(crate::examples::ORDERS.json));
+    Deleter::new("liar", loaded.start(&runtime, access, Vec::new(), 1)?)
+}
+
+#[test]
+fn an_answer_off_the_declared_shape_is_a_broken_contract() {
+    let target = Bson::Int32(7);
+    let ctx = OpContext { run_seed: 1, op_index: 5, shard: 2, collection: "c", target: &target, current: None };
+    let call = |deletes: Bson, answer: bson::Document| {
+        let mut d = deleter_of(&core_delete_behavior(deletes, &answer)).unwrap();
+        d.on_delete(&ctx, &mut Rng::seed_from_u64(5))
+    };
+    let e = call("remove".into(), doc! { "ok": { "keep": true } }).unwrap_err();
+    assert_eq!(e.kind(), "bad-return");
+    assert_eq!(
+        e.to_string(),
+        "plugin 'liar', export 'delete', op 5: broke the contract: answered keep, but its declared delete shape is remove"
+    );
+    let tomb = Bson::Document(doc! { "tombstone": { "flag": "dead" } });
+    let e = call(tomb.clone(), doc! { "ok": { "tombstone": { "$set": { "other": true } } } }).unwrap_err();
+    assert!(e.to_string().contains("does not $set its declared flag 'dead' to true"), "{e}");
+    let ok = call(tomb, doc! { "ok": { "tombstone": { "$set": { "dead": true } } } }).unwrap();
+    assert_eq!(ok, DeleteAction::Tombstone(doc! { "$set": { "dead": true } }));
+    assert_eq!(call("keep".into(), doc! { "ok": { "keep": true } }).unwrap(), DeleteAction::Keep);
+}
+
+#[test]
+fn a_delete_behavior_without_a_declared_shape_is_refused_at_load() {
+    let e = deleter_of(&core_delete_behavior(Bson::Null, &doc! { "ok": { "remove": true } })).unwrap_err();
+    assert_eq!(e.kind(), "load");
+    assert!(e.to_string().contains("declares no delete shape"), "{e}");
+    let bad = Bson::Document(doc! { "tombstone": { "flag": "_id" } });
+    let e = deleter_of(&core_delete_behavior(bad, &doc! { "ok": { "remove": true } })).unwrap_err();
+    assert!(e.to_string().contains("'_id' cannot be a tombstone field"), "{e}");
 }

@@ -307,7 +307,7 @@ impl Planner {
         let ctx = OpContext {
             run_seed: self.seed,
             op_index: index,
-            worker: writer as u32,
+            shard: writer as u32,
             collection: &collection,
             target: &id,
             current: None,

@@ -3,14 +3,17 @@
 use std::sync::Arc;
 
 use bson::Document;
-use forge_plugin_sdk::{Context, DeleteAction, ErrorKind, Info, Kind, Mutation};
+use forge_plugin_sdk::{BsonType, Context, DeleteAction, DeleteShape, ErrorKind, Info, Kind, Level, Mutation};
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::error::{Failure, PluginError};
 use super::host_calls::HostCalls;
 use super::runtime::{Runtime, State, classify};
-use super::{Call, Plugin, SUPPORTED_CONTRACT, check_contract, checked_document, with_id};
+use super::{
+    Call, Plugin, SUPPORTED_CONTRACT, check_contract, check_info, checked_document, contract_error, of_declared_shape,
+    with_id,
+};
 
 mod mutator_world {
     wasmtime::component::bindgen!({ world: "mutator-plugin", path: "../plugin-sdk/wit" });
@@ -52,18 +55,52 @@ impl wit_host::Host for State {
         self.host
             .fields()
             .iter()
-            .map(|f| wit::Field { path: f.path.clone(), bson_type: f.bson_type.clone(), optional: f.optional })
+            .map(|f| wit::Field { path: f.path.clone(), kind: wit_type(f.kind), optional: f.optional })
             .collect()
     }
     fn generate_document(&mut self) -> Vec<u8> {
         forge_plugin_sdk::wire::encode_document(&self.host.generate_document())
     }
-    fn generate_field(&mut self, path: String) -> Result<Vec<u8>, String> {
-        self.host.generate_field(&path).map(|v| forge_plugin_sdk::wire::encode_value(Ok(v))).map_err(|e| e.to_string())
+    fn generate_field(&mut self, path: String) -> Result<wit::Value, String> {
+        let v = self.host.generate_field(&path).map_err(|e| e.to_string())?;
+        let (kind, bytes) = forge_plugin_sdk::wire::value_parts(&v)?;
+        Ok(wit::Value { kind: wit_type(kind), bytes })
     }
-    fn log(&mut self, message: String) {
-        self.host.log(&message)
+    fn log(&mut self, level: wit::LogLevel, message: String) {
+        let level = match level {
+            wit::LogLevel::Debug => Level::Debug,
+            wit::LogLevel::Info => Level::Info,
+            wit::LogLevel::Warn => Level::Warn,
+            wit::LogLevel::Error => Level::Error,
+        };
+        self.host.log(level, &message)
     }
+}
+
+fn wit_type(t: BsonType) -> wit::BsonType {
+    match t {
+        BsonType::Double => wit::BsonType::Double,
+        BsonType::String => wit::BsonType::String,
+        BsonType::Document => wit::BsonType::Document,
+        BsonType::Array => wit::BsonType::Array,
+        BsonType::Binary => wit::BsonType::Binary,
+        BsonType::ObjectId => wit::BsonType::ObjectId,
+        BsonType::Boolean => wit::BsonType::Boolean,
+        BsonType::DateTime => wit::BsonType::DateTime,
+        BsonType::Null => wit::BsonType::Null,
+        BsonType::Regex => wit::BsonType::Regex,
+        BsonType::Int32 => wit::BsonType::Int32,
+        BsonType::Timestamp => wit::BsonType::Timestamp,
+        BsonType::Int64 => wit::BsonType::Int64,
+        BsonType::Decimal128 => wit::BsonType::Decimal128,
+        BsonType::Mixed => wit::BsonType::Mixed,
+    }
+}
+
+/// The contract version in a `forge:plugin/...@version` name, when it is not ours.
+fn other_contract(name: &str) -> Option<&str> {
+    let version = name.strip_prefix("forge:plugin/")?.rsplit_once('@')?.1;
+    check_contract("", version).is_err().then_some(version)
 }
 
 /// Interfaces a plugin may import; anything else (files, sockets, HTTP...) is refused.
@@ -94,7 +131,9 @@ pub fn load(rt: &Runtime, component: Component, label: &str) -> Result<Component
     let imports: Vec<String> = ty.imports(&rt.engine).map(|(name, _)| name.to_owned()).collect();
     for name in imports.iter().map(String::as_str) {
         if name.starts_with("forge:plugin/") {
-            check_contract(label, name.rsplit('@').next().unwrap_or(""))?;
+            if let Some(version) = other_contract(name) {
+                return Err(contract_error(label, version));
+            }
         } else if rt.limits.inert_wasi && INERT_IMPORTS.iter().any(|p| name.starts_with(p)) {
             // Linked, with no directory to open and no network to reach.
         } else if !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
@@ -136,8 +175,16 @@ pub fn load(rt: &Runtime, component: Component, label: &str) -> Result<Component
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| PluginError::load(label, format!("{e:#}")))?;
     wit_host::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
         .map_err(|e| PluginError::load(label, format!("{e:#}")))?;
-    let pre =
-        linker.instantiate_pre(&component).map_err(|e| PluginError::load(label, format!("cannot be linked: {e:#}")))?;
+    let pre = linker.instantiate_pre(&component).map_err(|e| {
+        // An import of another contract's host interface is missing from the linker:
+        // that is a version mismatch, said as one.
+        let text = format!("{e:#}");
+        let other = text.split(['\'', '`', '"', ' ']).find_map(other_contract);
+        match other {
+            Some(version) => contract_error(label, version),
+            None => PluginError::load(label, format!("cannot be linked: {text}")),
+        }
+    })?;
     let pre = match kind {
         Kind::Mutator => Pre::Mutator(
             mutator_world::MutatorPluginPre::new(pre).map_err(|e| PluginError::load(label, format!("{e:#}")))?,
@@ -148,11 +195,7 @@ pub fn load(rt: &Runtime, component: Component, label: &str) -> Result<Component
     };
     // `info` needs an instance; it gets no schema.
     let mut instance = Instance::new(rt, &pre, HostCalls::new(label.into(), None), 0, label)?;
-    let info = instance.info(rt, label)?;
-    check_contract(label, &info.contract_version)?;
-    if info.kind != kind {
-        return Err(PluginError::load(label, format!("says it is a {} but exports the other world", info.kind.name())));
-    }
+    let info = instance.info(rt, label, kind)?;
     Ok(ComponentCode { pre, info, imports })
 }
 
@@ -177,14 +220,15 @@ impl Instance {
         Ok(Instance { store, bindings })
     }
 
-    fn info(&mut self, rt: &Runtime, label: &str) -> Result<Info, PluginError> {
+    /// `info`, checked against the exported world's kind.
+    fn info(&mut self, rt: &Runtime, label: &str, kind: Kind) -> Result<Info, PluginError> {
         rt.arm(&mut self.store);
         let i = match &self.bindings {
             Bindings::Mutator(b) => b.forge_plugin_mutator().call_info(&mut self.store),
             Bindings::Delete(b) => b.forge_plugin_delete_behavior().call_info(&mut self.store),
         }
         .map_err(|e| trap(label, "info", None, e, rt))?;
-        Ok(Info {
+        let info = Info {
             name: i.name,
             kind: match i.kind {
                 wit::PluginKind::Mutator => Kind::Mutator,
@@ -192,7 +236,16 @@ impl Instance {
             },
             version: i.version,
             contract_version: i.contract_version,
-        })
+            deletes: i.deletes.map(|d| match d {
+                wit::DeleteShape::Remove => DeleteShape::Remove,
+                wit::DeleteShape::Keep => DeleteShape::Keep,
+                wit::DeleteShape::Tombstone(t) => {
+                    DeleteShape::Tombstone { flag: t.flag.into(), deleted_at: t.deleted_at.map(Into::into) }
+                }
+            }),
+        };
+        check_info(label, &info, kind)?;
+        Ok(info)
     }
 
     fn init(
@@ -234,6 +287,7 @@ fn wit_target(call: &Call<'_>) -> wit::Target {
 pub struct ComponentPlugin {
     rt: Runtime,
     pre: Pre,
+    /// The info after `init`.
     info: Info,
     label: Arc<str>,
     schema: Option<Arc<super::host_calls::SchemaAccess>>,
@@ -261,7 +315,8 @@ impl ComponentPlugin {
             seed,
             instance: None,
         };
-        p.instance()?;
+        let (rt, label, kind) = (p.rt.clone(), p.label.clone(), p.info.kind);
+        p.info = p.instance()?.info(&rt, &label, kind)?;
         Ok(p)
     }
 
@@ -278,13 +333,7 @@ impl ComponentPlugin {
 }
 
 fn wit_ctx(c: &Context) -> wit::OpContext {
-    wit::OpContext {
-        run_seed: c.run_seed,
-        op_index: c.op_index,
-        worker: c.worker,
-        collection: c.collection.clone(),
-        attempt: c.attempt,
-    }
+    wit::OpContext { run_seed: c.run_seed, op_index: c.op_index, shard: c.shard, collection: c.collection.clone() }
 }
 
 impl Plugin for ComponentPlugin {
@@ -335,11 +384,12 @@ impl Plugin for ComponentPlugin {
                 return Err(trap(&label, "on-delete", op, e, &rt));
             }
         };
-        Ok(match r.map_err(|e| guest_error(&label, "on-delete", op, e))? {
+        let action = match r.map_err(|e| guest_error(&label, "on-delete", op, e))? {
             wit::DeleteAction::Remove => DeleteAction::Remove,
             wit::DeleteAction::Keep => DeleteAction::Keep,
             wit::DeleteAction::Tombstone(bytes) => DeleteAction::Tombstone(document(&label, "on-delete", op, &bytes)?),
-        })
+        };
+        of_declared_shape(&label, "on-delete", op, self.info.deletes.as_ref(), action)
     }
 }
 

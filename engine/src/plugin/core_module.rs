@@ -9,7 +9,7 @@ use wasmtime::{Caller, Extern, InstancePre, Linker, Memory, Module, Store, Typed
 use super::error::{Failure, PluginError};
 use super::host_calls::{HostCalls, SchemaAccess};
 use super::runtime::{Runtime, State, classify};
-use super::{Call, Plugin, check_contract, delete_answer, mutation_answer};
+use super::{Call, Plugin, check_contract, check_info, delete_answer, mutation_answer};
 
 /// WASI preview 1 calls a plugin may import: no files beyond stdio, no sockets.
 fn wasi_allowed(name: &str) -> bool {
@@ -69,6 +69,9 @@ pub fn load(rt: &Runtime, module: Module, label: &str) -> Result<CoreCode, Plugi
             return Err(PluginError::load(label, "must export exactly one of forge_mutate and forge_delete"));
         }
     };
+    // The version first, before linking: a module of another contract may import the
+    // host functions with other signatures, and its version is the error to report.
+    check_contract(label, &wire::abi_version_string(probe_abi_version(rt, &module, label)?))?;
     let mut linker: Linker<State> = Linker::new(&rt.engine);
     if wasi {
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut State| s.p1.as_mut().expect("core stores have p1"))
@@ -80,16 +83,32 @@ pub fn load(rt: &Runtime, module: Module, label: &str) -> Result<CoreCode, Plugi
     let imports = module.imports().map(|i| format!("{}.{}", i.module(), i.name())).collect();
     let mut code = CoreCode { pre, info: Info::new("", kind, ""), imports, wasi };
     let mut instance = Instance::new(rt, &code, HostCalls::new(label.into(), None), 0, label)?;
-    let abi = instance.abi_version(rt, label)?;
-    check_contract(label, &wire::abi_version_string(abi))?;
-    let bytes = instance.call_packed(rt, label, "info", None, None)?;
-    let info = wire::decode_info(&bytes).map_err(|m| PluginError::load(label, format!("forge_info: {m}")))?;
-    check_contract(label, &info.contract_version)?;
-    if info.kind != kind {
-        return Err(PluginError::load(label, format!("says it is a {} but exports the other call", info.kind.name())));
-    }
-    code.info = info;
+    code.info = instance.info(rt, label, kind)?;
     Ok(code)
+}
+
+/// What `forge_abi_version` answers, from an instance whose imports all trap (it must
+/// answer without calling any).
+fn probe_abi_version(rt: &Runtime, module: &Module, label: &str) -> Result<i32, PluginError> {
+    let mut linker: Linker<State> = Linker::new(&rt.engine);
+    linker.define_unknown_imports_as_traps(module).map_err(|e| PluginError::load(label, format!("{e:#}")))?;
+    let mut store = rt.store(HostCalls::new(label.into(), None), 0, false);
+    let instance = linker.instantiate(&mut store, module).map_err(|e| PluginError {
+        plugin: label.into(),
+        export: "instantiate",
+        op: None,
+        failure: classify(&e, &rt.limits),
+    })?;
+    let f = instance
+        .get_typed_func::<(), i32>(&mut store, "forge_abi_version")
+        .map_err(|_| PluginError::load(label, "forge_abi_version must be () -> i32"))?;
+    rt.arm(&mut store);
+    f.call(&mut store, ()).map_err(|e| PluginError {
+        plugin: label.into(),
+        export: "forge_abi_version",
+        op: None,
+        failure: classify(&e, &rt.limits),
+    })
 }
 
 /// Reads the packed (ptr, len) buffer a guest returned, checking it lies in memory.
@@ -148,9 +167,9 @@ fn add_forge_imports(linker: &mut Linker<State>) -> wasmtime::Result<()> {
         let bytes = wire::encode_value(c.data_mut().host.generate_field(&path).map_err(|e| e.to_string()));
         give(&mut c, &bytes)
     })?;
-    linker.func_wrap("forge", "log", |mut c: Caller<'_, State>, ptr: u32, len: u32| {
+    linker.func_wrap("forge", "log", |mut c: Caller<'_, State>, level: i32, ptr: u32, len: u32| {
         let message = guest_str(&mut c, ptr, len.min(4096))?;
-        c.data_mut().host.log(&message);
+        c.data_mut().host.log(forge_plugin_sdk::Level::from_number(level), &message);
         Ok(())
     })?;
     Ok(())
@@ -186,18 +205,12 @@ impl Instance {
         Ok(Instance { store, memory, alloc, free, instance })
     }
 
-    fn abi_version(&mut self, rt: &Runtime, label: &str) -> Result<i32, PluginError> {
-        let f = self
-            .instance
-            .get_typed_func::<(), i32>(&mut self.store, "forge_abi_version")
-            .map_err(|_| PluginError::load(label, "forge_abi_version must be () -> i32"))?;
-        rt.arm(&mut self.store);
-        f.call(&mut self.store, ()).map_err(|e| PluginError {
-            plugin: label.into(),
-            export: "forge_abi_version",
-            op: None,
-            failure: classify(&e, &rt.limits),
-        })
+    /// `forge_info`, decoded and checked against the exports' kind.
+    fn info(&mut self, rt: &Runtime, label: &str, kind: Kind) -> Result<Info, PluginError> {
+        let bytes = self.call_packed(rt, label, "info", None, None)?;
+        let info = wire::decode_info(&bytes).map_err(|m| PluginError::load(label, format!("forge_info: {m}")))?;
+        check_info(label, &info, kind)?;
+        Ok(info)
     }
 
     /// Calls `forge_<export>` with `request` (none for info) and returns its answer.
@@ -245,6 +258,8 @@ impl Instance {
 pub struct CorePlugin {
     rt: Runtime,
     code: Arc<CoreCode>,
+    /// The info after `init`.
+    info: Info,
     label: Arc<str>,
     schema: Arc<SchemaAccess>,
     config: forge_plugin_sdk::Config,
@@ -263,6 +278,7 @@ impl CorePlugin {
     ) -> Result<Self, PluginError> {
         let mut p = CorePlugin {
             rt: rt.clone(),
+            info: code.info.clone(),
             code,
             label: label.into(),
             schema,
@@ -270,7 +286,8 @@ impl CorePlugin {
             seed,
             instance: None,
         };
-        p.instance()?;
+        let (rt, label, kind) = (p.rt.clone(), p.label.clone(), p.info.kind);
+        p.info = p.instance()?.info(&rt, &label, kind)?;
         Ok(p)
     }
 
@@ -314,7 +331,7 @@ impl CorePlugin {
 
 impl Plugin for CorePlugin {
     fn info(&self) -> &Info {
-        &self.code.info
+        &self.info
     }
 
     fn mutate(&mut self, mut call: Call<'_>) -> Result<Mutation, PluginError> {
@@ -324,6 +341,6 @@ impl Plugin for CorePlugin {
 
     fn on_delete(&mut self, mut call: Call<'_>) -> Result<DeleteAction, PluginError> {
         let bytes = self.call("delete", &mut call)?;
-        delete_answer(&self.label, &call, &bytes)
+        delete_answer(&self.label, &self.info, &call, &bytes)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bson::{Bson, Document};
-use forge_plugin_sdk::Field;
+use forge_plugin_sdk::{BsonType, Field, Level};
 use rand::{Rng as _, RngCore};
 
 use crate::generate::Generator;
@@ -32,14 +32,13 @@ impl SchemaAccess {
             .iter()
             .map(|p| Field {
                 path: p.path.clone(),
-                bson_type: match p.numeric {
-                    Some(Numeric::Int32) => "int",
-                    Some(Numeric::Int64) => "long",
-                    Some(Numeric::Double) => "double",
-                    Some(Numeric::Decimal128) => "decimal",
-                    None => type_name(generator.schema().compiled.node(p.node)),
-                }
-                .to_owned(),
+                kind: match p.numeric {
+                    Some(Numeric::Int32) => BsonType::Int32,
+                    Some(Numeric::Int64) => BsonType::Int64,
+                    Some(Numeric::Double) => BsonType::Double,
+                    Some(Numeric::Decimal128) => BsonType::Decimal128,
+                    None => bson_type(generator.schema().compiled.node(p.node)),
+                },
                 optional: p.optional,
             })
             .collect();
@@ -49,25 +48,37 @@ impl SchemaAccess {
     }
 }
 
-/// The contract's name for a field's BSON type.
-fn type_name(node: &Node) -> &'static str {
+/// The contract's type of a field's node.
+fn bson_type(node: &Node) -> BsonType {
     match node {
-        Node::Object(_) => "object",
-        Node::Array(_) => "array",
+        Node::Object(_) => BsonType::Document,
+        Node::Array(_) => BsonType::Array,
         Node::Scalar(s) => match s {
-            Scalar::Null => "null",
-            Scalar::Bool => "bool",
-            Scalar::Int32 { .. } => "int",
-            Scalar::Int64 { .. } => "long",
-            Scalar::Double { .. } => "double",
-            Scalar::Decimal128 { .. } => "decimal",
-            Scalar::String(_) => "string",
-            Scalar::ObjectId => "objectId",
-            Scalar::DateTime { .. } => "date",
-            Scalar::Binary { .. } => "binData",
-            _ => "mixed",
+            Scalar::Null => BsonType::Null,
+            Scalar::Bool => BsonType::Boolean,
+            Scalar::Int32 { .. } => BsonType::Int32,
+            Scalar::Int64 { .. } => BsonType::Int64,
+            Scalar::Double { .. } => BsonType::Double,
+            Scalar::Decimal128 { .. } => BsonType::Decimal128,
+            Scalar::String(_) => BsonType::String,
+            Scalar::ObjectId => BsonType::ObjectId,
+            Scalar::DateTime { .. } => BsonType::DateTime,
+            Scalar::Binary { .. } | Scalar::Uuid => BsonType::Binary,
+            Scalar::Timestamp { .. } => BsonType::Timestamp,
         },
-        _ => "mixed",
+        Node::Enum(values) => common_type(values),
+        Node::WeightedEnum(f) => common_type(&f.values),
+        Node::Const(v) => common_type(std::slice::from_ref(v)),
+        Node::Choice(_) | Node::Pending => BsonType::Mixed,
+    }
+}
+
+/// The type all `values` share, else `Mixed`.
+fn common_type(values: &[Bson]) -> BsonType {
+    let mut types = values.iter().map(|v| BsonType::of_element(v.element_type()));
+    match types.next() {
+        Some(Some(first)) if types.all(|t| t == Some(first)) => first,
+        _ => BsonType::Mixed,
     }
 }
 
@@ -130,14 +141,22 @@ impl HostCalls {
         }
     }
 
-    pub fn log(&mut self, message: &str) {
+    /// A plugin's log line, at its level, unless the plugin logged too much this second.
+    pub fn log(&mut self, level: Level, message: &str) {
         if self.log_window.elapsed().as_secs() >= 1 {
             self.log_window = Instant::now();
             self.logged = 0;
         }
         self.logged += 1;
-        if self.logged <= LOG_LINES_PER_SECOND {
-            tracing::info!("plugin {}: {}", self.plugin, message.trim_end());
+        if self.logged > LOG_LINES_PER_SECOND {
+            return;
+        }
+        let (plugin, message) = (&self.plugin, message.trim_end());
+        match level {
+            Level::Debug => tracing::debug!("plugin {plugin}: {message}"),
+            Level::Info => tracing::info!("plugin {plugin}: {message}"),
+            Level::Warn => tracing::warn!("plugin {plugin}: {message}"),
+            Level::Error => tracing::error!("plugin {plugin}: {message}"),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bson::{Bson, Document};
-use forge_plugin_sdk::{Context, DeleteAction, Info, Kind, Mutation};
+use forge_plugin_sdk::{Context, DeleteAction, DeleteShape, Info, Kind, Mutation};
 
 pub use error::{Failure, PluginError};
 pub use host_calls::SchemaAccess;
@@ -23,19 +23,67 @@ pub use runtime::{Limits, Runtime};
 
 use crate::seed::Rng;
 
-/// The contract versions this host runs: 0.1.x (before 1.0 a minor is a break).
-pub const SUPPORTED_CONTRACT: &str = "0.1.x";
+/// The contract this host runs. Before 1.0 a minor version is a break, so a plugin
+/// built against another minor (0.1.x) is refused; a patch release is compatible.
+pub const SUPPORTED_CONTRACT: &str = forge_plugin_sdk::CONTRACT_VERSION;
 
 pub fn check_contract(label: &str, version: &str) -> Result<(), PluginError> {
     let mut parts = version.split('.');
-    let (major, minor) = (parts.next(), parts.next());
-    if major == Some("0") && minor == Some("1") {
+    let mut ours = SUPPORTED_CONTRACT.split('.');
+    if parts.next() == ours.next() && parts.next() == ours.next() && parts.next().is_some() {
         return Ok(());
     }
-    Err(PluginError::load(
+    Err(contract_error(label, version))
+}
+
+/// The one line that refuses a plugin built against another contract.
+pub(crate) fn contract_error(label: &str, version: &str) -> PluginError {
+    PluginError::load(
         label,
         format!("was built against plugin contract {version}; this forge supports {SUPPORTED_CONTRACT}"),
-    ))
+    )
+}
+
+/// What every form checks of a plugin's info, at load and again after `init` (when a
+/// delete behavior's shape may follow its configuration).
+pub(crate) fn check_info(label: &str, info: &Info, kind: Kind) -> Result<(), PluginError> {
+    check_contract(label, &info.contract_version)?;
+    if info.kind != kind {
+        return Err(PluginError::load(
+            label,
+            format!("says it is a {} but exports the other world's calls", info.kind.name()),
+        ));
+    }
+    match (&info.deletes, kind) {
+        (None, Kind::DeleteBehavior) => Err(PluginError::load(
+            label,
+            format!(
+                "is a delete behavior that declares no delete shape (info 'deletes', contract {SUPPORTED_CONTRACT})"
+            ),
+        )),
+        (Some(_), Kind::Mutator) => {
+            Err(PluginError::load(label, "is a mutator that declares a delete shape (info 'deletes')"))
+        }
+        (Some(shape), _) => {
+            shape.validate().map_err(|m| PluginError::load(label, format!("declares a bad delete shape: {m}")))
+        }
+        (None, Kind::Mutator) => Ok(()),
+    }
+}
+
+/// A delete answer, refused as a broken contract unless it is of the declared shape.
+pub(crate) fn of_declared_shape(
+    label: &str,
+    export: &'static str,
+    op: Option<u64>,
+    shape: Option<&DeleteShape>,
+    action: DeleteAction,
+) -> Result<DeleteAction, PluginError> {
+    let Some(shape) = shape else { return Ok(action) };
+    match shape.check(&action) {
+        Ok(()) => Ok(action),
+        Err(m) => Err(PluginError { plugin: label.into(), export, op, failure: Failure::BadReturn(m) }),
+    }
 }
 
 /// One call of a plugin.
@@ -50,6 +98,8 @@ pub struct Call<'a> {
 
 /// A started plugin (initialised with its config and the schema).
 pub trait Plugin: Send {
+    /// Its info as it answered after `init`: a delete behavior's shape may follow its
+    /// configuration.
     fn info(&self) -> &Info;
     fn mutate(&mut self, call: Call<'_>) -> Result<Mutation, PluginError>;
     fn on_delete(&mut self, call: Call<'_>) -> Result<DeleteAction, PluginError>;
@@ -66,13 +116,20 @@ pub(crate) fn mutation_answer(label: &str, call: &Call<'_>, bytes: &[u8]) -> Res
     }
 }
 
-/// A BSON answer to `delete` (core modules, native libraries), decoded and checked.
-pub(crate) fn delete_answer(label: &str, call: &Call<'_>, bytes: &[u8]) -> Result<DeleteAction, PluginError> {
+/// A BSON answer to `delete` (core modules, native libraries), decoded and checked
+/// against the declared shape.
+pub(crate) fn delete_answer(
+    label: &str,
+    info: &Info,
+    call: &Call<'_>,
+    bytes: &[u8],
+) -> Result<DeleteAction, PluginError> {
     let op = Some(call.ctx.op_index);
     let fail = |failure| PluginError { plugin: label.into(), export: "delete", op, failure };
-    forge_plugin_sdk::wire::decode_delete_result(bytes)
+    let action = forge_plugin_sdk::wire::decode_delete_result(bytes)
         .map_err(|m| fail(Failure::BadReturn(m)))?
-        .map_err(|e| fail(Failure::Plugin { kind: e.kind.name(), message: e.message }))
+        .map_err(|e| fail(Failure::Plugin { kind: e.kind.name(), message: e.message }))?;
+    of_declared_shape(label, "delete", op, info.deletes.as_ref(), action)
 }
 
 /// A document a plugin returned, decoded only after its bytes are checked (a guest's
@@ -143,9 +200,9 @@ impl Loaded {
     /// The exports the contract looks at.
     pub fn exports(&self) -> &'static [&'static str] {
         match (&self.code, self.info.kind) {
-            (Code::Component(_), Kind::Mutator) => &["forge:plugin/mutator@0.1.0: info, init, mutate"],
+            (Code::Component(_), Kind::Mutator) => &["forge:plugin/mutator@0.2.0: info, init, mutate"],
             (Code::Component(_), Kind::DeleteBehavior) => {
-                &["forge:plugin/delete-behavior@0.1.0: info, init, on-delete"]
+                &["forge:plugin/delete-behavior@0.2.0: info, init, on-delete"]
             }
             (Code::Core(_), Kind::Mutator) => {
                 &["forge_abi_version", "forge_alloc", "forge_free", "forge_info", "forge_init", "forge_mutate"]

@@ -11,7 +11,7 @@ use libloading::Library;
 
 use super::error::{Failure, PluginError};
 use super::host_calls::{FieldError, HostCalls, SchemaAccess};
-use super::{Call, Plugin, check_contract, delete_answer, mutation_answer};
+use super::{Call, Plugin, check_contract, check_info, delete_answer, mutation_answer};
 
 type Answer = unsafe extern "C" fn(*const u8, usize, *mut usize) -> *mut u8;
 
@@ -22,6 +22,7 @@ pub struct NativeLib {
     free: unsafe extern "C" fn(*mut u8, usize),
     init: Answer,
     call: Answer,
+    info_fn: unsafe extern "C" fn(*mut usize) -> *mut u8,
 }
 
 thread_local! {
@@ -81,10 +82,10 @@ extern "C" fn h_generate_field(ptr: *const u8, len: usize, out_len: *mut usize) 
     let v = with_host(|h| h.generate_field(&path), Err(FieldError::NoCall)).map_err(|e| e.to_string());
     lend(wire::encode_value(v), out_len)
 }
-extern "C" fn h_log(ptr: *const u8, len: usize) {
+extern "C" fn h_log(level: i32, ptr: *const u8, len: usize) {
     // SAFETY: the plugin passes a readable buffer.
     let msg = String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(ptr, len) }).into_owned();
-    with_host(|h| h.log(&msg), ())
+    with_host(|h| h.log(forge_plugin_sdk::Level::from_number(level), &msg), ())
 }
 
 static HOST_TABLE: NativeHost = NativeHost {
@@ -130,17 +131,29 @@ impl NativeLib {
                 (None, Some(d)) => (Kind::DeleteBehavior, d),
                 _ => return Err(err("must export exactly one of forge_native_mutate and forge_native_delete".into())),
             };
-            let mut len = 0usize;
-            let ptr = info_fn(&mut len);
-            let bytes = std::slice::from_raw_parts(ptr, len).to_vec();
-            free(ptr, len);
-            let info = wire::decode_info(&bytes).map_err(|m| err(format!("forge_native_info: {m}")))?;
-            check_contract(label, &info.contract_version)?;
-            if info.kind != kind {
-                return Err(err(format!("says it is a {} but exports the other call", info.kind.name())));
-            }
-            Ok(Arc::new(NativeLib { _lib: lib, info, free, init, call }))
+            let mut lib = NativeLib { _lib: lib, info: Info::new("", kind, ""), free, init, call, info_fn };
+            lib.info = lib.read_info(label, kind)?;
+            Ok(Arc::new(lib))
         }
+    }
+
+    /// `forge_native_info`, decoded and checked against the exports' kind.
+    fn read_info(&self, label: &str, kind: Kind) -> Result<Info, PluginError> {
+        let mut len = 0usize;
+        // SAFETY: per the ABI, the library returns a buffer it frees with forge_native_free.
+        let bytes = unsafe {
+            let ptr = (self.info_fn)(&mut len);
+            if ptr.is_null() {
+                return Err(PluginError::load(label, "forge_native_info returned nothing"));
+            }
+            let bytes = std::slice::from_raw_parts(ptr, len).to_vec();
+            (self.free)(ptr, len);
+            bytes
+        };
+        let info =
+            wire::decode_info(&bytes).map_err(|m| PluginError::load(label, format!("forge_native_info: {m}")))?;
+        check_info(label, &info, kind)?;
+        Ok(info)
     }
 
     /// # Safety
@@ -162,6 +175,8 @@ impl NativeLib {
 
 pub struct NativePlugin {
     lib: Arc<NativeLib>,
+    /// The info after `init`.
+    info: Info,
     label: Arc<str>,
     host: Box<HostCalls>,
 }
@@ -174,8 +189,9 @@ impl NativePlugin {
         config: Vec<(String, String)>,
     ) -> Result<Self, PluginError> {
         let text = schema.text.clone();
+        let info = lib.info.clone();
         let mut p =
-            NativePlugin { lib, label: label.into(), host: Box::new(HostCalls::new(label.into(), Some(schema))) };
+            NativePlugin { lib, info, label: label.into(), host: Box::new(HostCalls::new(label.into(), Some(schema))) };
         let req = wire::encode_init(&forge_plugin_sdk::Config(config.into_iter().collect()), &text);
         let init = p.lib.init;
         let answer = p.enter(|lib| unsafe { lib.answer(init, &req) });
@@ -183,6 +199,8 @@ impl NativePlugin {
         wire::decode_unit_result(&answer)
             .map_err(|m| fail(Failure::BadReturn(m)))?
             .map_err(|e| fail(Failure::Plugin { kind: e.kind.name(), message: e.message }))?;
+        let kind = p.info.kind;
+        p.info = p.enter(|lib| lib.read_info(label, kind))?;
         Ok(p)
     }
 
@@ -206,7 +224,7 @@ impl NativePlugin {
 
 impl Plugin for NativePlugin {
     fn info(&self) -> &Info {
-        &self.lib.info
+        &self.info
     }
 
     fn mutate(&mut self, mut call: Call<'_>) -> Result<Mutation, PluginError> {
@@ -216,6 +234,6 @@ impl Plugin for NativePlugin {
 
     fn on_delete(&mut self, mut call: Call<'_>) -> Result<DeleteAction, PluginError> {
         let bytes = self.call(&mut call);
-        delete_answer(&self.label, &call, &bytes)
+        delete_answer(&self.label, &self.info, &call, &bytes)
     }
 }

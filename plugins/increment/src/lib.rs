@@ -4,7 +4,7 @@
 use forge_plugin_sdk::bson::{Bson, Decimal128};
 use forge_plugin_sdk::select::pick_fields;
 use forge_plugin_sdk::update::Update;
-use forge_plugin_sdk::{Config, Context, Error, Field, Mutation, Mutator, Target, export_mutator, host};
+use forge_plugin_sdk::{BsonType, Config, Context, Error, Field, Mutation, Mutator, Target, export_mutator, host};
 
 pub struct Increment {
     fields: Vec<Field>,
@@ -30,10 +30,10 @@ impl Mutator for Increment {
         let n = host::random_range(1, 2.min(self.numeric.len()) as i64) as usize;
         let mut update = Update::new();
         for f in pick_fields(&self.fields, &self.numeric, n) {
-            let by = match f.bson_type.as_str() {
-                "int" => Bson::Int32(host::random_range(1, 10) as i32),
-                "long" => Bson::Int64(host::random_range(1, 10)),
-                "double" => Bson::Double(host::random_range(1, 1000) as f64 / 100.0),
+            let by = match f.kind {
+                BsonType::Int32 => Bson::Int32(host::random_range(1, 10) as i32),
+                BsonType::Int64 => Bson::Int64(host::random_range(1, 10)),
+                BsonType::Double => Bson::Double(host::random_range(1, 1000) as f64 / 100.0),
                 _ => {
                     let cents = host::random_range(1, 1000);
                     let d: Decimal128 = format!("{}.{:02}", cents / 100, cents % 100)

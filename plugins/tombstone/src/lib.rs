@@ -3,7 +3,9 @@
 //! Args: `tombstone.flag` (default `_deleted`), `tombstone.time` (default `_deletedAt`).
 
 use forge_plugin_sdk::update::Update;
-use forge_plugin_sdk::{Config, Context, DeleteAction, DeleteBehavior, Error, Target, export_delete_behavior};
+use forge_plugin_sdk::{
+    Config, Context, DeleteAction, DeleteBehavior, DeleteShape, Error, Target, export_delete_behavior,
+};
 
 pub struct Tombstone {
     flag: String,
@@ -13,6 +15,8 @@ pub struct Tombstone {
 impl DeleteBehavior for Tombstone {
     const NAME: &'static str = "tombstone";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    /// The default fields; `shape` gives the configured ones.
+    const SHAPE: DeleteShape = DeleteShape::tombstone("_deleted", Some("_deletedAt"));
 
     fn init(config: &Config, _schema: &str) -> Result<Self, Error> {
         let field = |key: &str, default: &str| {
@@ -22,7 +26,15 @@ impl DeleteBehavior for Tombstone {
             }
             Ok(name.to_owned())
         };
-        Ok(Tombstone { flag: field("flag", "_deleted")?, time: field("time", "_deletedAt")? })
+        let (flag, time) = (field("flag", "_deleted")?, field("time", "_deletedAt")?);
+        if flag == time {
+            return Err(Error::invalid_config(format!("flag and time are both '{flag}'")));
+        }
+        Ok(Tombstone { flag, time })
+    }
+
+    fn shape(&self) -> DeleteShape {
+        DeleteShape::Tombstone { flag: self.flag.clone().into(), deleted_at: Some(self.time.clone().into()) }
     }
 
     fn on_delete(&mut self, _ctx: &Context, _target: &Target) -> Result<DeleteAction, Error> {

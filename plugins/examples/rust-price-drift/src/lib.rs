@@ -21,9 +21,13 @@ impl Mutator for PriceDrift {
     }
 
     fn mutate(&mut self, _ctx: &Context, target: &Target) -> Result<Mutation, Error> {
-        // The current document is raw BSON: read one field without decoding the rest.
+        // The current document (as every earlier write left it) is raw BSON: read one
+        // field without decoding the rest. It is absent only for a deleted document.
         let current = target.current.as_ref().and_then(|d| d.get_f64(&self.field).ok());
-        let Some(price) = current else { return Ok(Mutation::Skip) };
+        let Some(price) = current else {
+            host::debug(&format!("no double '{}' in {}: skipped", self.field, target.id));
+            return Ok(Mutation::Skip);
+        };
         // All randomness comes from `host`: seeded per operation, so runs repeat.
         let percent = host::random_range(-self.max_percent, self.max_percent) as f64;
         let mut update = Update::new().set(self.field.clone(), price * (1.0 + percent / 100.0));
