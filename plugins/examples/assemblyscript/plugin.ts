@@ -1,8 +1,12 @@
 // as-archive: a forge delete behavior in AssemblyScript, built as a core WebAssembly
 // module that speaks the fallback ABI (plugin-sdk/ABI.md). Deletes become soft
-// deletes that record which operation archived the document and when:
-//   {"$set": {"archived": true, "archivedOp": <op index>}, "$currentDate": {"archivedAt": true}}
-// The field name comes from --plugin-arg as-archive.field=NAME (default "archived").
+// deletes that record which operation archived the document, why and when:
+//   {"$set": {"archived": true, "archivedOp": <op index>, "archivedReason": <reason>},
+//    "$currentDate": {"archivedAt": true}}
+// forge_info declares that shape (a tombstone with flag "archived" and deletedAt
+// "archivedAt"). forge reads info before init, so the declared fields cannot come from
+// the configuration; the reason can: --plugin-arg as-archive.reason=TEXT (default
+// "deleted").
 
 // ---- memory: a bump allocator, reset whenever every buffer is back ----
 
@@ -25,7 +29,7 @@ export function forge_free(ptr: u32, len: u32): void {
 }
 
 export function forge_abi_version(): i32 {
-  return 100; // contract 0.1.0: major*10000 + minor*100 + patch
+  return 200; // contract 0.2.0: major*10000 + minor*100 + patch
 }
 
 // ---- a tiny BSON writer ----
@@ -111,7 +115,9 @@ function readString(at: u32): string {
 
 // ---- the contract ----
 
-let field = "archived";
+const FLAG = "archived";
+const DELETED_AT = "archivedAt";
+let reason = "deleted";
 
 export function forge_info(): i64 {
   const start = forge_alloc(256);
@@ -119,8 +125,14 @@ export function forge_info(): i64 {
   const d = open();
   str("name", "as-archive");
   str("kind", "delete-behavior");
-  str("version", "0.1.0");
-  str("contract", "0.1.0");
+  str("version", "0.2.0");
+  str("contract", "0.2.0");
+  const deletes = doc("deletes");
+  const tomb = doc("tombstone");
+  str("flag", FLAG);
+  str("deletedAt", DELETED_AT);
+  close(tomb);
+  close(deletes);
   close(d);
   return pack(start, pos - start);
 }
@@ -128,8 +140,8 @@ export function forge_info(): i64 {
 export function forge_init(ptr: u32, len: u32): i64 {
   const config = find(ptr, "config", 0x03);
   if (config != 0) {
-    const f = find(config, "field", 0x02);
-    if (f != 0) field = readString(f);
+    const r = find(config, "reason", 0x02);
+    if (r != 0) reason = readString(r);
   }
   const start = forge_alloc(64);
   pos = start;
@@ -154,16 +166,17 @@ export function forge_delete(ptr: u32, len: u32): i64 {
   const tomb = doc("tombstone");
   const set = doc("$set");
   byte(0x08); // bool
-  cstr(field);
+  cstr(FLAG);
   byte(1);
   byte(0x12); // int64
-  cstr(field + "Op");
+  cstr(FLAG + "Op");
   store<i64>(pos, op);
   pos += 8;
+  str(FLAG + "Reason", reason);
   close(set);
   const now = doc("$currentDate");
   byte(0x08);
-  cstr(field + "At");
+  cstr(DELETED_AT);
   byte(1);
   close(now);
   close(tomb);

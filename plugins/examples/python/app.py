@@ -16,6 +16,7 @@ import struct
 from wit_world import exports
 from wit_world.imports import host
 from wit_world.imports.types import (
+    BsonType,
     ErrorKind,
     Mutation_Update,
     PluginError,
@@ -35,11 +36,31 @@ def document(elements: list) -> bytes:
     return struct.pack("<i", len(body) + 5) + body + b"\x00"
 
 
+# The BSON element type byte of each WIT `bson-type` (the enum is in declaration order,
+# not in BSON's).
+ELEMENT_TYPE = {
+    BsonType.DOUBLE: 0x01,
+    BsonType.STRING: 0x02,
+    BsonType.DOCUMENT: 0x03,
+    BsonType.ARRAY: 0x04,
+    BsonType.BINARY: 0x05,
+    BsonType.OBJECT_ID: 0x07,
+    BsonType.BOOLEAN: 0x08,
+    BsonType.DATE_TIME: 0x09,
+    BsonType.NULL: 0x0A,
+    BsonType.REGEX: 0x0B,
+    BsonType.INT32: 0x10,
+    BsonType.TIMESTAMP: 0x11,
+    BsonType.INT64: 0x12,
+    BsonType.DECIMAL128: 0x13,
+}
+
+
 def fresh(path: str) -> bytes:
-    """A fresh value for `path`, as a BSON element named `path`. forge answers
-    {"v": <value>}: its element starts at byte 4; the value starts after "v\\0"."""
-    answer = host.generate_field(path)
-    return bytes([answer[4]]) + path.encode() + b"\x00" + answer[7:-1]
+    """A fresh value for `path`, as a BSON element named `path`: forge answers the
+    value's type and its bytes as they follow an element's name."""
+    value = host.generate_field(path)
+    return element(ELEMENT_TYPE[value.kind], path, value.bytes)
 
 
 class State:
@@ -53,7 +74,7 @@ class State:
 
 class Mutator(exports.Mutator):
     def info(self) -> PluginInfo:
-        return PluginInfo("py-churn", PluginKind.MUTATOR, "0.1.0", "0.1.0")
+        return PluginInfo("py-churn", PluginKind.MUTATOR, "0.2.0", "0.2.0", None)
 
     def init(self, config, schema) -> None:
         args = dict(config)

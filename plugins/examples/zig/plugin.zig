@@ -28,7 +28,7 @@ export fn forge_free(ptr: u32, len: u32) void {
 }
 
 export fn forge_abi_version() i32 {
-    return 100; // contract 0.1.0: major*10000 + minor*100 + patch
+    return 200; // contract 0.2.0: major*10000 + minor*100 + patch
 }
 
 // ---- a tiny BSON writer ----
@@ -157,8 +157,8 @@ export fn forge_info() i64 {
             const d = w.open();
             w.string("name", "zig-touch");
             w.string("kind", "mutator");
-            w.string("version", "0.1.0");
-            w.string("contract", "0.1.0");
+            w.string("version", "0.2.0");
+            w.string("contract", "0.2.0");
             w.close(d);
         }
     }.f);

@@ -1,0 +1,3 @@
+module forge-plugin-counter-drift
+
+go 1.24
