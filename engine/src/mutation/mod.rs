@@ -143,8 +143,7 @@ pub struct Plugins {
     seed: u64,
 }
 
-/// The built-in strategies `mixed` chooses among. Not `array`: the journal's model of
-/// a document (plan::expected) applies no `$push`, `$pull` or array-index path yet.
+/// The built-in strategies `mixed` chooses among.
 const MIXED: &[&str] = &["regenerate", "partial", "increment", "lifecycle", "drift", "array"];
 
 /// Of [`MIXED`], those a schema may give nothing to work on (numbers, transitions, arrays):
