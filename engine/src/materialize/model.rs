@@ -99,7 +99,7 @@ impl Model {
         let Some(slot) = self.docs.get_mut(&IdKey::of(id)) else { return Ok(None) };
         let Some(raw) = &slot.doc else { return Ok(Some(0)) };
         let mut doc = decode(raw);
-        if !guard.is_none_or(|g| crate::model::update::passes(&doc, g)) {
+        if !guard.is_none_or(|g| crate::model::filter::passes(&doc, g)) {
             return Ok(Some(0));
         }
         crate::model::update::apply(&mut doc, update, now)?;
@@ -112,7 +112,7 @@ impl Model {
         let slot = self.docs.get_mut(&IdKey::of(id))?;
         let raw = slot.doc.as_ref()?;
         if let Some(g) = guard
-            && !crate::model::update::passes(&decode(raw), g)
+            && !crate::model::filter::passes(&decode(raw), g)
         {
             return Some(0);
         }
@@ -128,7 +128,7 @@ impl Model {
         let slot = self.docs.get_mut(&IdKey::of(id))?;
         let raw = slot.doc.as_ref()?;
         if let Some(g) = guard
-            && !crate::model::update::passes(&decode(raw), g)
+            && !crate::model::filter::passes(&decode(raw), g)
         {
             return Some(0);
         }

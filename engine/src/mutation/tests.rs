@@ -201,7 +201,7 @@ fn run_on_current(name: &str, n: u64) -> Vec<(Document, Mutation)> {
             let raw = bson::RawDocumentBuf::try_from(&current).unwrap();
             let id = current.get("_id").unwrap().clone();
             let ctx =
-                OpContext { run_seed: 1, op_index: i, worker: 0, collection: "c", target: &id, current: Some(&raw) };
+                OpContext { run_seed: 1, op_index: i, shard: 0, collection: "c", target: &id, current: Some(&raw) };
             let m = strategy.mutate(&ctx, &mut Rng::seed_from_u64(i)).unwrap();
             (current, m)
         })
@@ -291,7 +291,7 @@ fn array_pushes_pulls_and_sets_within_the_example_lengths() {
 fn mixed_leaves_out_strategies_the_schema_gives_nothing_to() {
     let names = generator(r#"{"type":"object","properties":{"name":{"type":"string"}}}"#);
     assert_eq!(Plugins::builtins(&names, 1).unwrap().strategy("mixed").unwrap().choices.len(), 2);
-    assert_eq!(plugins().strategy("mixed").unwrap().choices.len(), 5);
+    assert_eq!(plugins().strategy("mixed").unwrap().choices.len(), 6);
     // A strategy the user configured wrongly is an error, not left out.
     let generator = generator(crate::examples::ORDERS.json);
     let runtime = crate::plugin::Runtime::new(crate::plugin::Limits::default()).unwrap();

@@ -7,7 +7,14 @@ use serde_json::json;
 use super::*;
 
 fn field(path: &str, bson_type: &str) -> Field {
-    Field { path: path.into(), bson_type: bson_type.into(), optional: false }
+    // The 0.1 names these tests were written with, as the 0.2 enum.
+    let name = match bson_type {
+        "int" => "int32",
+        "long" => "int64",
+        "decimal" => "decimal128",
+        other => other,
+    };
+    Field { path: path.into(), kind: forge_plugin_sdk::BsonType::parse(name).expect("a type name"), optional: false }
 }
 
 fn config(pairs: &[(&str, &str)]) -> Config {

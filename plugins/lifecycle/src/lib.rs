@@ -38,11 +38,11 @@ impl Machine {
                 "{hint}: the schema has no field '{field}' (name one with --plugin-arg lifecycle.field=...)"
             )));
         };
-        // An enum of strings is listed as "mixed" (its node is an enum, not a string).
-        if !matches!(meta.bson_type.as_str(), "string" | "mixed") {
+        // An enum of strings is listed as `mixed` (its node is an enum, not a string).
+        if !matches!(meta.kind, forge_plugin_sdk::BsonType::String | forge_plugin_sdk::BsonType::Mixed) {
             return Err(Error::invalid_config(format!(
                 "lifecycle.field: '{field}' is a {} field; lifecycle moves string enum fields",
-                meta.bson_type
+                meta.kind.name()
             )));
         }
         let node = schema.property(&field);
