@@ -71,7 +71,7 @@ pub fn load(rt: &Runtime, module: Module, label: &str) -> Result<CoreCode, Plugi
     };
     // The version first, before linking: a module of another contract may import the
     // host functions with other signatures, and its version is the error to report.
-    check_contract(label, &wire::abi_version_string(probe_abi_version(rt, &module, label)?))?;
+    check_contract(label, &wire::abi_version_string(probe_abi_version(rt, &module, label, wasi)?))?;
     let mut linker: Linker<State> = Linker::new(&rt.engine);
     if wasi {
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut State| s.p1.as_mut().expect("core stores have p1"))
@@ -87,28 +87,36 @@ pub fn load(rt: &Runtime, module: Module, label: &str) -> Result<CoreCode, Plugi
     Ok(code)
 }
 
-/// What `forge_abi_version` answers, from an instance whose imports all trap (it must
-/// answer without calling any).
-fn probe_abi_version(rt: &Runtime, module: &Module, label: &str) -> Result<i32, PluginError> {
-    let mut linker: Linker<State> = Linker::new(&rt.engine);
-    linker.define_unknown_imports_as_traps(module).map_err(|e| PluginError::load(label, format!("{e:#}")))?;
-    let mut store = rt.store(HostCalls::new(label.into(), None), 0, false);
-    let instance = linker.instantiate(&mut store, module).map_err(|e| PluginError {
+/// What `forge_abi_version` answers, from an instance whose forge imports all trap
+/// (it must answer without calling any).
+fn probe_abi_version(rt: &Runtime, module: &Module, label: &str, wasi: bool) -> Result<i32, PluginError> {
+    let load = |e: wasmtime::Error| PluginError::load(label, format!("{e:#}"));
+    let call = |export: &'static str, e: wasmtime::Error| PluginError {
         plugin: label.into(),
-        export: "instantiate",
+        export,
         op: None,
         failure: classify(&e, &rt.limits),
-    })?;
+    };
+    // WASI (whose signatures do not change between contracts) is linked as in a real
+    // instance, so a reactor's `_initialize` can start its runtime: Go's exports trap
+    // until it has.
+    let mut linker: Linker<State> = Linker::new(&rt.engine);
+    if wasi {
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut State| s.p1.as_mut().expect("core stores have p1"))
+            .map_err(load)?;
+    }
+    linker.define_unknown_imports_as_traps(module).map_err(load)?;
+    let mut store = rt.store(HostCalls::new(label.into(), None), 0, wasi);
+    let instance = linker.instantiate(&mut store, module).map_err(|e| call("instantiate", e))?;
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+        rt.arm(&mut store);
+        init.call(&mut store, ()).map_err(|e| call("_initialize", e))?;
+    }
     let f = instance
         .get_typed_func::<(), i32>(&mut store, "forge_abi_version")
         .map_err(|_| PluginError::load(label, "forge_abi_version must be () -> i32"))?;
     rt.arm(&mut store);
-    f.call(&mut store, ()).map_err(|e| PluginError {
-        plugin: label.into(),
-        export: "forge_abi_version",
-        op: None,
-        failure: classify(&e, &rt.limits),
-    })
+    f.call(&mut store, ()).map_err(|e| call("forge_abi_version", e))
 }
 
 /// Reads the packed (ptr, len) buffer a guest returned, checking it lies in memory.
