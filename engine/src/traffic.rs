@@ -9,9 +9,9 @@
 //! nothing; the caller reads progress from the shared [`Metrics`].
 
 use std::future::Future;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use bson::Document;

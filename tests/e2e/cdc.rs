@@ -139,7 +139,9 @@ async fn the_same_seed_writes_the_same_operations_whatever_the_workers() {
         // Equal but empty would prove nothing: every inserted document has a history.
         assert_eq!(per_doc.len() as u64, report.op(Kind::Insert).acknowledged, "{workers} workers: {report:?}");
         let ops = journaled_stream(&journal);
-        assert_eq!(ops.len(), 3000, "{workers} workers: every operation acknowledged and journaled");
+        // mixed's lifecycle skips documents in a final state: planned, never written.
+        assert_eq!(ops.len() as u64, report.acknowledged(), "{workers} workers: every acknowledged write journaled");
+        assert!(ops.len() > 2900, "{workers} workers: {} writes", ops.len());
         assert!(ops.iter().all(|o| o["h"].is_string()), "every write has an expected state");
         let final_docs = run.documents().await;
         assert!(!final_docs.is_empty(), "{workers} workers left no documents");

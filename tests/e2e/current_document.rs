@@ -11,7 +11,7 @@ use bson::{Bson, Document, doc};
 use futures_util::StreamExt;
 use mongodb::change_stream::event::OperationType;
 
-use crate::support::{self, Forge, Kind, fresh_db};
+use crate::support::{self, Forge, Kind, Report, fresh_db};
 
 /// price-drift built as a component, with the README's command (its own target dir:
 /// the test binary's cargo holds the workspace's).
@@ -49,7 +49,7 @@ async fn the_readme_mutator_updates_every_document_from_its_current_price() {
     let db = fresh_db("price_drift");
     let coll = client.database(&db).collection::<Document>("c");
     let mut stream = coll.watch().await.expect("open a change stream");
-    let report = Forge::generate()
+    let report: Report = Forge::generate()
         .output("mongo-cdc")
         .db(&db)
         .collection("c")

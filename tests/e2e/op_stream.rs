@@ -47,6 +47,7 @@ fn stream(generator: Arc<Generator>, mut plugins: Plugins, strategy: &str, delet
         tracking: DeleteTracking::None,
         expectations: false,
         keep_documents: true,
+        errors_shown: Default::default(),
     });
     let shard_plugins = ShardPlugins::start(&mut plugins, strategy, delete).unwrap();
     let delete_removes = delete == "remove";

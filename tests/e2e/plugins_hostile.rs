@@ -81,8 +81,11 @@ fn assert_stopped_cleanly(o: &Outcome, name: &str, kind: &str, words: &str) {
         .unwrap_or_else(|| panic!("no error line naming the plugin, export and op:\n{}", o.stderr));
     assert!(line.contains(words), "{line}");
     assert!(o.stderr.contains("operations acknowledged"), "no final report:\n{}", o.stderr);
-    assert!(o.stderr.contains(&format!("plugin errors 1 ({kind} 1)")), "{}", o.stderr);
-    assert_eq!(o.report.plugin_errors.get(kind), Some(&1), "{:?}", o.report);
+    // Each of the 4 shards stops at its own instance's first failure; one may get
+    // there before another shard's failure stops the planner.
+    let failures = o.report.plugin_errors.get(kind).copied().unwrap_or(0);
+    assert!((1..=4).contains(&failures), "{:?}", o.report);
+    assert!(o.stderr.contains(&format!("plugin errors {failures} ({kind} {failures})")), "{}", o.stderr);
     // No update was written: the run stopped at the first one (no counts at all is none).
     let updates = o.report.ops.get(&Kind::Update).map(|u| u.acknowledged);
     assert!(matches!(updates, None | Some(0)), "{:?}", o.report);
@@ -131,8 +134,8 @@ fn with_skip_every_failing_call_is_counted_and_a_fresh_instance_takes_the_next()
     assert!(traps.is_some_and(|n| n > 100), "{:?}", o.report);
     assert_eq!(o.stderr.matches("skipped: plugin 'trap-skip', export 'mutate', op").count(), 5, "{}", o.stderr);
     assert_eq!(o.in_collection, o.report.op(Kind::Insert).acknowledged);
-    // -n counts written operations: every one is an insert, the updates were skipped.
-    assert_eq!(o.report.op(Kind::Insert).acknowledged, 400);
+    // -n counts planned operations: the inserts were written, the updates skipped.
+    assert_eq!(o.report.op(Kind::Insert).acknowledged + traps.unwrap(), 400, "{:?}", o.report);
 }
 
 /// Refused before anything is written: exit 2 and one line.

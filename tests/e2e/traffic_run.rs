@@ -37,6 +37,7 @@ fn traffic(client: mongodb::Client, db: &str, count: Option<u64>) -> Traffic {
         tracking: DeleteTracking::None,
         expectations: false,
         keep_documents: true,
+        errors_shown: Default::default(),
     };
     Traffic {
         planner,

@@ -212,6 +212,7 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
                 tracking: DeleteTracking::None,
                 expectations: false,
                 keep_documents: false,
+                errors_shown: Default::default(),
             };
             let config = TrafficConfig {
                 count: Some(args.mongo_count),

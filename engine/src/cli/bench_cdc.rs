@@ -89,6 +89,7 @@ async fn measure(generator: &Arc<Generator>, strategy: &str, workers: usize, ben
         tracking: DeleteTracking::None,
         expectations: false,
         keep_documents: true,
+        errors_shown: Default::default(),
     };
     let config = TrafficConfig {
         count: Some(bench.ops),
@@ -104,7 +105,8 @@ async fn measure(generator: &Arc<Generator>, strategy: &str, workers: usize, ben
         },
         warmup_inserts: 1000,
     };
-    let info = RunInfo { command: "bench --cdc".into(), seed: bench.seed, seed_given: bench.seed.to_string(), flags: vec![] };
+    let info =
+        RunInfo { command: "bench --cdc".into(), seed: bench.seed, seed_given: bench.seed.to_string(), flags: vec![] };
     let traffic = Traffic {
         planner,
         shards,

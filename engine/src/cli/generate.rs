@@ -33,7 +33,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     schema: Option<String>,
 
-    /// Number of documents (operations for mongo-cdc). Default: 10 for file output;
+    /// Number of documents (operations planned for mongo-cdc: one a plugin answers
+    /// `skip` to is counted in the report, not written). Default: 10 for file output;
     /// for MongoDB output, until --duration or Ctrl-C
     #[arg(short = 'n', long, value_name = "N")]
     count: Option<u64>,

@@ -49,7 +49,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = DeleteTracking::Memory)]
     delete_tracking: DeleteTracking,
 
-    /// Number of operations. Default: until --duration or Ctrl-C
+    /// Number of operations planned (one a plugin answers `skip` to is counted in the
+    /// report, not written). Default: until --duration or Ctrl-C
     #[arg(short = 'n', long, value_name = "N")]
     count: Option<u64>,
 

@@ -5,15 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-
 use super::error::{Error, describe_plugin_error};
 use super::values;
 use crate::generate::Generator;
+use crate::materialize::{Settings, ShardPlugins};
 use crate::metrics::Metrics;
 use crate::metrics::report::{Ending, Report};
 use crate::mongo::writer::WriterConfig;
 use crate::mutation::{Plugins, SetupError};
-use crate::materialize::{Settings, ShardPlugins};
 use crate::plan::{DeleteTracking, OnPluginError, OpSelector, PlanError, Planner, PlannerConfig};
 use crate::plugin::{Limits, Registry, Runtime, SchemaAccess};
 use crate::traffic::{RunError, RunInfo, Sink, Traffic, TrafficConfig};
@@ -68,7 +67,10 @@ pub struct TrafficArgs {
     #[arg(long)]
     pub unordered: bool,
 
-    /// Bulk writes in flight at once (operations on one _id always stay in order)
+    /// Shards: each _id belongs to one, whose own thread materializes its operations
+    /// (generation, plugin calls with the current document) and whose writer has one
+    /// bulk write in flight. Operations on one _id stay in order, and the writes are
+    /// the same for any value
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: u16,
 
@@ -260,6 +262,7 @@ impl TrafficArgs {
             tracking,
             expectations: self.journal.is_some(),
             keep_documents: !planner.inserts_only(),
+            errors_shown: Default::default(),
         };
         Ok(Workload { planner, shards, settings })
     }

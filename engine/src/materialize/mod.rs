@@ -9,17 +9,20 @@ pub mod model;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bson::{Bson, Document, doc};
 
 use crate::generate::Generator;
 use crate::mutation::{DeleteAction, Deleter, Mutation, OpContext, Strategy};
-use crate::plan::{DeleteTracking, Expectation, OnPluginError, OpKind, OpPlan, PlanError, PlannedOp, ShardInput, Write};
+use crate::plan::{
+    DeleteTracking, Expectation, OnPluginError, OpKind, OpPlan, PlanError, PlannedOp, ShardInput, Write,
+};
 use crate::plugin::{Failure, PluginError};
 use crate::seed::{self, Stream};
 use model::Model;
 
-/// Plugin errors shown in full (per shard) when they are skipped; the rest are counted.
+/// Plugin errors shown in full when they are skipped; the rest are counted.
 const PLUGIN_ERRORS_SHOWN: u64 = 5;
 
 /// One shard's own plugin instances.
@@ -57,6 +60,8 @@ pub struct Settings {
     /// Keep documents for later operations (false for a pure bulk load, which never
     /// targets what it inserts).
     pub keep_documents: bool,
+    /// Skipped plugin errors shown so far, by all shards together.
+    pub errors_shown: Arc<AtomicU64>,
 }
 
 /// What a shard counted, for the report.
@@ -93,8 +98,7 @@ pub struct Materializer {
 
 impl Materializer {
     pub fn new(shard: usize, settings: Arc<Settings>, plugins: ShardPlugins) -> Self {
-        let guard =
-            if settings.tracking == DeleteTracking::Filter { plugins.delete.guard().cloned() } else { None };
+        let guard = if settings.tracking == DeleteTracking::Filter { plugins.delete.guard().cloned() } else { None };
         let model = Model::new(plugins.delete.server_time_field());
         Materializer { shard, settings, plugins, model, guard, tally: Tally::default() }
     }
@@ -118,7 +122,7 @@ impl Materializer {
                 return Ok(None);
             }
         };
-        let (id, last, index) = (op.id.clone(), op.last, op.index);
+        let (id, last) = (op.id.clone(), op.last);
         let result = self.write(op);
         if last {
             self.model.forget(&id);
@@ -132,8 +136,8 @@ impl Materializer {
                 if self.settings.on_plugin_error == OnPluginError::Fail {
                     return Err(PlanError::Plugin(e));
                 }
-                if *count <= PLUGIN_ERRORS_SHOWN {
-                    tracing::warn!("skipped op {index}: {e}");
+                if self.settings.errors_shown.fetch_add(1, Ordering::Relaxed) < PLUGIN_ERRORS_SHOWN {
+                    tracing::warn!("skipped: {e}");
                 }
                 Ok(None)
             }
@@ -159,7 +163,8 @@ impl Materializer {
         let filter = self.filter(&id);
         let (write, matched) = match kind {
             OpKind::Update | OpKind::Replace => {
-                let strategy = if kind == OpKind::Update { &mut self.plugins.strategy } else { &mut self.plugins.replace };
+                let strategy =
+                    if kind == OpKind::Update { &mut self.plugins.strategy } else { &mut self.plugins.replace };
                 let (name, export) = (strategy.name.clone(), "mutate");
                 match strategy.mutate(&ctx, &mut rng)? {
                     Mutation::Update(update) => {
@@ -214,7 +219,14 @@ impl Materializer {
         if !self.settings.keep_documents {
             self.model.forget(&op.id);
         }
-        OpPlan { index: op.index, kind: OpKind::Insert, id: op.id, shard: self.shard, write: Write::Insert(raw), expect }
+        OpPlan {
+            index: op.index,
+            kind: OpKind::Insert,
+            id: op.id,
+            shard: self.shard,
+            write: Write::Insert(raw),
+            expect,
+        }
     }
 
     fn expectation(&self, id: &Bson, matched: Option<u64>) -> Option<Expectation> {

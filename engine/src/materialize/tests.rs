@@ -21,6 +21,7 @@ fn run(mix: &str, strategy: &str, delete: &str, shards: usize, n: usize) -> Vec<
         tracking: DeleteTracking::None,
         expectations: true,
         keep_documents: true,
+        errors_shown: Default::default(),
     });
     let mut materializers: Vec<Materializer> = (0..shards)
         .map(|s| Materializer::new(s, settings.clone(), ShardPlugins::start(&mut plugins, strategy, delete).unwrap()))

@@ -249,9 +249,8 @@ impl Writer {
         let first_error = errors.iter().map(|r| r.index).min();
         let mut resume_at = None;
         for r in &errors {
-            let already_applied = retried
-                && r.code == DUPLICATE_KEY
-                && matches!(batch[r.index].write, Write::Insert(_));
+            let already_applied =
+                retried && r.code == DUPLICATE_KEY && matches!(batch[r.index].write, Write::Insert(_));
             outcomes[r.index] = if already_applied {
                 if self.config.ordered && Some(r.index) == first_error {
                     resume_at = Some(r.index + 1);

@@ -299,7 +299,9 @@ mod tests {
         let a = ops(&mut planner(mix, 100, 1, true), 2000);
         let b = ops(&mut planner(mix, 100, 4, true), 2000);
         assert_eq!(a.len(), 2000);
-        let strip = |ops: Vec<PlannedOp>| ops.into_iter().map(|o| (o.index, o.kind, o.id, o.document, o.last)).collect::<Vec<_>>();
+        let strip = |ops: Vec<PlannedOp>| {
+            ops.into_iter().map(|o| (o.index, o.kind, o.id, o.document, o.last)).collect::<Vec<_>>()
+        };
         assert_eq!(strip(a), strip(b));
     }
 

@@ -48,10 +48,8 @@ mod tests {
         // Golden values: a change here moves every _id to another shard, which changes
         // no document but breaks the promise that runs repeat shard for shard.
         let oid = Bson::ObjectId(ObjectId::parse_str("6774e6000102030405000007").unwrap());
-        let got: Vec<usize> = [oid, Bson::Int32(7), Bson::String("seven".into())]
-            .iter()
-            .map(|id| shard_of(id, 8))
-            .collect();
+        let got: Vec<usize> =
+            [oid, Bson::Int32(7), Bson::String("seven".into())].iter().map(|id| shard_of(id, 8)).collect();
         assert_eq!(got, vec![GOLDEN_OID, GOLDEN_INT, GOLDEN_STR]);
         assert_eq!(shard_of(&Bson::Int32(7), 8), shard_of(&Bson::Int64(7), 8));
     }

@@ -13,8 +13,8 @@ use bson::{Bson, Document};
 use super::changed_id;
 use super::report::FinalStateCheck;
 use crate::journal::{Entry, doc_hash};
-use crate::plan::IdKey;
 use crate::materialize::model::Expect;
+use crate::plan::IdKey;
 
 /// The state the journal leaves each document in, built entry by entry.
 #[derive(Debug, Default)]

@@ -46,7 +46,8 @@ pub struct Arrays {
 impl Arrays {
     /// From the plugin's args, the schema and its fields (as `host::fields`).
     pub fn new(config: &Config, schema: &Schema, fields: &[Field]) -> Result<Self, Error> {
-        let arrays: Vec<&str> = fields.iter().filter(|f| f.kind == forge_plugin_sdk::BsonType::Array).map(|f| f.path.as_str()).collect();
+        let arrays: Vec<&str> =
+            fields.iter().filter(|f| f.kind == forge_plugin_sdk::BsonType::Array).map(|f| f.path.as_str()).collect();
         let chosen: Vec<&str> = match config.get("field").map(str::trim) {
             Some(f) if arrays.contains(&f) => vec![f],
             Some(f) => {
