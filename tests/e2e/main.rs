@@ -18,6 +18,7 @@ mod plugin_examples;
 mod plugins_hostile;
 mod rate_limit;
 mod server_roundtrip;
+mod stateful;
 mod traffic_run;
 mod update_model;
 mod verify;
