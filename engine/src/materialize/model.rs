@@ -98,11 +98,12 @@ impl Model {
     ) -> Result<Option<u64>, ApplyError> {
         let Some(slot) = self.docs.get_mut(&IdKey::of(id)) else { return Ok(None) };
         let Some(raw) = &slot.doc else { return Ok(Some(0)) };
-        let mut doc = decode(raw);
+        let doc = decode(raw);
         if !guard.is_none_or(|g| crate::model::filter::passes(&doc, g)) {
             return Ok(Some(0));
         }
-        crate::model::update::apply(&mut doc, update, now)?;
+        // On error the slot keeps the encoded document as it was.
+        let doc = crate::model::update::apply_owned(doc, update, now)?;
         slot.doc = Some(encode(&doc));
         Ok(Some(1))
     }

@@ -170,22 +170,28 @@ struct Plan {
 /// Applies `update` to `doc` as the server would, `now` standing for the server's clock
 /// (`$currentDate`). On error `doc` is left as it was.
 pub fn apply(doc: &mut Document, update: &Document, now: DateTime) -> Result<(), UpdateError> {
+    *doc = apply_owned(doc.clone(), update, now)?;
+    Ok(())
+}
+
+/// [`apply`] to a document the caller gives up: no copy is made to fall back on (the
+/// document model keeps its encoded form for that).
+pub fn apply_owned(mut out: Document, update: &Document, now: DateTime) -> Result<Document, UpdateError> {
     let plan = Plan::parse(update)?;
-    let values = plan.rename_values(doc)?;
+    let values = plan.rename_values(&out)?;
     let ctx = Ctx { now, renames: values };
-    let mut out = doc.clone();
+    let id_before = out.get("_id").cloned();
     apply_children(&plan.root, Container::Doc(&mut out), &ctx)?;
     for (rename, value) in plan.renames.iter().zip(&ctx.renames) {
         if value.is_some() {
             remove_path(&mut out, &rename.from);
         }
     }
-    if !same_id(doc.get("_id"), out.get("_id")) {
+    if !same_id(id_before.as_ref(), out.get("_id")) {
         let leaf = plan.first_leaf_at("_id").expect("only a path under _id changes _id");
         return Err(UpdateError::ImmutableId { op: leaf.op.name().into(), path: leaf.path.clone() });
     }
-    *doc = out;
-    Ok(())
+    Ok(out)
 }
 
 /// Whether the server would accept `update` at all: known operators, valid arguments,
