@@ -156,7 +156,7 @@ fn init_errors_name_what_is_wrong() {
     assert!(
         err(&[("field", "nope")], &schema).starts_with("--plugin-arg lifecycle.field: the schema has no field 'nope'")
     );
-    assert!(err(&[("field", "n")], &schema).starts_with("lifecycle.field: 'n' is a int field"));
+    assert!(err(&[("field", "n")], &schema).starts_with("lifecycle.field: 'n' is a int32 field"));
     assert!(
         err(&[("transitions", "pending")], &schema)
             .starts_with("--plugin-arg lifecycle.transitions: 'pending' has no '>'")
