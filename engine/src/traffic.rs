@@ -80,6 +80,7 @@ pub fn open_journal(
     seed: u64,
     server_time_field: Option<String>,
     start_operation_time: Option<bson::Timestamp>,
+    preexisting: bool,
 ) -> std::io::Result<Arc<JournalWriter>> {
     let header = Header {
         forge_journal: crate::journal::VERSION,
@@ -88,8 +89,14 @@ pub fn open_journal(
         started_at: bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default(),
         server_time_field,
         start_operation_time: start_operation_time.map(|t| (t.time, t.increment)),
+        preexisting,
     };
     JournalWriter::create(path, &header).map(Arc::new)
+}
+
+/// Whether the collection holds any document (before a run writes to it).
+pub async fn holds_documents(coll: &Collection<Document>) -> Result<bool, mongodb::error::Error> {
+    Ok(coll.find_one(bson::doc! {}).projection(bson::doc! { "_id": 1 }).await?.is_some())
 }
 
 /// The server's current operation time (before anything is written), if it says.

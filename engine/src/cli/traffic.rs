@@ -282,9 +282,13 @@ impl TrafficArgs {
             (Some(path), Sink::Server { client, coll }) => {
                 let namespace = coll.namespace().to_string();
                 let start = crate::traffic::operation_time(client).await;
+                let preexisting = crate::traffic::holds_documents(coll).await.map_err(|e| {
+                    Error::Runtime(format!("cannot read {namespace}: {}", crate::mongo::one_line(&e.kind.to_string())))
+                })?;
                 let server_time = workload.shards[0].delete.server_time_field();
-                let journal = crate::traffic::open_journal(path, &namespace, info.seed, server_time, start)
-                    .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
+                let journal =
+                    crate::traffic::open_journal(path, &namespace, info.seed, server_time, start, preexisting)
+                        .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
                 Some(journal)
             }
             (Some(_), Sink::Null { .. }) => {

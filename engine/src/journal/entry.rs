@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::materialize::model::Expect;
 
-/// One acknowledged operation.
+/// One operation the server applied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// Operation index: the plan order.
@@ -33,6 +33,19 @@ pub struct Entry {
     /// The document afterwards, encoded by [`encode_expect`].
     #[serde(rename = "h")]
     pub expect: Option<String>,
+    /// Sent more than once: the connection was lost while an earlier attempt was in
+    /// flight, and forge could not tell from the document whether that attempt
+    /// applied. Its change event may then show twice, by forge's doing.
+    #[serde(rename = "r", default, skip_serializing_if = "is_false")]
+    pub retried: bool,
+    /// Applied, but its write concern was not met (the write may yet roll back); the
+    /// report counts it as `write_concern_failed`, not acknowledged.
+    #[serde(rename = "c", default, skip_serializing_if = "is_false")]
+    pub write_concern_failed: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 impl Entry {

@@ -21,4 +21,9 @@ pub struct Header {
     /// The server's operation time before the first write: where a change stream that
     /// must see the whole run starts (seconds and increment of a BSON timestamp).
     pub start_operation_time: Option<(u32, u32)>,
+    /// The collection held documents before the run (`mutate`, or a run into a
+    /// collection that was not empty): `verify` then checks only the journaled
+    /// documents, since it cannot know what the others should be.
+    #[serde(default)]
+    pub preexisting: bool,
 }

@@ -58,6 +58,7 @@ mod tests {
             started_at: "2025-01-01T00:00:00Z".into(),
             server_time_field: Some("deletedAt".into()),
             start_operation_time: None,
+            preexisting: true,
         };
         let entry = Entry {
             seq: 4,
@@ -68,6 +69,8 @@ mod tests {
             matched: 1,
             modified: 1,
             expect: Some("gone".into()),
+            retried: true,
+            write_concern_failed: false,
         };
         let journal = JournalWriter::create(&path, &header).unwrap();
         journal.append(std::slice::from_ref(&entry)).unwrap();

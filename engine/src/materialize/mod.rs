@@ -16,7 +16,7 @@ use bson::{Bson, Document, doc};
 use crate::generate::Generator;
 use crate::mutation::{DeleteAction, Deleter, Mutation, OpContext, Strategy};
 use crate::plan::{
-    DeleteTracking, Expectation, OnPluginError, OpKind, OpPlan, PlanError, PlannedOp, ShardInput, Write,
+    Change, DeleteTracking, Expectation, OnPluginError, OpKind, OpPlan, PlanError, PlannedOp, ShardInput, State, Write,
 };
 use crate::plugin::{Failure, PluginError};
 use crate::seed::{self, Stream};
@@ -161,6 +161,7 @@ impl Materializer {
         let mut rng = seed::rng(settings.seed, Stream::Mutation, index);
         let now = bson::DateTime::now();
         let filter = self.filter(&id);
+        let before = self.model.state(&id);
         let (write, matched) = match kind {
             OpKind::Update | OpKind::Replace => {
                 let strategy =
@@ -206,12 +207,19 @@ impl Materializer {
             OpKind::Insert => unreachable!("inserts carry their document index"),
         };
         let expect = self.expectation(&id, matched);
-        Ok(Some(OpPlan { index, kind, id, shard: self.shard, write, expect }))
+        let after = self.model.state(&id);
+        let change = match write {
+            Write::Delete { .. } => Change { modified: Some(0), ..Change::new(before, after, matched) },
+            _ => Change::new(before, after, matched),
+        };
+        Ok(Some(OpPlan { index, kind, id, shard: self.shard, write, change, expect }))
     }
 
     fn insert(&mut self, op: PlannedOp, document: u64) -> OpPlan {
         // A schema whose field names hold a NUL byte cannot be BSON at all.
-        let raw = self.settings.generator.raw_document(document).expect("generated documents encode");
+        let raw = Arc::new(self.settings.generator.raw_document(document).expect("generated documents encode"));
+        let change =
+            Change { before: State::Absent, after: State::Doc(raw.clone()), matched: Some(1), modified: Some(0) };
         if self.settings.keep_documents || self.settings.expectations {
             self.model.insert(&op.id, raw.clone());
         }
@@ -225,6 +233,7 @@ impl Materializer {
             id: op.id,
             shard: self.shard,
             write: Write::Insert(raw),
+            change,
             expect,
         }
     }

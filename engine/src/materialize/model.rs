@@ -6,10 +6,11 @@
 //! an `_id` leaves its targets (evicted, removed), so memory follows `--id-cache-size`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bson::{Bson, Document, RawDocument, RawDocumentBuf};
 
-use crate::plan::IdKey;
+use crate::plan::{IdKey, State};
 
 /// A document's expected state after an operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +28,8 @@ pub enum Expect {
 #[derive(Debug)]
 struct Slot {
     /// Its content; `None` once deleted (a `keep` delete leaves its `_id` targetable).
-    doc: Option<RawDocumentBuf>,
+    /// Shared with the writes that carry it as their before or after state.
+    doc: Option<Arc<RawDocumentBuf>>,
     /// Whether the run wrote it (an insert) rather than read it from the server.
     ours: bool,
 }
@@ -49,17 +51,47 @@ impl Model {
 
     /// The document as it stands, if it exists and the model holds it.
     pub fn current(&self, id: &Bson) -> Option<&RawDocument> {
-        self.docs.get(&IdKey::of(id))?.doc.as_deref()
+        self.docs.get(&IdKey::of(id))?.doc.as_deref().map(|d| d.as_ref())
+    }
+
+    /// The document's state as the model holds it.
+    pub fn state(&self, id: &Bson) -> State {
+        match self.docs.get(&IdKey::of(id)) {
+            None => State::Unknown,
+            Some(Slot { doc: None, .. }) => State::Absent,
+            Some(Slot { doc: Some(d), .. }) => State::Doc(d.clone()),
+        }
     }
 
     /// A document this run inserted.
-    pub fn insert(&mut self, id: &Bson, doc: RawDocumentBuf) {
+    pub fn insert(&mut self, id: &Bson, doc: Arc<RawDocumentBuf>) {
         self.docs.insert(IdKey::of(id), Slot { doc: Some(doc), ours: true });
     }
 
     /// A document read from the server; what the model already holds is newer.
     pub fn know(&mut self, id: &Bson, doc: RawDocumentBuf) {
-        self.docs.entry(IdKey::of(id)).or_insert(Slot { doc: Some(doc), ours: false });
+        self.docs.entry(IdKey::of(id)).or_insert(Slot { doc: Some(Arc::new(doc)), ours: false });
+    }
+
+    /// Sets the document's state to what the server is known to hold (a write the
+    /// model applied failed, or its fate was read back). An unknown state drops the
+    /// document: the model no longer vouches for it. A document the model no longer
+    /// holds stays forgotten.
+    pub fn correct(&mut self, id: &Bson, state: State) {
+        let key = IdKey::of(id);
+        match state {
+            State::Unknown => {
+                self.docs.remove(&key);
+            }
+            State::Absent | State::Doc(_) => {
+                if let Some(slot) = self.docs.get_mut(&key) {
+                    slot.doc = match state {
+                        State::Doc(d) => Some(d),
+                        _ => None,
+                    };
+                }
+            }
+        }
     }
 
     pub fn forget(&mut self, id: &Bson) {
@@ -104,7 +136,7 @@ impl Model {
         }
         // On error the slot keeps the encoded document as it was.
         let doc = crate::model::update::apply_owned(doc, update, now)?;
-        slot.doc = Some(encode(&doc));
+        slot.doc = Some(Arc::new(encode(&doc)));
         Ok(Some(1))
     }
 
@@ -120,7 +152,7 @@ impl Model {
         let mut doc = Document::new();
         doc.insert("_id", id.clone());
         doc.extend(replacement.iter().filter(|(k, _)| *k != "_id").map(|(k, v)| (k.clone(), v.clone())));
-        slot.doc = Some(encode(&doc));
+        slot.doc = Some(Arc::new(encode(&doc)));
         Some(1)
     }
 
@@ -138,7 +170,7 @@ impl Model {
     }
 }
 
-fn decode(raw: &RawDocumentBuf) -> Document {
+fn decode(raw: &RawDocument) -> Document {
     Document::try_from(raw.as_ref()).expect("the model holds only documents it encoded")
 }
 
@@ -156,7 +188,7 @@ mod tests {
         let now = bson::DateTime::from_millis(1_700_000_000_000);
         let mut m = Model::new(Some("_deletedAt".into()));
         let id = Bson::Int32(1);
-        m.insert(&id, rawdoc! { "_id": 1, "v": 1 });
+        m.insert(&id, Arc::new(rawdoc! { "_id": 1, "v": 1 }));
         let guard = doc! { "_deleted": { "$ne": true } };
         let tomb = doc! { "$set": { "_deleted": true }, "$currentDate": { "_deletedAt": true } };
         assert_eq!(m.update(&id, Some(&guard), &tomb, now).unwrap(), Some(1));

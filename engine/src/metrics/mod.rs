@@ -17,6 +17,9 @@ use crate::plan::OpKind;
 pub enum Outcome {
     /// The server acknowledged it; `matched` is documents inserted, matched or deleted.
     Acked { matched: u64, modified: u64 },
+    /// Applied, but its write concern was not met (it may yet roll back): never
+    /// counted as acknowledged.
+    WriteConcernFailed { matched: u64, modified: u64 },
     /// The server refused it, with this error code (or name).
     Failed(String),
     /// An ordered batch stopped at an earlier error, so it was never tried.
@@ -36,6 +39,8 @@ pub struct KindCounts {
     /// Inserted, matched (updates, replaces, tombstones) or deleted documents.
     pub matched: u64,
     pub modified: u64,
+    /// Applied without meeting the write concern.
+    pub write_concern_failed: u64,
     /// Failures by server error code.
     pub failed: BTreeMap<String, u64>,
     pub not_executed: u64,
@@ -51,6 +56,11 @@ impl KindCounts {
         match outcome {
             Outcome::Acked { matched, modified } => {
                 self.acknowledged += 1;
+                self.matched += matched;
+                self.modified += modified;
+            }
+            Outcome::WriteConcernFailed { matched, modified } => {
+                self.write_concern_failed += 1;
                 self.matched += matched;
                 self.modified += modified;
             }

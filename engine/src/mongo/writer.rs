@@ -130,7 +130,7 @@ impl Writer {
     /// One attempt at writing `ops`: insertMany for inserts, else one client bulkWrite.
     async fn send(&self, ops: &[OpPlan]) -> Result<Vec<Outcome>, DbError> {
         let raws: Vec<&RawDocumentBuf> =
-            ops.iter().filter_map(|op| if let Write::Insert(d) = &op.write { Some(d) } else { None }).collect();
+            ops.iter().filter_map(|op| if let Write::Insert(d) = &op.write { Some(&**d) } else { None }).collect();
         let outcomes = if raws.len() == ops.len() {
             self.insert_many(self.coll.clone_with_type::<RawDocumentBuf>(), &raws).await?
         } else {
@@ -297,6 +297,8 @@ fn journal_entries(batch: &[OpPlan], outcomes: &[Outcome], retried: bool) -> Vec
                 matched,
                 modified: *modified,
                 expect: expect.and_then(|e| encode_expect(&e.state)),
+                retried,
+                write_concern_failed: false,
             })
         })
         .collect()

@@ -22,7 +22,7 @@ pub use error::PlanError;
 pub use id_cache::{IdCache, IdKey};
 pub use selector::{OpKind, OpSelector, RatiosError};
 pub use shard::shard_of;
-pub use write::{Expectation, OpPlan, Write};
+pub use write::{Change, Expectation, OpPlan, State, Write};
 
 use crate::generate::Generator;
 use crate::seed::{self, Rng, Stream};

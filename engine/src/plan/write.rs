@@ -1,6 +1,8 @@
 //! A materialized operation: what a writer sends, and what it should do.
 
-use bson::{Bson, Document};
+use std::sync::Arc;
+
+use bson::{Bson, Document, RawDocumentBuf};
 
 use super::OpKind;
 use crate::materialize::model::Expect;
@@ -8,8 +10,9 @@ use crate::materialize::model::Expect;
 /// One write, in the shape the writer sends it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    /// A generated document, serialised where it was generated.
-    Insert(bson::RawDocumentBuf),
+    /// A generated document, serialised where it was generated (shared with the
+    /// model, which holds it as the document's state).
+    Insert(Arc<RawDocumentBuf>),
     Update {
         filter: Document,
         update: Document,
@@ -58,8 +61,58 @@ pub struct OpPlan {
     /// The shard that owns `id`: its materializer made this write, its writer sends it.
     pub shard: usize,
     pub write: Write,
+    /// The target's state before and after the write, as the shard's model predicts:
+    /// what a writer compares with the server's document to tell whether a write
+    /// lost in transit applied, and what it resets the model to when a write fails.
+    pub change: Change,
     /// What the operation should do, when the run keeps a journal.
     pub expect: Option<Expectation>,
+}
+
+/// A document's state as a shard's model knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    /// The model does not know it (a document `mutate` did not read, a bulk load
+    /// that keeps nothing, a document whose fate a failure left unknown).
+    Unknown,
+    /// It does not exist.
+    Absent,
+    /// It exists with this content.
+    Doc(Arc<RawDocumentBuf>),
+}
+
+impl State {
+    /// Whether two states are the same content (`Unknown` is never known equal).
+    pub fn same_as(&self, other: &State) -> bool {
+        match (self, other) {
+            (State::Absent, State::Absent) => true,
+            (State::Doc(a), State::Doc(b)) => Arc::ptr_eq(a, b) || a.as_bytes() == b.as_bytes(),
+            _ => false,
+        }
+    }
+}
+
+/// What one write does to its target, as the model predicts it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub before: State,
+    pub after: State,
+    /// Documents it should match (inserted, matched or deleted); `None`: unknown.
+    pub matched: Option<u64>,
+    /// Documents it should modify; `None`: unknown.
+    pub modified: Option<u64>,
+}
+
+impl Change {
+    /// The change of a write whose states are `before` and `after`, matching `matched`.
+    pub fn new(before: State, after: State, matched: Option<u64>) -> Self {
+        let modified = match (&before, &after, matched) {
+            (_, _, Some(0)) => Some(0),
+            (State::Unknown, _, _) | (_, State::Unknown, _) | (_, _, None) => None,
+            (b, a, Some(_)) => Some(u64::from(!b.same_as(a))),
+        };
+        Change { before, after, matched, modified }
+    }
 }
 
 /// The model's prediction for one operation.

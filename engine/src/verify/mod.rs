@@ -46,6 +46,8 @@ pub(crate) mod tests {
             matched,
             modified,
             expect: encode_expect(&state),
+            retried: false,
+            write_concern_failed: false,
         }
     }
 }
