@@ -19,7 +19,7 @@ use mongodb::{Client, Collection};
 use tokio::sync::mpsc;
 
 use crate::journal::{Header, JournalWriter};
-use crate::materialize::{Materializer, Settings, ShardPlugins, Tally};
+use crate::materialize::{Corrections, Materializer, Settings, ShardPlugins, Tally};
 use crate::metrics::report::{Ending, Report};
 use crate::metrics::{Metrics, Outcome};
 use crate::mongo::writer::{WriteError, Writer, WriterConfig};
@@ -135,6 +135,7 @@ pub struct Traffic {
 pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report {
     let Traffic { planner, shards, settings, sink, config, info, journal, metrics } = traffic;
     assert_eq!(shards.len(), planner.shards(), "one set of plugins per shard");
+    let requested_mix = planner.mix().into_iter().collect();
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let started_at = bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default();
@@ -149,6 +150,7 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
     let mut inputs = Vec::with_capacity(shards.len());
     let mut materializers = Vec::with_capacity(shards.len());
     for (shard, plugins) in shards.into_iter().enumerate() {
+        let corrections = Arc::new(Corrections::default());
         let output = match &sink {
             Sink::Server { client, coll } => {
                 let (tx, rx) = mpsc::channel(config.writer.batch_size.clamp(1, 10_000) * 2);
@@ -158,6 +160,8 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
                     config: writer_config.clone(),
                     metrics: metrics.clone(),
                     journal: journal.clone(),
+                    corrections: corrections.clone(),
+                    server_time_field: plugins.delete.server_time_field(),
                 };
                 let stop = stop.clone();
                 writers.push(tokio::spawn(async move {
@@ -173,7 +177,7 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         };
         let (tx, rx) = sync_channel(SHARD_QUEUE);
         inputs.push(tx);
-        let materializer = Materializer::new(shard, settings.clone(), plugins);
+        let materializer = Materializer::new(shard, settings.clone(), plugins, corrections);
         let stop = stop.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("forge-shard-{shard}"))
@@ -239,11 +243,13 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         target_rate: config.rate,
         achieved_rate: done as f64 / duration.max(1e-9),
         ops,
+        requested_mix,
         converted_to_insert: tally.converted_to_insert,
         skipped: tally.shards.skipped,
         plugin_errors: tally.shards.plugin_errors,
         warmup_inserts: config.warmup_inserts,
         latency: metrics.latency(),
+        retries: metrics.retries(),
         flags: info.flags,
     }
 }

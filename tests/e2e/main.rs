@@ -8,6 +8,7 @@ mod support;
 mod cdc;
 mod current_document;
 mod failures;
+mod faults;
 mod fuzz;
 mod generate_cli;
 mod infer;

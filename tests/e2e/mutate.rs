@@ -164,3 +164,35 @@ async fn missing_or_empty_collections_and_schema_less_regenerate_are_refused() {
     refused(mutate(&db, |m| m.count(10).arg("--update-strategy", "regenerate")).await, &["--schema is required"]);
     refused(mutate(&db, |m| m.arg("--ratio", "insert:1")).await, &["--ratio", "insert"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fields_of_mixed_types_keep_the_mix_and_the_journal_true() {
+    let client = support::client().await;
+    let db = fresh_db("mutate_mixed");
+    let coll = client.database(&db).collection::<Document>("c");
+    // Mostly a number, sometimes null or a string; the first document sampled may hold any.
+    let docs = (0..2000).map(|i: i32| {
+        let qty = match i % 5 {
+            0 => Bson::Null,
+            1 => Bson::String(format!("{i} pcs")),
+            _ => Bson::Int32(i),
+        };
+        doc! { "_id": i, "qty": qty, "price": f64::from(i) / 4.0, "name": format!("n{i}") }
+    });
+    coll.insert_many(docs).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.ndjson");
+    let out = mutate(&db, |m| {
+        let m = m.count(3000).seed(5).arg("--update-strategy", "increment").arg("--ratio", "update:80,delete:20");
+        m.arg("--delete-tracking", "memory").arg("--journal", &journal)
+    })
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Report = out.report();
+    let (updates, deletes) = (report.op(Kind::Update), report.op(Kind::Delete));
+    assert!(updates.failed.is_empty() && deletes.failed.is_empty(), "no increment of a null or a string: {report:?}");
+    let share = updates.attempted as f64 / (updates.attempted + deletes.attempted) as f64;
+    assert!((share - 0.8).abs() <= 0.05, "the requested mix holds: {report:?}");
+    let out = Forge::verify().arg("--journal", &journal).db(&db).collection("c").run_async().await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}

@@ -51,7 +51,7 @@ fn stream(generator: Arc<Generator>, mut plugins: Plugins, strategy: &str, delet
     });
     let shard_plugins = ShardPlugins::start(&mut plugins, strategy, delete).unwrap();
     let delete_removes = delete == "remove";
-    let mut materializer = Materializer::new(0, settings, shard_plugins);
+    let mut materializer = Materializer::new(0, settings, shard_plugins, Default::default());
     let mut planner = Planner::new(PlannerConfig {
         seed: 42,
         selector: OpSelector::parse("insert:40,update:30,replace:10,delete:20", &OpKind::ALL).unwrap(),

@@ -2,6 +2,8 @@
 //! the op index, forge does not crash, the final report prints with the plugin error
 //! counts, and every acknowledged write is still counted (the collection agrees).
 
+use std::time::Duration;
+
 use bson::{Document, doc};
 
 use crate::support::{self, Forge, Kind, Report, fresh_db};
@@ -14,6 +16,7 @@ fn core_plugin(name: &str, abi: i32, imports: &str, mutate: &str) -> Vec<u8> {
     let info = doc! { "name": name, "kind": "mutator", "version": "0.0.1", "contract": contract };
     let init_ok = doc! { "ok": null };
     let update = doc! { "ok": { "update": { "$set": { "touched": true } } } };
+    let skip = doc! { "ok": { "skip": true } };
     let data = |d: &Document| {
         let bytes = d.to_vec().unwrap();
         (bytes.iter().map(|b| format!("\\{b:02x}")).collect::<String>(), bytes.len())
@@ -21,6 +24,7 @@ fn core_plugin(name: &str, abi: i32, imports: &str, mutate: &str) -> Vec<u8> {
     let (info, info_len) = data(&info);
     let (init, init_len) = data(&init_ok);
     let (upd, upd_len) = data(&update);
+    let (skp, skp_len) = data(&skip);
     let pack = |ptr: u64, len: usize| ((ptr << 32) | len as u64) as i64;
     let wat = format!(
         r#"(module
@@ -30,6 +34,7 @@ fn core_plugin(name: &str, abi: i32, imports: &str, mutate: &str) -> Vec<u8> {
   (data (i32.const 2048) "{init}")
   (data (i32.const 3072) "{upd}")
   (data (i32.const 4096) "\ff\ff\00\00 not a document at all")
+  (data (i32.const 5120) "{skp}")
   (func (export "forge_abi_version") (result i32) (i32.const {abi}))
   ;; One request at a time: the host frees it before the next.
   (func (export "forge_alloc") (param $n i32) (result i32)
@@ -43,6 +48,7 @@ fn core_plugin(name: &str, abi: i32, imports: &str, mutate: &str) -> Vec<u8> {
         init_pack = pack(2048, init_len),
         mutate = mutate
             .replace("$UPDATE", &pack(3072, upd_len).to_string())
+            .replace("$SKIP", &pack(5120, skp_len).to_string())
             .replace("$GARBAGE", &pack(4096, 30).to_string()),
     );
     wat::parse_str(&wat).unwrap_or_else(|e| panic!("{e}\n{wat}"))
@@ -136,6 +142,50 @@ fn with_skip_every_failing_call_is_counted_and_a_fresh_instance_takes_the_next()
     assert_eq!(o.in_collection, o.report.op(Kind::Insert).acknowledged);
     // -n counts planned operations: the inserts were written, the updates skipped.
     assert_eq!(o.report.op(Kind::Insert).acknowledged + traps.unwrap(), 400, "{:?}", o.report);
+}
+
+/// A mutator that answers `skip` to every call.
+fn always_skips() -> Vec<u8> {
+    core_plugin("skipper", 200, "", "(i64.const $SKIP)")
+}
+
+/// A run with the always-skipping `skipper` as the update strategy, spawned.
+fn skipping_run(ratios: &str, extra: &[(&str, &str)]) -> (crate::support::Running, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("skipper.wasm");
+    std::fs::write(&file, always_skips()).unwrap();
+    let run = Forge::generate().output("mongo-cdc").db(&fresh_db("skipper")).collection("c").quiet().report();
+    let run = run.arg("--operation-ratios", ratios).arg("--plugin", &file).arg("--update-strategy", "skipper");
+    (extra.iter().fold(run, |run, (flag, value)| run.arg(flag, value)).spawn(), dir)
+}
+
+#[test]
+fn a_plugin_that_skips_everything_ends_the_run_with_one_line_and_the_report() {
+    // Every update skipped, nothing else to do: without a bound, it would run its hour.
+    let (child, _dir) = skipping_run("update:100", &[("--duration", "1h")]);
+    let out = child.wait(Duration::from_secs(120));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    // The summary (which names the error too) and then one error line.
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{}", out.stderr);
+    assert!(errors[0].contains("plugin 'skipper' skipped 10000 operations in a row"), "{}", out.stderr);
+    let report: Report = out.report();
+    assert_eq!(report.ending, crate::support::Ending::Failed);
+}
+
+#[test]
+fn a_mix_a_plugin_skews_is_called_out_and_ctrl_c_still_prints_the_report() {
+    // One insert in a hundred: skips never run 10,000 in a row, so only Ctrl-C ends it.
+    let (child, _dir) = skipping_run("insert:1,update:99", &[]);
+    std::thread::sleep(Duration::from_secs(4));
+    child.signal(libc::SIGINT);
+    let out = child.wait(Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Report = out.report();
+    assert_eq!(report.ending, crate::support::Ending::Interrupted);
+    assert!(report.op(Kind::Insert).acknowledged > 0, "{report:?}");
+    assert!(out.stderr.contains("warning: the achieved mix (insert 100%) is more than 5 points off"), "{}", out.stderr);
+    assert!(out.stderr.contains("operations skipped by a plugin"), "{}", out.stderr);
 }
 
 /// Refused before anything is written: exit 2 and one line.

@@ -5,6 +5,7 @@
 //! serialises. Operations on one `_id` all go through one shard, so every document's
 //! history, and so every write, is the same for any number of shards.
 
+pub mod corrections;
 pub mod model;
 
 use std::collections::BTreeMap;
@@ -20,10 +21,16 @@ use crate::plan::{
 };
 use crate::plugin::{Failure, PluginError};
 use crate::seed::{self, Stream};
+pub use corrections::Corrections;
 use model::Model;
 
 /// Plugin errors shown in full when they are skipped; the rest are counted.
 const PLUGIN_ERRORS_SHOWN: u64 = 5;
+
+/// Operations a shard may skip in a row (a plugin's `skip` answers, or failures skipped
+/// by `--on-plugin-error skip`) before the run stops: a plugin that skips everything
+/// would otherwise keep the run busy writing nothing.
+pub const MAX_CONSECUTIVE_SKIPS: u64 = 10_000;
 
 /// One shard's own plugin instances.
 pub struct ShardPlugins {
@@ -90,17 +97,32 @@ pub struct Materializer {
     settings: Arc<Settings>,
     plugins: ShardPlugins,
     model: Model,
+    /// What the shard's writer learned the model got wrong.
+    corrections: Arc<Corrections>,
     /// The filter guard that keeps writes off soft-deleted documents
     /// (`--delete-tracking filter`).
     guard: Option<Document>,
     pub tally: Tally,
+    /// Operations skipped since the last write, and the plugin that skipped the last.
+    skips_in_a_row: u64,
+    skipper: String,
 }
 
 impl Materializer {
-    pub fn new(shard: usize, settings: Arc<Settings>, plugins: ShardPlugins) -> Self {
+    pub fn new(shard: usize, settings: Arc<Settings>, plugins: ShardPlugins, corrections: Arc<Corrections>) -> Self {
         let guard = if settings.tracking == DeleteTracking::Filter { plugins.delete.guard().cloned() } else { None };
         let model = Model::new(plugins.delete.server_time_field());
-        Materializer { shard, settings, plugins, model, guard, tally: Tally::default() }
+        Materializer {
+            shard,
+            settings,
+            plugins,
+            model,
+            corrections,
+            guard,
+            tally: Tally::default(),
+            skips_in_a_row: 0,
+            skipper: String::new(),
+        }
     }
 
     /// Documents the shard's model holds now.
@@ -122,14 +144,25 @@ impl Materializer {
                 return Ok(None);
             }
         };
-        let (id, last) = (op.id.clone(), op.last);
+        let (id, index, last) = (op.id.clone(), op.index, op.last);
+        if let Some(seq) = self.model.last(&id)
+            && let Some(state) = self.corrections.take_if_current(&id, seq)
+        {
+            self.model.correct(&id, state);
+        }
         let result = self.write(op);
+        if matches!(result, Ok(Some(_))) {
+            self.model.touch(&id, index);
+        }
         if last {
             self.model.forget(&id);
         }
         match result {
-            Ok(Some(plan)) => Ok(Some(plan)),
-            Ok(None) => Ok(None),
+            Ok(Some(plan)) => {
+                self.skips_in_a_row = 0;
+                Ok(Some(plan))
+            }
+            Ok(None) => self.skipped(),
             Err(e) => {
                 let count = self.tally.plugin_errors.entry(e.kind().to_owned()).or_default();
                 *count += 1;
@@ -139,9 +172,19 @@ impl Materializer {
                 if self.settings.errors_shown.fetch_add(1, Ordering::Relaxed) < PLUGIN_ERRORS_SHOWN {
                     tracing::warn!("skipped: {e}");
                 }
-                Ok(None)
+                self.skipper.clone_from(&e.plugin);
+                self.skipped()
             }
         }
+    }
+
+    /// Counts a skipped operation; too many in a row stop the run.
+    fn skipped(&mut self) -> Result<Option<OpPlan>, PlanError> {
+        self.skips_in_a_row += 1;
+        if self.skips_in_a_row >= MAX_CONSECUTIVE_SKIPS {
+            return Err(PlanError::TooManySkips { plugin: self.skipper.clone(), skips: self.skips_in_a_row });
+        }
+        Ok(None)
     }
 
     fn write(&mut self, op: PlannedOp) -> Result<Option<OpPlan>, PluginError> {
@@ -185,6 +228,7 @@ impl Materializer {
                     }
                     Mutation::Skip => {
                         *self.tally.skipped.entry(kind).or_default() += 1;
+                        self.skipper.clone_from(&strategy.name);
                         return Ok(None);
                     }
                 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bson::{Bson, Document, RawDocument, RawDocumentBuf};
 
-use crate::plan::{IdKey, State};
+use crate::plan::{IdKey, State, Write};
 
 /// A document's expected state after an operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +32,8 @@ struct Slot {
     doc: Option<Arc<RawDocumentBuf>>,
     /// Whether the run wrote it (an insert) rather than read it from the server.
     ours: bool,
+    /// The operation index of the last write made on it (see [`super::corrections`]).
+    last: u64,
 }
 
 /// Why a write could not be applied to the model.
@@ -65,12 +67,12 @@ impl Model {
 
     /// A document this run inserted.
     pub fn insert(&mut self, id: &Bson, doc: Arc<RawDocumentBuf>) {
-        self.docs.insert(IdKey::of(id), Slot { doc: Some(doc), ours: true });
+        self.docs.insert(IdKey::of(id), Slot { doc: Some(doc), ours: true, last: 0 });
     }
 
     /// A document read from the server; what the model already holds is newer.
     pub fn know(&mut self, id: &Bson, doc: RawDocumentBuf) {
-        self.docs.entry(IdKey::of(id)).or_insert(Slot { doc: Some(Arc::new(doc)), ours: false });
+        self.docs.entry(IdKey::of(id)).or_insert(Slot { doc: Some(Arc::new(doc)), ours: false, last: 0 });
     }
 
     /// Sets the document's state to what the server is known to hold (a write the
@@ -94,6 +96,18 @@ impl Model {
         }
     }
 
+    /// Notes that the write `seq` was made on `id`.
+    pub fn touch(&mut self, id: &Bson, seq: u64) {
+        if let Some(slot) = self.docs.get_mut(&IdKey::of(id)) {
+            slot.last = seq;
+        }
+    }
+
+    /// The operation index of the last write made on `id`, if the model holds it.
+    pub fn last(&self, id: &Bson) -> Option<u64> {
+        self.docs.get(&IdKey::of(id)).map(|s| s.last)
+    }
+
     pub fn forget(&mut self, id: &Bson) {
         self.docs.remove(&IdKey::of(id));
     }
@@ -109,14 +123,14 @@ impl Model {
     /// The expected state of `id` now, for the journal.
     pub fn expect(&self, id: &Bson) -> Expect {
         match self.docs.get(&IdKey::of(id)) {
-            None => Expect::Unknown,
-            Some(Slot { ours: false, .. }) => Expect::Unknown,
-            Some(Slot { doc: None, .. }) => Expect::Gone,
-            Some(Slot { doc: Some(raw), .. }) => match Document::try_from(raw.as_ref()) {
-                Ok(doc) => Expect::Exists(crate::journal::doc_hash(&doc, self.server_time_field.as_deref())),
-                Err(_) => Expect::Unknown,
-            },
+            None | Some(Slot { ours: false, .. }) => Expect::Unknown,
+            Some(_) => expect_of(&self.state(id), self.server_time_field.as_deref()),
         }
+    }
+
+    /// The field left out of content hashes (see [`crate::journal::doc_hash`]).
+    pub fn server_time_field(&self) -> Option<&str> {
+        self.server_time_field.as_deref()
     }
 
     /// Applies an update whose filter is `{_id}` plus `guard` (`now` stands for the
@@ -170,8 +184,55 @@ impl Model {
     }
 }
 
+/// What `write` does to its target in state `before` (`now` stands for the server's
+/// time): the documents it matches and the state it leaves, as the model predicts it
+/// for a write whose earlier neighbour did not do what the model expected.
+pub fn transition(write: &Write, before: &State, now: bson::DateTime) -> (Option<u64>, State) {
+    let doc = match (write, before) {
+        (Write::Insert(raw), State::Absent | State::Unknown) => return (Some(1), State::Doc(raw.clone())),
+        // A duplicate `_id`: the server refuses it.
+        (Write::Insert(_), State::Doc(_)) => return (Some(0), before.clone()),
+        (_, State::Unknown) => return (None, State::Unknown),
+        (_, State::Absent) => return (Some(0), State::Absent),
+        (_, State::Doc(raw)) => decode(raw),
+    };
+    let filter = match write {
+        Write::Update { filter, .. } | Write::Replace { filter, .. } | Write::Delete { filter } => filter,
+        Write::Insert(_) => unreachable!("inserts returned above"),
+    };
+    if !crate::model::filter::passes(&doc, filter) {
+        return (Some(0), before.clone());
+    }
+    match write {
+        Write::Update { update, .. } => match crate::model::update::apply_owned(doc, update, now) {
+            Ok(doc) => (Some(1), State::Doc(Arc::new(encode(&doc)))),
+            // The server refuses it too, most likely; the answer will tell.
+            Err(_) => (None, State::Unknown),
+        },
+        Write::Replace { replacement, .. } => {
+            let mut out = Document::new();
+            out.insert("_id", doc.get("_id").cloned().unwrap_or(Bson::Null));
+            out.extend(replacement.iter().filter(|(k, _)| *k != "_id").map(|(k, v)| (k.clone(), v.clone())));
+            (Some(1), State::Doc(Arc::new(encode(&out))))
+        }
+        _ => (Some(1), State::Absent),
+    }
+}
+
+/// The journal's expected state for `state`, hashing as the model does.
+pub fn expect_of(state: &State, server_time_field: Option<&str>) -> Expect {
+    match state {
+        State::Unknown => Expect::Unknown,
+        State::Absent => Expect::Gone,
+        State::Doc(raw) => match Document::try_from(raw.as_ref().as_ref()) {
+            Ok(doc) => Expect::Exists(crate::journal::doc_hash(&doc, server_time_field)),
+            Err(_) => Expect::Unknown,
+        },
+    }
+}
+
 fn decode(raw: &RawDocument) -> Document {
-    Document::try_from(raw.as_ref()).expect("the model holds only documents it encoded")
+    Document::try_from(raw).expect("the model holds only documents it encoded")
 }
 
 fn encode(doc: &Document) -> RawDocumentBuf {

@@ -24,7 +24,14 @@ fn run(mix: &str, strategy: &str, delete: &str, shards: usize, n: usize) -> Vec<
         errors_shown: Default::default(),
     });
     let mut materializers: Vec<Materializer> = (0..shards)
-        .map(|s| Materializer::new(s, settings.clone(), ShardPlugins::start(&mut plugins, strategy, delete).unwrap()))
+        .map(|s| {
+            Materializer::new(
+                s,
+                settings.clone(),
+                ShardPlugins::start(&mut plugins, strategy, delete).unwrap(),
+                Default::default(),
+            )
+        })
         .collect();
     let removes = delete == "remove";
     let mut planner = Planner::new(PlannerConfig {

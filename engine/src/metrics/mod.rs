@@ -73,9 +73,27 @@ impl KindCounts {
     }
 }
 
+/// Ops sent more than once, and the time lost to a lost connection.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+pub struct Retries {
+    /// Ops sent again because an ordered batch stopped at an earlier op's error.
+    pub after_error: u64,
+    /// Ops sent again after a lost connection, because their documents showed they
+    /// had not applied.
+    pub after_reconnect: u64,
+    /// Of those, the ops whose documents could not show whether they had applied
+    /// (journaled as `retried`: their change events may show twice).
+    pub ambiguous: u64,
+    /// Seconds from losing the connection to reading the documents back.
+    pub disconnected_s: f64,
+    /// Seconds of that spent waiting before a reconnection attempt.
+    pub backoff_s: f64,
+}
+
 struct State {
     kinds: BTreeMap<OpKind, KindCounts>,
-    /// Batch round-trip times in microseconds.
+    retries: Retries,
+    /// Batch times in microseconds, from the first attempt to the last op settled.
     latency: Histogram<u64>,
     interval_acked: BTreeMap<OpKind, u64>,
     interval_latency: Histogram<u64>,
@@ -91,6 +109,7 @@ impl Default for Metrics {
         Metrics {
             state: Mutex::new(State {
                 kinds: BTreeMap::new(),
+                retries: Retries::default(),
                 latency: histogram(),
                 interval_acked: BTreeMap::new(),
                 interval_latency: histogram(),
@@ -151,6 +170,30 @@ impl Metrics {
             let _ = s.latency.record(us);
             let _ = s.interval_latency.record(us);
         }
+    }
+
+    /// Ops sent again after an earlier op's error.
+    pub fn record_resent_after_error(&self, ops: u64) {
+        self.state().retries.after_error += ops;
+    }
+
+    /// Ops sent again after a lost connection, `ambiguous` of them of unknown fate.
+    pub fn record_resent(&self, ops: u64, ambiguous: u64) {
+        let mut s = self.state();
+        s.retries.after_reconnect += ops;
+        s.retries.ambiguous += ambiguous;
+    }
+
+    pub fn record_backoff(&self, waited: Duration) {
+        self.state().retries.backoff_s += waited.as_secs_f64();
+    }
+
+    pub fn record_disconnected(&self, lost: Duration) {
+        self.state().retries.disconnected_s += lost.as_secs_f64();
+    }
+
+    pub fn retries(&self) -> Retries {
+        self.state().retries.clone()
     }
 
     pub fn totals(&self) -> BTreeMap<OpKind, KindCounts> {

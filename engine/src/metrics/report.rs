@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{KindCounts, Latency};
+use super::{KindCounts, Latency, Retries};
 use crate::plan::OpKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -51,6 +51,8 @@ pub struct Report {
     pub target_rate: Option<f64>,
     pub achieved_rate: f64,
     pub ops: BTreeMap<OpKind, KindCounts>,
+    /// The share of each kind the run was asked for (`--operation-ratios`).
+    pub requested_mix: BTreeMap<OpKind, f64>,
     /// Updates and deletes that found no target and were written as inserts.
     pub converted_to_insert: u64,
     /// Operations planned and given to a plugin that answered `skip`: never written.
@@ -60,6 +62,8 @@ pub struct Report {
     pub plugin_errors: BTreeMap<String, u64>,
     pub warmup_inserts: u64,
     pub latency: Latency,
+    /// Ops sent more than once, and the time a lost connection cost.
+    pub retries: Retries,
     /// The command line, password redacted.
     pub flags: Vec<String>,
 }
@@ -125,17 +129,84 @@ impl Report {
             let kinds: Vec<String> = self.plugin_errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
             out.push_str(&format!("  plugin errors {total} ({})\n", kinds.join(", ")));
         }
+        let r = &self.retries;
+        if r.after_error > 0 {
+            out.push_str(&format!("  sent again after an earlier op's error: {}\n", r.after_error));
+        }
+        if r.disconnected_s > 0.0 {
+            out.push_str(&format!(
+                "  disconnected {:.1}s (backoff {:.1}s); sent again after reading their documents back: {}{}\n",
+                r.disconnected_s,
+                r.backoff_s,
+                r.after_reconnect,
+                if r.ambiguous > 0 {
+                    format!(" ({} of unknown fate, journaled as retried)", r.ambiguous)
+                } else {
+                    String::new()
+                }
+            ));
+        }
         let l = &self.latency;
         out.push_str(&format!(
             "  batch latency p50 {:.1}ms p90 {:.1}ms p99 {:.1}ms max {:.1}ms over {} batches\n",
             l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.batches
         ));
+        if let Some(warning) = self.mix_warning() {
+            out.push_str(&format!("  warning: {warning}\n"));
+        }
         if let Some(e) = &self.failure {
             out.push_str(&format!("  error: {e}\n"));
         }
         out
     }
+
+    /// The achieved mix (operations written, by kind, after warm-up) when it is more
+    /// than [`MIX_TOLERANCE`] off the requested one, over enough operations to tell.
+    pub fn mix_warning(&self) -> Option<String> {
+        let written = |k: &OpKind, c: &KindCounts| {
+            let n = c.attempted;
+            if *k == OpKind::Insert { n.saturating_sub(self.warmup_inserts) } else { n }
+        };
+        let total: u64 = self.ops.iter().map(|(k, c)| written(k, c)).sum();
+        let planned = total + self.skipped.values().sum::<u64>() + self.plugin_errors.values().sum::<u64>();
+        if total == 0 || planned < MIX_MIN_OPS || self.requested_mix.is_empty() {
+            return None;
+        }
+        let achieved: BTreeMap<OpKind, f64> =
+            self.ops.iter().map(|(k, c)| (*k, written(k, c) as f64 / total as f64)).collect();
+        let kinds: std::collections::BTreeSet<&OpKind> = achieved.keys().chain(self.requested_mix.keys()).collect();
+        let off = kinds.iter().any(|k| {
+            let (a, r) = (achieved.get(k).copied().unwrap_or(0.0), self.requested_mix.get(k).copied().unwrap_or(0.0));
+            (a - r).abs() > MIX_TOLERANCE
+        });
+        if !off {
+            return None;
+        }
+        let show = |m: &BTreeMap<OpKind, f64>| {
+            m.iter().map(|(k, share)| format!("{} {:.0}%", k.name(), share * 100.0)).collect::<Vec<_>>().join(", ")
+        };
+        let mut why = Vec::new();
+        if !self.skipped.is_empty() || !self.plugin_errors.is_empty() {
+            why.push("operations skipped by a plugin");
+        }
+        if self.converted_to_insert > 0 {
+            why.push("updates and deletes that found no target and were inserts");
+        }
+        Some(format!(
+            "the achieved mix ({}) is more than {:.0} points off the requested one ({}){}",
+            show(&achieved),
+            MIX_TOLERANCE * 100.0,
+            show(&self.requested_mix),
+            if why.is_empty() { String::new() } else { format!(": {}", why.join(", ")) }
+        ))
+    }
 }
+
+/// How far (as a share) the achieved mix may drift from the requested one unremarked.
+const MIX_TOLERANCE: f64 = 0.05;
+
+/// Planned operations below which the mix is not judged: chance alone moves small runs.
+const MIX_MIN_OPS: u64 = 1000;
 
 /// A run error as the JSON report writes it: its message.
 fn as_text<S: serde::Serializer>(

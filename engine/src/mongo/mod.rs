@@ -1,5 +1,8 @@
 //! MongoDB connection handling: connection strings, write concerns, redaction.
 
+pub mod client_api;
+pub mod recovery;
+pub mod reply;
 pub mod targets;
 pub mod writer;
 
@@ -51,6 +54,10 @@ pub async fn connect(uri: &str, db: Option<&str>) -> Result<(Client, String), Co
     options.app_name.get_or_insert_with(|| "forge".into());
     options.server_selection_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
     options.connect_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
+    // forge retries writes itself, exactly (see writer.rs): a driver retry of a batch
+    // whose first attempt applied would apply it twice on a server without
+    // retryable-write support. A connection string that asks for them keeps them.
+    options.retry_writes.get_or_insert(false);
     let db = db.map(str::to_string).or_else(|| options.default_database.clone()).unwrap_or_else(|| "forge".into());
     let client = Client::with_options(options).map_err(invalid)?;
     client.database("admin").run_command(bson::doc! { "ping": 1 }).await.map_err(|e| {

@@ -1,28 +1,40 @@
-//! A writer: takes planned operations from its queue, batches them (flushing when full
-//! or after `--max-batch-delay`), and writes each batch as one ordered bulk write,
-//! retrying batches lost to connection errors. It reports every operation's fate to
-//! the metrics from the server's answer.
+//! A writer: takes its shard's materialized operations from its queue, batches them
+//! (flushing when full or after `--max-batch-delay`), and writes each batch as one
+//! ordered attempt, op by op accounted from the server's answer:
 //!
-//! Each writer owns a share of the `_id`s (operations are routed by `_id`), and writes
-//! its batches one after another, so operations on one `_id` reach the server in the
-//! order they were planned.
+//! - an op the server refused is recorded with its code, and the model learns that
+//!   its document kept its state ([`Corrections`]); the ops an ordered batch did not
+//!   execute after it are sent again at once;
+//! - when the connection is lost, the batch's documents are read back once the server
+//!   answers again, and compared with each op's predicted before and after states:
+//!   only the ops that did not apply are sent again ([`recovery`]), so no `$inc`
+//!   applies twice and no insert and delete pair replays.
+//!
+//! Each writer owns a share of the `_id`s (operations are routed by `_id`) and settles
+//! its batches one after another, so operations on one `_id` reach the server, and the
+//! journal, in the order they were planned.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bson::{Document, RawDocumentBuf};
+use bson::{Document, RawDocumentBuf, doc};
+use futures_util::TryStreamExt;
 use mongodb::error::{Error as DbError, ErrorKind, RETRYABLE_WRITE_ERROR};
-use mongodb::options::{DeleteOneModel, InsertOneModel, ReplaceOneModel, UpdateOneModel, WriteConcern, WriteModel};
-use mongodb::results::VerboseBulkWriteResult;
+use mongodb::options::WriteConcern;
 use mongodb::{Client, Collection};
 use tokio::sync::mpsc;
 
-use crate::journal::{Entry, JournalWriter, encode_expect};
+use super::recovery::{self, Fate};
+use super::reply::Reply;
+use crate::journal::{Entry, JournalWriter, doc_hash, encode_expect};
+use crate::materialize::Corrections;
+use crate::materialize::model::{Expect, expect_of, transition};
 use crate::metrics::{Metrics, Outcome};
-use crate::plan::{OpPlan, Write};
+use crate::plan::{Change, IdKey, OpPlan, State, Write};
 
-/// MongoDB's duplicate key error: on a retried batch, the insert already happened.
-const DUPLICATE_KEY: i32 = 11000;
+/// MongoDB's duplicate key error: an insert whose `_id` exists.
+const DUPLICATE_KEY: &str = "11000";
 
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -30,6 +42,7 @@ pub struct WriterConfig {
     pub max_batch_delay: Duration,
     pub ordered: bool,
     pub write_concern: Option<WriteConcern>,
+    /// Reconnection attempts per batch before the run stops.
     pub max_retries: u32,
 }
 
@@ -39,13 +52,17 @@ pub struct Writer {
     pub config: Arc<WriterConfig>,
     pub metrics: Arc<Metrics>,
     pub journal: Option<Arc<JournalWriter>>,
+    /// What the server showed this shard's model got wrong (shared with its materializer).
+    pub corrections: Arc<Corrections>,
+    /// The top-level field left out of content hashes (the tombstone time).
+    pub server_time_field: Option<String>,
 }
 
 /// Why a writer stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    /// A batch could not be written, even after `retries` retries.
-    #[error("writing a batch of {ops} failed{}: {}", after_retries(*.retries), super::one_line(&.source.kind.to_string()))]
+    /// Ops of a batch could not be written, even after `retries` reconnections.
+    #[error("writing a batch failed{}, {ops} operations of unknown fate: {}", after_retries(*.retries), super::one_line(&.source.kind.to_string()))]
     Batch {
         ops: usize,
         retries: u32,
@@ -60,10 +77,17 @@ fn after_retries(retries: u32) -> String {
     if retries > 0 { format!(" after {retries} retries") } else { String::new() }
 }
 
+/// The ops of a batch still to settle, with whether each was sent again after an
+/// attempt whose fate could not be told.
+struct Pending {
+    ops: Vec<OpPlan>,
+    retried: Vec<bool>,
+}
+
 impl Writer {
     /// Writes everything that arrives on `queue` until it closes. Returns early, with
-    /// the reason, when a batch cannot be written (its operations are then reported as
-    /// unknown, and the queue is drained and counted as never attempted by the caller).
+    /// the reason, when a batch cannot be written (its ops of unknown fate are reported
+    /// as unknown; the caller counts what is left in the queue as never attempted).
     pub async fn run(self, mut queue: mpsc::Receiver<OpPlan>) -> Result<(), WriteError> {
         let size = self.config.batch_size;
         loop {
@@ -84,250 +108,287 @@ impl Writer {
         }
     }
 
-    /// Writes a batch, retrying it after connection errors. A retried ordered batch
-    /// can stop at a duplicate key that its own lost attempt caused; the rest of the
-    /// batch is then sent again from there.
+    /// Writes a batch until every op is settled: refused ops are recorded and the ops
+    /// an ordered batch skipped after them sent again; after a lost connection, the
+    /// ops that did not apply are sent again. Latency counts from the first attempt.
     async fn write(&self, batch: Vec<OpPlan>) -> Result<(), WriteError> {
-        let mut done = 0;
-        let mut attempt = 0;
-        while done < batch.len() {
-            let ops = &batch[done..];
-            let started = Instant::now();
-            let result = self.send(ops).await;
-            let round_trip = started.elapsed();
-            let retried = attempt > 0;
-            let (outcomes, resume_at) = match result {
-                Ok(outcomes) => (outcomes, None),
-                Err(e) if is_transient(&e) && attempt < self.config.max_retries => {
-                    attempt += 1;
-                    let backoff = Duration::from_millis(100u64 << attempt.min(6)).min(Duration::from_secs(5));
-                    tracing::warn!(
-                        "batch of {} failed ({}); retry {attempt}/{} in {:.1}s",
-                        ops.len(),
-                        super::one_line(&e.kind.to_string()),
-                        self.config.max_retries,
-                        backoff.as_secs_f64()
-                    );
-                    tokio::time::sleep(backoff).await;
-                    continue;
-                }
-                Err(e) => match self.partial_outcomes(&e, ops, retried) {
-                    Some(partial) => partial,
-                    None => {
-                        let unknown: Vec<_> = ops.iter().map(|op| (op.kind, Outcome::Unknown)).collect();
-                        self.metrics.record_batch(&unknown, None);
-                        return Err(WriteError::Batch { ops: ops.len(), retries: attempt, source: e });
-                    }
-                },
-            };
-            let settled = resume_at.unwrap_or(ops.len());
-            self.record(&ops[..settled], &outcomes[..settled], retried, round_trip)?;
-            done += settled;
-        }
-        Ok(())
+        let started = Instant::now();
+        let written = self.write_from(batch).await;
+        self.metrics.record_batch(&[], Some(started.elapsed()));
+        written
     }
 
-    /// One attempt at writing `ops`: insertMany for inserts, else one client bulkWrite.
-    async fn send(&self, ops: &[OpPlan]) -> Result<Vec<Outcome>, DbError> {
-        let raws: Vec<&RawDocumentBuf> =
-            ops.iter().filter_map(|op| if let Write::Insert(d) = &op.write { Some(&**d) } else { None }).collect();
-        let outcomes = if raws.len() == ops.len() {
-            self.insert_many(self.coll.clone_with_type::<RawDocumentBuf>(), &raws).await?
-        } else {
-            self.bulk(self.models(ops)).await?
-        };
-        let unacknowledged = self.config.write_concern.as_ref().is_some_and(super::is_unacknowledged);
-        Ok(if unacknowledged { vec![Outcome::Unacknowledged; outcomes.len()] } else { outcomes })
-    }
-
-    /// Journals and counts settled operations.
-    fn record(
-        &self,
-        ops: &[OpPlan],
-        outcomes: &[Outcome],
-        retried: bool,
-        round_trip: Duration,
-    ) -> Result<(), WriteError> {
-        if let Some(journal) = &self.journal {
-            journal.append(&journal_entries(ops, outcomes, retried)).map_err(WriteError::Journal)?;
-        }
-        let paired: Vec<_> = ops.iter().map(|op| op.kind).zip(outcomes.iter().cloned()).collect();
-        self.metrics.record_batch(&paired, Some(round_trip));
-        Ok(())
-    }
-
-    fn models(&self, batch: &[OpPlan]) -> Vec<WriteModel> {
-        let ns = self.coll.namespace();
-        batch
-            .iter()
-            .map(|op| match &op.write {
-                Write::Insert(raw) => InsertOneModel::builder()
-                    .namespace(ns.clone())
-                    .document(Document::try_from(raw.as_ref()).expect("forge serialised it"))
-                    .build()
-                    .into(),
-                Write::Update { filter, update } => UpdateOneModel::builder()
-                    .namespace(ns.clone())
-                    .filter(filter.clone())
-                    .update(update.clone())
-                    .build()
-                    .into(),
-                Write::Replace { filter, replacement } => ReplaceOneModel::builder()
-                    .namespace(ns.clone())
-                    .filter(filter.clone())
-                    .replacement(replacement.clone())
-                    .build()
-                    .into(),
-                Write::Delete { filter } => {
-                    DeleteOneModel::builder().namespace(ns.clone()).filter(filter.clone()).build().into()
-                }
-            })
-            .collect()
-    }
-
-    async fn insert_many<T>(&self, coll: Collection<T>, docs: &[&T]) -> Result<Vec<Outcome>, DbError>
-    where
-        T: serde::Serialize + Send + Sync,
-    {
-        let mut action = coll.insert_many(docs.iter().copied()).ordered(self.config.ordered);
-        if let Some(wc) = &self.config.write_concern {
-            action = action.write_concern(wc.clone());
-        }
-        action.await?;
-        Ok(docs.iter().map(|_| Outcome::Acked { matched: 1, modified: 0 }).collect())
-    }
-
-    async fn bulk(&self, models: Vec<WriteModel>) -> Result<Vec<Outcome>, DbError> {
-        let n = models.len();
-        if self.config.write_concern.as_ref().is_some_and(super::is_unacknowledged) {
-            // The server returns no per-operation results without acknowledgement.
-            let action = self.client.bulk_write(models).ordered(self.config.ordered);
-            action.write_concern(self.config.write_concern.clone().expect("checked")).await?;
-            return Ok(vec![Outcome::Unacknowledged; n]);
-        }
-        let mut action = self.client.bulk_write(models).ordered(self.config.ordered).verbose_results();
-        if let Some(wc) = &self.config.write_concern {
-            action = action.write_concern(wc.clone());
-        }
-        let result = action.await?;
-        Ok(verbose_outcomes(&result, n))
-    }
-
-    /// Per-operation outcomes of a batch the server partly refused, or `None` when the
-    /// error says nothing about individual operations. The index returned is where to
-    /// resume when an ordered batch stopped only at an insert its lost first attempt
-    /// had already made.
-    fn partial_outcomes(&self, e: &DbError, batch: &[OpPlan], retried: bool) -> Option<(Vec<Outcome>, Option<usize>)> {
+    async fn write_from(&self, batch: Vec<OpPlan>) -> Result<(), WriteError> {
         let n = batch.len();
-        let (errors, mut outcomes): (Vec<Refused>, Vec<Outcome>) = match &*e.kind {
-            ErrorKind::InsertMany(ime) => {
-                let errors = ime
-                    .write_errors
-                    .as_ref()?
-                    .iter()
-                    .map(|we| Refused { index: we.index, code: we.code, name: we.code_name.clone() })
-                    .collect();
-                (errors, vec![Outcome::Acked { matched: 1, modified: 0 }; n])
-            }
-            ErrorKind::BulkWrite(bwe) => {
-                if bwe.write_errors.is_empty() {
-                    return None;
+        let mut pending = Pending { ops: batch, retried: vec![false; n] };
+        let mut retries = 0;
+        while !pending.ops.is_empty() {
+            self.predict(&mut pending.ops);
+            let reply = self.send(&pending.ops).await;
+            let mut again = Vec::new();
+            let mut unknown = Vec::new();
+            let mut settled = Vec::new();
+            for (i, outcome) in reply.outcomes.into_iter().enumerate() {
+                match outcome {
+                    Some(Outcome::NotExecuted) => again.push(i),
+                    Some(outcome) => settled.push((i, outcome, reply.inferred.contains(&i))),
+                    None => unknown.push(i),
                 }
-                let errors = bwe
-                    .write_errors
-                    .iter()
-                    .map(|(i, we)| Refused { index: *i, code: we.code, name: we.code_name.clone() })
-                    .collect();
-                let outcomes = match &bwe.partial_result {
-                    Some(mongodb::error::PartialBulkWriteResult::Verbose(v)) => verbose_outcomes(v, n),
-                    _ => vec![Outcome::Unknown; n],
+            }
+            if let Some(error) = reply.lost {
+                if !is_transient(&error) || retries >= self.config.max_retries {
+                    settled.extend(unknown.iter().map(|&i| (i, Outcome::Unknown, false)));
+                    self.settle(&mut pending, &settled)?;
+                    return Err(WriteError::Batch { ops: unknown.len(), retries, source: error });
+                }
+                let fates = self.recover(&pending, &unknown, error, &mut retries).await;
+                let fates = match fates {
+                    Ok(fates) => fates,
+                    Err(e) => {
+                        settled.extend(unknown.iter().map(|&i| (i, Outcome::Unknown, false)));
+                        self.settle(&mut pending, &settled)?;
+                        return Err(e);
+                    }
                 };
-                (errors, outcomes)
-            }
-            _ => return None,
-        };
-        let first_error = errors.iter().map(|r| r.index).min();
-        let mut resume_at = None;
-        for r in &errors {
-            let already_applied =
-                retried && r.code == DUPLICATE_KEY && matches!(batch[r.index].write, Write::Insert(_));
-            outcomes[r.index] = if already_applied {
-                if self.config.ordered && Some(r.index) == first_error {
-                    resume_at = Some(r.index + 1);
+                for (&i, fate) in unknown.iter().zip(fates) {
+                    let op = &pending.ops[i];
+                    match fate {
+                        Fate::Applied => {
+                            let (matched, modified) = (op.change.matched.unwrap_or(1), op.change.modified.unwrap_or(0));
+                            settled.push((i, Outcome::Acked { matched, modified }, false));
+                        }
+                        Fate::NotApplied => again.push(i),
+                        Fate::Ambiguous => {
+                            pending.retried[i] = true;
+                            again.push(i);
+                        }
+                        Fate::Unexplained => settled.push((i, Outcome::Unknown, false)),
+                    }
                 }
-                Outcome::Acked { matched: 1, modified: 0 }
-            } else {
-                Outcome::Failed(r.name.as_ref().map_or_else(|| r.code.to_string(), |name| format!("{} {name}", r.code)))
-            };
+                self.metrics.record_resent(again.len() as u64, fates_ambiguous(&pending, &again));
+            } else if !again.is_empty() {
+                self.metrics.record_resent_after_error(again.len() as u64);
+            }
+            settled.sort_by_key(|s| s.0);
+            self.settle(&mut pending, &settled)?;
+            again.sort_unstable();
+            pending = keep(pending, &again);
         }
-        if self.config.ordered
-            && let Some(first) = first_error
-        {
-            // An ordered batch stops at its first error: later operations never ran.
-            outcomes.iter_mut().skip(first + 1).for_each(|o| *o = Outcome::NotExecuted);
+        Ok(())
+    }
+
+    /// One attempt at `ops`.
+    async fn send(&self, ops: &[OpPlan]) -> Reply {
+        let wc = self.config.write_concern.as_ref();
+        super::client_api::send(&self.client, &self.coll, ops, self.config.ordered, wc).await
+    }
+
+    /// Predicts again the ops whose target a correction says the model got wrong.
+    fn predict(&self, ops: &mut [OpPlan]) {
+        if self.corrections.is_empty() {
+            return;
         }
-        Some((outcomes, resume_at))
+        let mut states: HashMap<IdKey, State> = HashMap::new();
+        for op in ops {
+            let key = IdKey::of(&op.id);
+            let Some(before) = states.get(&key).cloned().or_else(|| self.corrections.get(&op.id)) else { continue };
+            self.repredict(op, before);
+            states.insert(key, op.change.after.clone());
+        }
+    }
+
+    /// `op`'s change and expectation as from `before`.
+    fn repredict(&self, op: &mut OpPlan, before: State) {
+        let (matched, after) = transition(&op.write, &before, bson::DateTime::now());
+        let change = Change::new(before, after, matched);
+        op.change = match op.write {
+            Write::Insert(_) | Write::Delete { .. } => Change { modified: Some(0), ..change },
+            _ => change,
+        };
+        if let Some(expect) = &mut op.expect {
+            // A document the model never vouched for stays unvouched.
+            if expect.state != Expect::Unknown {
+                expect.state = expect_of(&op.change.after, self.server_time_field.as_deref());
+            }
+            expect.matched = matched;
+        }
+    }
+
+    /// Records settled ops in batch order: corrections, journal, counts.
+    fn settle(&self, pending: &mut Pending, settled: &[(usize, Outcome, bool)]) -> Result<(), WriteError> {
+        if settled.is_empty() {
+            return Ok(());
+        }
+        let mut entries = Vec::new();
+        let mut counted = Vec::with_capacity(settled.len());
+        let now = bson::DateTime::now().timestamp_millis();
+        for (i, outcome, inferred) in settled {
+            let op = &mut pending.ops[*i];
+            // An earlier op of this attempt may have failed: this one ran from its state.
+            if let Some(state) = self.corrections.get(&op.id)
+                && !state.same_as(&op.change.before)
+            {
+                self.repredict(op, state);
+            }
+            let exact = self.learn(op, outcome, *inferred);
+            if let Some(entry) = journal_entry(op, outcome, exact, pending.retried[*i], now) {
+                entries.push(entry);
+            }
+            counted.push((op.kind, outcome.clone()));
+        }
+        if let Some(journal) = &self.journal {
+            journal.append(&entries).map_err(WriteError::Journal)?;
+        }
+        self.metrics.record_batch(&counted, None);
+        Ok(())
+    }
+
+    /// Corrects the model from the server's answer for `op`; false when the answer
+    /// leaves its document's state unknown.
+    fn learn(&self, op: &OpPlan, outcome: &Outcome, inferred: bool) -> bool {
+        let corrected = |state: State| self.corrections.set(&op.id, op.index, state);
+        match outcome {
+            Outcome::Acked { matched, .. } | Outcome::WriteConcernFailed { matched, .. } => {
+                let as_predicted = !inferred && op.change.matched.is_none_or(|m| m == *matched);
+                if !as_predicted {
+                    corrected(State::Unknown);
+                } else if self.corrections.get(&op.id).is_some() {
+                    corrected(op.change.after.clone());
+                }
+                as_predicted
+            }
+            Outcome::Failed(code) => {
+                // A refused insert whose `_id` exists leaves a document forge did not write.
+                let duplicate = matches!(op.write, Write::Insert(_)) && code.starts_with(DUPLICATE_KEY);
+                corrected(if duplicate { State::Unknown } else { op.change.before.clone() });
+                true
+            }
+            Outcome::Unknown => {
+                corrected(State::Unknown);
+                false
+            }
+            Outcome::NotExecuted | Outcome::Unacknowledged | Outcome::NotSent => true,
+        }
+    }
+
+    /// After a lost connection: waits for the server (with backoff, counting the
+    /// reconnections against `--max-retries`), reads the documents of the ops in
+    /// `unknown` back, and tells which of those ops applied.
+    async fn recover(
+        &self,
+        pending: &Pending,
+        unknown: &[usize],
+        mut error: DbError,
+        retries: &mut u32,
+    ) -> Result<Vec<Fate>, WriteError> {
+        let lost_at = Instant::now();
+        loop {
+            *retries += 1;
+            let backoff = Duration::from_millis(100u64 << (*retries).min(6)).min(Duration::from_secs(5));
+            tracing::warn!(
+                "connection lost writing {} operations ({}); reading their documents back in {:.1}s (retry {}/{})",
+                unknown.len(),
+                super::one_line(&error.kind.to_string()),
+                backoff.as_secs_f64(),
+                retries,
+                self.config.max_retries
+            );
+            tokio::time::sleep(backoff).await;
+            self.metrics.record_backoff(backoff);
+            match self.read_back(pending, unknown).await {
+                Ok(current) => {
+                    self.metrics.record_disconnected(lost_at.elapsed());
+                    return Ok(self.fates(pending, unknown, &current));
+                }
+                Err(e) if is_transient(&e) && *retries < self.config.max_retries => error = e,
+                Err(e) => {
+                    self.metrics.record_disconnected(lost_at.elapsed());
+                    return Err(WriteError::Batch { ops: unknown.len(), retries: *retries, source: e });
+                }
+            }
+        }
+    }
+
+    /// The documents the ops in `unknown` target, as the server holds them now.
+    async fn read_back(&self, pending: &Pending, unknown: &[usize]) -> Result<HashMap<IdKey, RawDocumentBuf>, DbError> {
+        let mut ids: Vec<bson::Bson> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for &i in unknown {
+            let id = &pending.ops[i].id;
+            if seen.insert(IdKey::of(id)) {
+                ids.push(id.clone());
+            }
+        }
+        let coll = self.coll.clone_with_type::<RawDocumentBuf>();
+        let docs: Vec<RawDocumentBuf> = coll.find(doc! { "_id": { "$in": ids } }).await?.try_collect().await?;
+        Ok(docs
+            .into_iter()
+            .filter_map(|d| {
+                let id = bson::Bson::try_from(d.get("_id").ok().flatten()?).ok()?;
+                Some((IdKey::of(&id), d))
+            })
+            .collect())
+    }
+
+    fn fates(&self, pending: &Pending, unknown: &[usize], current: &HashMap<IdKey, RawDocumentBuf>) -> Vec<Fate> {
+        let ops: Vec<&OpPlan> = unknown.iter().map(|&i| &pending.ops[i]).collect();
+        let targets: Vec<IdKey> = ops.iter().map(|op| IdKey::of(&op.id)).collect();
+        let befores: Vec<&State> = ops.iter().map(|op| &op.change.before).collect();
+        let afters: Vec<&State> = ops.iter().map(|op| &op.change.after).collect();
+        let exclude = self.server_time_field.as_deref();
+        let hash = |raw: &RawDocumentBuf| Document::try_from(raw.as_ref()).map(|d| doc_hash(&d, exclude)).ok();
+        recovery::fates(&targets, &befores, &afters, self.config.ordered, |key, state| match state {
+            State::Unknown => true,
+            State::Absent => !current.contains_key(key),
+            State::Doc(want) => current.get(key).is_some_and(|have| {
+                have.as_bytes() == want.as_bytes() || (hash(have).is_some() && hash(have) == hash(want))
+            }),
+        })
     }
 }
 
-/// Journal lines for the acknowledged operations of a batch.
-fn journal_entries(batch: &[OpPlan], outcomes: &[Outcome], retried: bool) -> Vec<Entry> {
-    let now = bson::DateTime::now().timestamp_millis();
-    batch
-        .iter()
-        .zip(outcomes)
-        .filter_map(|(op, outcome)| {
-            let Outcome::Acked { matched, modified } = outcome else { return None };
-            let expect = op.expect.as_ref();
-            // A retried write may find its own first attempt already applied (forge's
-            // retry, or the driver's own retry of a write it lost): the delete then
-            // matches nothing, yet the document is gone as planned. A delete leaves
-            // its document gone either way, so its plan is the truth.
-            let is_delete = matches!(op.write, Write::Delete { .. });
-            let matched = match expect.and_then(|e| e.matched) {
-                Some(planned) if (retried || is_delete) && *matched == 0 && planned > 0 => planned,
-                _ => *matched,
-            };
-            Some(Entry {
-                seq: op.index,
-                kind: op.kind.name().to_string(),
-                write: op.write.name().to_string(),
-                id: op.id.clone().into_canonical_extjson(),
-                acked_at_ms: now,
-                matched,
-                modified: *modified,
-                expect: expect.and_then(|e| encode_expect(&e.state)),
-                retried,
-                write_concern_failed: false,
-            })
-        })
-        .collect()
+/// How many of the ops to send again are sent because their fate was ambiguous.
+fn fates_ambiguous(pending: &Pending, again: &[usize]) -> u64 {
+    again.iter().filter(|&&i| pending.retried[i]).count() as u64
 }
 
-/// One operation the server refused, by its index in the batch.
-struct Refused {
-    index: usize,
-    code: i32,
-    name: Option<String>,
+/// The ops at `keep` (ascending), in order.
+fn keep(pending: Pending, keep: &[usize]) -> Pending {
+    let mut wanted = keep.iter().peekable();
+    let mut out = Pending { ops: Vec::with_capacity(keep.len()), retried: Vec::with_capacity(keep.len()) };
+    for (i, (op, retried)) in pending.ops.into_iter().zip(pending.retried).enumerate() {
+        if wanted.peek() == Some(&&i) {
+            wanted.next();
+            out.ops.push(op);
+            out.retried.push(retried);
+        }
+    }
+    out
 }
 
-fn verbose_outcomes(result: &VerboseBulkWriteResult, n: usize) -> Vec<Outcome> {
-    (0..n)
-        .map(|i| {
-            if result.insert_results.contains_key(&i) {
-                Outcome::Acked { matched: 1, modified: 0 }
-            } else if let Some(u) = result.update_results.get(&i) {
-                Outcome::Acked { matched: u.matched_count, modified: u.modified_count }
-            } else if let Some(d) = result.delete_results.get(&i) {
-                Outcome::Acked { matched: d.deleted_count, modified: 0 }
-            } else {
-                Outcome::Unknown
-            }
-        })
-        .collect()
+/// The journal line of an op the server applied; `exact`: its predicted state holds.
+fn journal_entry(op: &OpPlan, outcome: &Outcome, exact: bool, retried: bool, now: i64) -> Option<Entry> {
+    let (matched, modified, write_concern_failed) = match outcome {
+        Outcome::Acked { matched, modified } => (*matched, *modified, false),
+        Outcome::WriteConcernFailed { matched, modified } => (*matched, *modified, true),
+        _ => return None,
+    };
+    let expect = op.expect.as_ref().filter(|_| exact);
+    Some(Entry {
+        seq: op.index,
+        kind: op.kind.name().to_string(),
+        write: op.write.name().to_string(),
+        id: op.id.clone().into_canonical_extjson(),
+        acked_at_ms: now,
+        matched,
+        modified,
+        expect: expect.and_then(|e| encode_expect(&e.state)),
+        retried,
+        write_concern_failed,
+    })
 }
 
-/// Errors worth retrying the batch for: the connection, not the operations, failed.
+/// Errors worth reconnecting for: the connection, not the operations, failed.
 fn is_transient(e: &DbError) -> bool {
     matches!(*e.kind, ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } | ErrorKind::ServerSelection { .. })
         || e.contains_label(RETRYABLE_WRITE_ERROR)

@@ -10,4 +10,10 @@ pub enum PlanError {
     Plugin(#[from] PluginError),
     #[error(transparent)]
     Targets(#[from] TargetsError),
+    /// A shard skipped this many operations in a row: its plugin writes nothing.
+    #[error(
+        "plugin '{plugin}' skipped {skips} operations in a row (its `skip` answers or skipped failures): \
+         the run writes nothing; check its --plugin-arg and the schema, or choose another strategy"
+    )]
+    TooManySkips { plugin: String, skips: u64 },
 }

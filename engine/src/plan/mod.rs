@@ -163,6 +163,11 @@ impl Planner {
         self.shards
     }
 
+    /// The requested share of each kind.
+    pub fn mix(&self) -> Vec<(OpKind, f64)> {
+        self.selector.shares()
+    }
+
     pub fn delete_tracking(&self) -> DeleteTracking {
         self.tracking
     }

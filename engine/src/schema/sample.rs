@@ -40,11 +40,31 @@ fn object_schema(docs: &[&Document]) -> Value {
     json!({ "type": "object", "properties": properties, "required": required })
 }
 
-/// The schema of the values one field took (the first value's type decides).
+/// The schema of the values one field took: one type's, or when the field took
+/// several BSON types (null among them), a weighted `anyOf` of each type's, so that
+/// no single value decides (a strategy must not `$inc` a field that is sometimes null).
 fn value_schema(values: &[&Bson]) -> Value {
-    let Some(first) = values.iter().find(|v| !matches!(v, Bson::Null)) else { return json!({ "type": "null" }) };
-    let same: Vec<&Bson> =
-        values.iter().copied().filter(|v| std::mem::discriminant(*v) == std::mem::discriminant(*first)).collect();
+    let mut groups: Vec<Vec<&Bson>> = Vec::new();
+    for v in values {
+        match groups.iter_mut().find(|g| std::mem::discriminant(g[0]) == std::mem::discriminant(*v)) {
+            Some(group) => group.push(v),
+            None => groups.push(vec![v]),
+        }
+    }
+    match groups.len() {
+        0 => json!({ "type": "null" }),
+        1 => same_type_schema(&groups[0]),
+        _ => {
+            let weights: Vec<f64> = groups.iter().map(|g| g.len() as f64).collect();
+            let alternatives: Vec<Value> = groups.iter().map(|g| same_type_schema(g)).collect();
+            json!({ "anyOf": alternatives, "x-gen": { "weights": weights } })
+        }
+    }
+}
+
+/// The schema of values of one BSON type.
+fn same_type_schema(same: &[&Bson]) -> Value {
+    let first = same[0];
     let numbers: Vec<f64> = same
         .iter()
         .filter_map(|v| match v {
@@ -77,6 +97,7 @@ fn value_schema(values: &[&Bson]) -> Value {
         Bson::Int32(_) => range(json!({ "type": "integer", "x-gen": { "mongoType": "int" } })),
         Bson::Int64(_) => range(json!({ "type": "integer", "x-gen": { "mongoType": "long" } })),
         Bson::Double(_) => range(json!({ "type": "number" })),
+        Bson::Null => json!({ "type": "null" }),
         Bson::Decimal128(_) => json!({ "type": "string", "x-gen": { "mongoType": "decimal128" } }),
         Bson::Boolean(_) => json!({ "type": "boolean" }),
         Bson::ObjectId(_) => json!({ "type": "string", "x-gen": { "mongoType": "objectId" } }),
@@ -107,5 +128,23 @@ mod tests {
         assert_eq!(json["properties"]["a"]["properties"]["b"]["type"], "string");
         let schema = Schema::from_value(json).expect("the generator accepts it");
         assert!(schema.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_field_of_several_types_is_a_union_whatever_came_first() {
+        let docs = [
+            doc! { "_id": 1, "n": bson::Bson::Null },
+            doc! { "_id": 2, "n": 5 },
+            doc! { "_id": 3, "n": "five" },
+            doc! { "_id": 4, "n": 7 },
+        ];
+        let json = schema_from_samples(&docs);
+        let n = &json["properties"]["n"];
+        assert_eq!(n["anyOf"][0]["type"], "null");
+        assert_eq!(n["anyOf"][1]["x-gen"]["mongoType"], "int");
+        assert_eq!(n["anyOf"][1]["maximum"], 7.0);
+        assert_eq!(n["anyOf"][2]["type"], "string");
+        assert_eq!(n["x-gen"]["weights"], json!([1.0, 2.0, 1.0]));
+        Schema::from_value(json).expect("the generator accepts it");
     }
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
-pub use forge::{Forge, Output};
+pub use forge::{Forge, Output, Running};
 pub use report::{Ending, Kind, Report, ValidateReport, VerifyReport};
 
 /// The connection string of the shared test server.

@@ -17,6 +17,20 @@ pub struct Report {
     pub ops: BTreeMap<Kind, Counts>,
     /// Failed plugin calls by kind (timeout, trap, out-of-memory, bad-return, ...).
     pub plugin_errors: BTreeMap<String, u64>,
+    /// Ops sent more than once, and the time a lost connection cost.
+    pub retries: Retries,
+}
+
+/// The report's `retries`.
+#[derive(Debug, Deserialize)]
+pub struct Retries {
+    /// Ops sent again because an ordered batch stopped at an earlier op's error.
+    pub after_error: u64,
+    /// Ops sent again after a lost connection.
+    pub after_reconnect: u64,
+    /// Of those, the ops whose fate the documents could not tell.
+    pub ambiguous: u64,
+    pub disconnected_s: f64,
 }
 
 impl Report {
