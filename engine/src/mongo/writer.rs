@@ -137,16 +137,14 @@ impl Writer {
             }
             if let Some(error) = reply.lost {
                 if !is_transient(&error) || retries >= self.config.max_retries {
-                    settled.extend(unknown.iter().map(|&i| (i, Outcome::Unknown, false)));
-                    self.settle(&mut pending, &settled)?;
+                    self.give_up(&mut pending, settled, &unknown, &again)?;
                     return Err(WriteError::Batch { ops: unknown.len(), retries, source: error });
                 }
                 let fates = self.recover(&pending, &unknown, error, &mut retries).await;
                 let fates = match fates {
                     Ok(fates) => fates,
                     Err(e) => {
-                        settled.extend(unknown.iter().map(|&i| (i, Outcome::Unknown, false)));
-                        self.settle(&mut pending, &settled)?;
+                        self.give_up(&mut pending, settled, &unknown, &again)?;
                         return Err(e);
                     }
                 };
@@ -165,7 +163,7 @@ impl Writer {
                         Fate::Unexplained => settled.push((i, Outcome::Unknown, false)),
                     }
                 }
-                self.metrics.record_resent(again.len() as u64, fates_ambiguous(&pending, &again));
+                self.metrics.record_resent(again.len() as u64, ambiguous_among(&pending, &again));
             } else if !again.is_empty() {
                 self.metrics.record_resent_after_error(again.len() as u64);
             }
@@ -175,6 +173,21 @@ impl Writer {
             pending = keep(pending, &again);
         }
         Ok(())
+    }
+
+    /// Settles what is known when the batch cannot go on: the ops of unknown fate as
+    /// unknown, those never tried as not executed.
+    fn give_up(
+        &self,
+        pending: &mut Pending,
+        mut settled: Vec<(usize, Outcome, bool)>,
+        unknown: &[usize],
+        never_tried: &[usize],
+    ) -> Result<(), WriteError> {
+        settled.extend(unknown.iter().map(|&i| (i, Outcome::Unknown, false)));
+        settled.extend(never_tried.iter().map(|&i| (i, Outcome::NotExecuted, false)));
+        settled.sort_by_key(|s| s.0);
+        self.settle(pending, &settled)
     }
 
     /// One attempt at `ops`.
@@ -348,7 +361,7 @@ impl Writer {
 }
 
 /// How many of the ops to send again are sent because their fate was ambiguous.
-fn fates_ambiguous(pending: &Pending, again: &[usize]) -> u64 {
+fn ambiguous_among(pending: &Pending, again: &[usize]) -> u64 {
     again.iter().filter(|&&i| pending.retried[i]).count() as u64
 }
 
