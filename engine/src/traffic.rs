@@ -282,7 +282,10 @@ fn materialize(
     let mut unsent: Vec<(OpKind, Outcome)> = Vec::new();
     let mut bytes = 0usize;
     let mut failure = None;
-    'inputs: for input in inputs.into_iter().flatten() {
+    // Once the run is stopping (Ctrl-C, a failed shard), what is still queued is
+    // dropped: planned, never materialized nor sent.
+    let queued = inputs.into_iter().take_while(|_| !stop.load(Ordering::Relaxed));
+    'inputs: for input in queued.flatten() {
         let op = match materializer.materialize(input) {
             Ok(Some(op)) => op,
             Ok(None) => continue,

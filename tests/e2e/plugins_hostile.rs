@@ -177,7 +177,8 @@ fn a_plugin_that_skips_everything_ends_the_run_with_one_line_and_the_report() {
 fn a_mix_a_plugin_skews_is_called_out_and_ctrl_c_still_prints_the_report() {
     // One insert in a hundred: skips never run 10,000 in a row, so only Ctrl-C ends it.
     let (child, _dir) = skipping_run("insert:1,update:99", &[]);
-    std::thread::sleep(Duration::from_secs(4));
+    // Long enough, even on a loaded machine, to plan the 1,000 ops the mix is judged on.
+    std::thread::sleep(Duration::from_secs(6));
     child.signal(libc::SIGINT);
     let out = child.wait(Duration::from_secs(30));
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -160,3 +160,23 @@ fn verbose_outcomes(result: &VerboseBulkWriteResult, n: usize) -> Vec<Outcome> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: Outcome = INSERTED;
+
+    #[test]
+    fn an_ordered_batch_stops_at_its_first_refusal() {
+        let got = with_errors(vec![OK; 4], vec![(1, refused(11000, Some("DuplicateKey")))], true);
+        let failed = Outcome::Failed("11000 DuplicateKey".into());
+        assert_eq!(got, [OK, failed, Outcome::NotExecuted, Outcome::NotExecuted]);
+    }
+
+    #[test]
+    fn an_unordered_batch_goes_on_after_a_refusal() {
+        let got = with_errors(vec![OK; 3], vec![(1, refused(121, None))], false);
+        assert_eq!(got, [OK, Outcome::Failed("121".into()), OK]);
+    }
+}
