@@ -46,9 +46,9 @@ async fn a_connection_string_password_never_shows() {
     // Typed as is, unescaped: the driver refuses it, and the refusal says why.
     let uri = format!("mongodb://alice:horse/battery-staple@127.0.0.1:{port}/");
     let out = traffic("d", &journal, 10).uri(&uri).run_async().await;
+    nowhere("battery-staple", &out, Some(&journal));
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("invalid connection string") && out.stderr.contains("alice:***@"), "{}", out.stderr);
-    nowhere("battery-staple", &out, Some(&journal));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -63,12 +63,12 @@ async fn credentials_in_the_query_string_never_show() {
         let journal = dir.path().join("journal.ndjson");
         let uri = format!("mongodb://u:p-7c3b@127.0.0.1:{port}/?{query}{secret}");
         let out = traffic(&fresh_db("secret_query"), &journal, 10).uri(&uri).run_async().await;
+        nowhere(secret, &out, Some(&journal));
+        nowhere("p-7c3b", &out, Some(&journal));
         assert_ne!(out.code, 0, "{uri}: {}", out.stderr);
         // The message names the connection string, its secrets hidden.
         assert!(out.stderr.starts_with("error: ") && out.stderr.contains("127.0.0.1"), "{}", out.stderr);
         assert!(out.stderr.contains("=***"), "{}", out.stderr);
-        nowhere(secret, &out, Some(&journal));
-        nowhere("p-7c3b", &out, Some(&journal));
     }
 }
 
@@ -84,16 +84,16 @@ async fn a_secret_plugin_argument_never_shows() {
     let secret = "$s3cret-flag-81e0";
     let run = tombstones(traffic(&db, &journal, 100)).arg("--plugin-secret", format!("tombstone.flag={secret}"));
     let out = run.run_async().await;
+    nowhere(secret, &out, Some(&journal));
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("'***' cannot be a tombstone field"), "the refusal still reads: {}", out.stderr);
-    nowhere(secret, &out, Some(&journal));
 
     // Accepted: a whole run, its report recording the flag without its value.
     let secret = "deleted_by_4f9c";
     let run = tombstones(traffic(&db, &journal, 2000)).arg("--plugin-secret", format!("tombstone.flag={secret}"));
     let out = run.run_async().await.success();
-    assert!(out.report_text().unwrap().contains("tombstone.flag=***"), "{}", out.report_text().unwrap());
     nowhere(secret, &out, Some(&journal));
+    assert!(out.report_text().unwrap().contains("tombstone.flag=***"), "{}", out.report_text().unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -105,13 +105,13 @@ async fn a_plugin_argument_named_like_a_secret_never_shows() {
     let run = traffic(&db, &journal, 2000).arg("--operation-ratios", "insert:60,delete:40");
     let run = run.arg("--delete-behavior", "tombstone").arg("--plugin-arg", format!("tombstone.api_token={secret}"));
     let out = run.run_async().await.success();
-    assert!(out.report_text().unwrap().contains("tombstone.api_token=***"), "{}", out.report_text().unwrap());
     nowhere(secret, &out, Some(&journal));
+    assert!(out.report_text().unwrap().contains("tombstone.api_token=***"), "{}", out.report_text().unwrap());
 
     // Malformed, it is refused without being quoted.
     let run = Forge::generate().arg("--plugin-arg", format!("tombstone.password{secret}"));
     let out = run.arg("--output", "mongo").arg("--uri", "mongodb://127.0.0.1:1/").run_async().await;
+    assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "shows: {}", out.stderr);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("--plugin-arg '***': expected name.key=value"), "{}", out.stderr);
-    assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "{}", out.stderr);
 }

@@ -268,7 +268,7 @@ mod tests {
         for id in ids.into_iter().chain([Bson::Int64(3), Bson::Document(doc! { "a": 1 })]) {
             let mut state = FinalState::new(None);
             state.record(&entry("insert", id.clone(), 1, 0, Expect::Unknown));
-            assert_eq!(state.ids(), [id.clone()]);
+            assert_eq!(state.ids(), std::slice::from_ref(&id));
             assert_eq!(state.compare().finish().missing, [id]);
         }
     }
