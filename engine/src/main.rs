@@ -9,22 +9,24 @@ use forge::cli::{self, Cli};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Before anything is parsed or printed: every line written is scrubbed of them.
+    cli::secrets::init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version
-            let _ = e.print();
+            cli::secrets::print_out(&e.render().to_string());
             return ExitCode::SUCCESS;
         }
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
+            cli::secrets::print_err(&e.render().to_string());
             return ExitCode::from(2);
         }
         Err(e) => {
             // One line: clap's own first line names the flag and the problem.
             let rendered = e.render().to_string();
             let line = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: invalid arguments");
-            eprintln!("{line} (see --help)");
+            cli::secrets::print_err(&format!("{line} (see --help)\n"));
             return ExitCode::from(2);
         }
     };
@@ -32,7 +34,7 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            cli::secrets::print_err(&format!("error: {e}\n"));
             ExitCode::from(e.exit_code())
         }
     }

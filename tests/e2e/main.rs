@@ -18,6 +18,7 @@ mod plugin_cli;
 mod plugin_examples;
 mod plugins_hostile;
 mod rate_limit;
+mod secrets;
 mod server_roundtrip;
 mod stateful;
 mod traffic_run;

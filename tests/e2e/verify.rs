@@ -151,3 +151,69 @@ async fn the_change_stream_check_can_start_from_a_resume_token() {
     let out = check.run_async().await.success();
     assert!(out.stdout.contains("missing 0, duplicated 0, out of order 0 documents, unexpected 0"), "{}", out.stdout);
 }
+
+/// A journal's entries that changed a document: (`_id`, write, expected state).
+fn journal_writes(path: &Path) -> Vec<(Bson, String, Option<String>)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines = text.lines().skip(1).map(|l| serde_json::from_str::<Value>(l).unwrap());
+    lines
+        .filter(|e| e["m"].as_u64() > Some(0))
+        .map(|e| {
+            let id = Bson::try_from(e["id"].clone()).unwrap();
+            (id, e["w"].as_str().unwrap().to_string(), e["h"].as_str().map(str::to_string))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_collection_that_held_documents_only_the_journaled_ones_are_checked() {
+    let client = support::client().await;
+    let db = fresh_db("verify_pre");
+    let coll = client.database(&db).collection::<Document>("c");
+    let load = Forge::generate().output("mongo").db(&db).collection("c").quiet().seed(1).count(2000);
+    load.run_async().await.success();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("mutate.ndjson");
+    let run = Forge::mutate().db(&db).collection("c").quiet().count(300).seed(3).arg("--journal", &journal);
+    run.run_async().await.success();
+    let writes = journal_writes(&journal);
+    let touched: std::collections::HashSet<String> = writes.iter().map(|(id, ..)| id.to_string()).collect();
+    assert!(touched.len() > 100, "{} documents written", touched.len());
+
+    // A document the run never wrote, altered: not forge's to judge.
+    let all: Vec<Document> = coll.find(doc! {}).await.unwrap().try_collect().await.unwrap();
+    let untouched = all.iter().map(|d| d.get("_id").unwrap().clone()).find(|id| !touched.contains(&id.to_string()));
+    let untouched = untouched.expect("a document the run did not write");
+    coll.update_one(doc! { "_id": untouched.clone() }, doc! { "$set": { "status": "tampered" } }).await.unwrap();
+    let out = verify(&journal, server_uri()).db(&db).collection("c").report().run_async().await.success();
+    let says = format!("checked the {} documents the run wrote", touched.len());
+    assert!(out.stdout.contains(&says) && out.stdout.contains("everything matches"), "{}", out.stdout);
+    let report: Value = out.report();
+    assert_eq!(report["journaled_documents"], touched.len() as u64, "{report}");
+    assert_eq!(report["journaled_only"], true);
+    assert!(report["documents"].as_u64().unwrap() < touched.len() as u64, "deleted ones are not found: {report}");
+
+    // A document the run deleted, back again: that difference is the run's.
+    let (deleted, ..) = writes.iter().find(|(_, w, _)| w == "delete").expect("a delete");
+    coll.insert_one(doc! { "_id": deleted.clone(), "back": true }).await.unwrap();
+    let out = verify(&journal, server_uri()).db(&db).collection("c").report().run_async().await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let diff: VerifyReport = out.report();
+    assert_eq!((diff.extra, diff.missing.len(), diff.stale.len()), (vec![deleted.clone()], 0, 0));
+
+    // A run whose writes forge knows to the byte, into the same collection: a document
+    // it wrote, altered, is stale; the documents it did not write, altered or back from
+    // the dead, are not its business.
+    let journal = dir.path().join("generate.ndjson");
+    let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().count(500).seed(4);
+    let run = run.arg("--operation-ratios", "insert:60,update:30,delete:10").arg("--journal", &journal);
+    run.run_async().await.success();
+    let writes = journal_writes(&journal);
+    let once = |id: &Bson| writes.iter().filter(|(other, ..)| other == id).count() == 1;
+    let (inserted, ..) = writes.iter().find(|(id, w, h)| w == "insert" && h.is_some() && once(id)).unwrap();
+    coll.update_one(doc! { "_id": inserted.clone() }, doc! { "$set": { "status": "tampered" } }).await.unwrap();
+    let out = verify(&journal, server_uri()).db(&db).collection("c").report().run_async().await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let diff: VerifyReport = out.report();
+    assert_eq!((diff.stale, diff.missing.len(), diff.extra.len()), (vec![inserted.clone()], 0, 0), "{}", out.stdout);
+}

@@ -114,10 +114,17 @@ pub fn run(args: Args) -> Result<(), Error> {
         args.schema.clone()
     };
     let threads = args.threads.map_or_else(super::default_threads, usize::from);
-    println!("forge bench: {} documents per measurement, {threads} threads for the parallel run", args.count);
-    println!(
+    outln!("forge bench: {} documents per measurement, {threads} threads for the parallel run", args.count);
+    outln!(
         "{:<22} {:>10} {:>14} {:>14} {:>10} {:>14} {:>10} {:>8}",
-        "schema", "avg bytes", "build docs/s", "ndjson docs/s", "MB/s", "Nthr docs/s", "MB/s", "speedup"
+        "schema",
+        "avg bytes",
+        "build docs/s",
+        "ndjson docs/s",
+        "MB/s",
+        "Nthr docs/s",
+        "MB/s",
+        "speedup"
     );
     for spec in &schemas {
         let schema = Arc::new(super::load_schema(Some(spec))?);
@@ -136,7 +143,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         let single = measure(&job(1), args.count)?;
         let parallel = measure(&job(threads), args.count)?;
         let avg_bytes = single.mb_per_s * 1e6 / single.docs_per_s;
-        println!(
+        outln!(
             "{:<22} {:>10.0} {:>14.0} {:>14.0} {:>10.1} {:>14.0} {:>10.1} {:>7.2}x",
             spec,
             avg_bytes,
@@ -148,11 +155,11 @@ pub fn run(args: Args) -> Result<(), Error> {
             parallel.docs_per_s / single.docs_per_s
         );
     }
-    println!(
+    outln!(
         "build = raw BSON documents only (what inserts send); ndjson = generated and serialised as relaxed Extended JSON"
     );
     if let Some(rss) = peak_rss_mb() {
-        println!("peak RSS of this process: {rss:.1} MB");
+        outln!("peak RSS of this process: {rss:.1} MB");
     }
     if let Some(uri) = &args.uri {
         mongo_vs_driver(uri, &args)?;
@@ -263,19 +270,20 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
         // rounds, then take the median over rounds.
         let ratios: Vec<f64> = driver_rates.iter().zip(&forge_rates).map(|(d, f)| f / d).collect();
         let shown: Vec<String> = ratios.iter().map(|r| format!("{:.0}%", 100.0 * r)).collect();
-        println!(
+        outln!(
             "mongo: {} inserts of {spec} in batches of {}, one batch in flight, {ROUNDS} alternating rounds",
-            args.mongo_count, args.batch_size
+            args.mongo_count,
+            args.batch_size
         );
-        println!(
+        outln!(
             "  plain driver loop (insert_many, documents made beforehand): {:>9.0} docs/s (median)",
             median(driver_rates)
         );
-        println!(
+        outln!(
             "  forge generate --output mongo (generating as it goes):       {:>9.0} docs/s (median)",
             median(forge_rates)
         );
-        println!("  forge / driver, median of rounds: {:.1}% (rounds: {})", 100.0 * median(ratios), shown.join(", "));
+        outln!("  forge / driver, median of rounds: {:.1}% (rounds: {})", 100.0 * median(ratios), shown.join(", "));
         Ok(())
     })
 }

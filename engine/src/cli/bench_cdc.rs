@@ -43,11 +43,12 @@ pub fn run(bench: CdcBench) -> Result<(), Error> {
     workers.dedup();
     let runtime = super::traffic::runtime()?;
     if !bench.json {
-        println!(
+        outln!(
             "forge bench --cdc: {} ops of {MIX} on {} per case, current document passed, null sink",
-            bench.ops, bench.schema
+            bench.ops,
+            bench.schema
         );
-        println!("{:<12} {:>8} {:>12} {:>10}", "strategy", "workers", "ops/s", "scaling");
+        outln!("{:<12} {:>8} {:>12} {:>10}", "strategy", "workers", "ops/s", "scaling");
     }
     for strategy in &bench.strategies {
         let mut one = None;
@@ -56,9 +57,9 @@ pub fn run(bench: CdcBench) -> Result<(), Error> {
             let base = *one.get_or_insert(ops_per_s);
             let case = Case { strategy: strategy.clone(), workers: n, ops_per_s };
             if bench.json {
-                println!("{}", serde_json::to_string(&case).expect("cases serialise"));
+                outln!("{}", serde_json::to_string(&case).expect("cases serialise"));
             } else {
-                println!("{:<12} {:>8} {:>12.0} {:>9.2}x", case.strategy, n, ops_per_s, ops_per_s / base);
+                outln!("{:<12} {:>8} {:>12.0} {:>9.2}x", case.strategy, n, ops_per_s, ops_per_s / base);
             }
         }
     }

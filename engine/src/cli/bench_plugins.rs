@@ -31,10 +31,10 @@ pub fn run(seed: u64, calls: u64) -> Result<(), Error> {
         .collect();
     let mean = docs.iter().map(|(_, d)| d.as_bytes().len()).sum::<usize>() / docs.len();
     let rt = Runtime::new(Limits::default()).map_err(|e| Error::Runtime(e.to_string()))?;
-    println!(
+    outln!(
         "forge bench --plugins: {calls} calls per round, {ROUNDS} rounds, example:orders documents ({mean} B mean BSON)"
     );
-    println!("{:<12} {:>14} {:>14} {:>22}", "plugin", "wasm calls/s", "native calls/s", "wasm time / native");
+    outln!("{:<12} {:>14} {:>14} {:>22}", "plugin", "wasm calls/s", "native calls/s", "wasm time / native");
     let fail = |e: crate::plugin::PluginError| Error::Runtime(e.to_string());
     for b in builtin::BUILTINS {
         if !Path::new(b.native).exists() {
@@ -56,7 +56,7 @@ pub fn run(seed: u64, calls: u64) -> Result<(), Error> {
             n_rates.push(calls as f64 / tn);
             ratios.push(tw / tn);
         }
-        println!(
+        outln!(
             "{:<12} {:>14.0} {:>14.0} {:>14.2}× (median)",
             b.name,
             median(&mut w_rates),

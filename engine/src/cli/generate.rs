@@ -160,7 +160,7 @@ fn to_file(args: Args, schema: Schema, seed: Seed) -> Result<(), Error> {
     let written = job.run(&mut out).map_err(|e| Error::Runtime(format!("writing to {}: {e}", target.name())))?;
     if !args.quiet && matches!(target, Target::File(_)) {
         let secs = started.elapsed().as_secs_f64();
-        eprintln!(
+        errln!(
             "wrote {} documents ({:.1} MB) to {} in {secs:.2}s ({:.0} docs/s)",
             written.docs,
             written.bytes as f64 / 1e6,

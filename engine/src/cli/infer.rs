@@ -101,11 +101,11 @@ pub fn run(args: Args) -> Result<(), Error> {
     let schema = to_schema(&collector, &name);
     let text = serde_json::to_string_pretty(&schema).expect("schemas serialise") + "\n";
     match args.out.as_str() {
-        "-" => print!("{text}"),
+        "-" => out!("{text}"),
         path => std::fs::write(path, text).map_err(|e| Error::Usage(format!("--out: cannot write '{path}': {e}")))?,
     }
     if !args.quiet {
-        eprintln!("inferred a schema from {} documents of {name}", collector.documents());
+        errln!("inferred a schema from {} documents of {name}", collector.documents());
     }
     Ok(())
 }

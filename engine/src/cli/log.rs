@@ -1,6 +1,7 @@
 //! How the library's events reach the terminal. The library never prints: it emits
 //! `tracing` events (warnings, plugin log lines, retries), and this subscriber renders
-//! each as one line on stderr: `warning: …`, `error: …`, or the bare message.
+//! each as one line on stderr: `warning: …`, `error: …`, or the bare message, scrubbed
+//! of the run's secrets ([`super::secrets`]).
 
 use std::fmt;
 
@@ -36,7 +37,10 @@ where
             Level::WARN => writer.write_str("warning: ")?,
             _ => {}
         }
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        // Rendered whole, then scrubbed: a plugin's log line may quote its config.
+        let mut line = String::new();
+        ctx.field_format().format_fields(Writer::new(&mut line), event)?;
+        writer.write_str(&super::secrets::scrub(&line))?;
         writeln!(writer)
     }
 }

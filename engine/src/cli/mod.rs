@@ -1,5 +1,9 @@
 //! The `forge` command line.
 
+// First: its printing macros serve the modules below.
+#[macro_use]
+pub mod secrets;
+
 mod bench;
 mod bench_cdc;
 mod bench_plugins;
@@ -84,7 +88,7 @@ pub fn load_schema(arg: Option<&str>) -> Result<Schema, Error> {
         Some(path) => Schema::from_file(std::path::Path::new(path))?,
     };
     for warning in &schema.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     Ok(schema)
 }
@@ -95,7 +99,7 @@ pub fn resolve_seed(seed: Option<values::Seed>, quiet: bool) -> values::Seed {
     seed.unwrap_or_else(|| {
         let value = rand::random::<u64>() >> 11; // short enough to type back
         if !quiet {
-            eprintln!("seed: {value} (repeat this run with --seed {value})");
+            errln!("seed: {value} (repeat this run with --seed {value})");
         }
         values::Seed { value, given: value.to_string() }
     })

@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         PluginCommand::Inspect { file, native, plugins } => {
             let registry = plugins.registry()?;
             let loaded = load(&registry, &file, native)?;
-            print!("{}", describe(&loaded));
+            out!("{}", describe(&loaded));
             Ok(())
         }
         PluginCommand::Test { file, native, schema, count, seed, plugins } => {
@@ -107,7 +107,7 @@ fn describe(l: &Loaded) -> String {
 
 fn list(plugins: &PluginArgs) -> Result<(), Error> {
     let registry = plugins.registry()?;
-    println!("{:<12} {:<16} {:<8} {:<9} {:<12} FROM", "NAME", "KIND", "VERSION", "CONTRACT", "FORM");
+    outln!("{:<12} {:<16} {:<8} {:<9} {:<12} FROM", "NAME", "KIND", "VERSION", "CONTRACT", "FORM");
     let mut rows: Vec<Loaded> = Vec::new();
     for b in builtin::BUILTINS {
         let l = crate::plugin::load_wasm(&registry.runtime, b.wasm, b.name, crate::plugin::Origin::Builtin)
@@ -121,7 +121,7 @@ fn list(plugins: &PluginArgs) -> Result<(), Error> {
         rows.push(load(&registry, f, true)?);
     }
     for l in &rows {
-        println!(
+        outln!(
             "{:<12} {:<16} {:<8} {:<9} {:<12} {}",
             l.info.name,
             l.info.kind.name(),
@@ -131,7 +131,7 @@ fn list(plugins: &PluginArgs) -> Result<(), Error> {
             l.origin
         );
     }
-    println!("{:<12} {:<16} {:<8} {:<9} {:<12} built-in", "mixed", "mutator", "-", "-", "(choice)");
+    outln!("{:<12} {:<16} {:<8} {:<9} {:<12} built-in", "mixed", "mutator", "-", "-", "(choice)");
     Ok(())
 }
 
@@ -144,11 +144,13 @@ fn test(
     plugins: &PluginArgs,
 ) -> Result<(), Error> {
     let schema = super::load_schema(schema)?;
-    // Plugin authors see what their plugin prints (a Python traceback, say).
-    let registry = plugins.registry_with(Limits { stderr: true, ..plugins.limits() })?;
+    // Plugin authors see what their plugin prints (a Python traceback, say), unless
+    // the run holds a secret: that output would bypass the scrubber.
+    let stderr = !super::secrets::any();
+    let registry = plugins.registry_with(Limits { stderr, ..plugins.limits() })?;
     let loaded = load(&registry, file, native)?;
     let generator = Arc::new(Generator::new(Arc::new(schema), seed));
-    let args = super::values::plugin_args(&plugins.args).map_err(Error::Usage)?;
+    let args = plugins.config()?;
     let config = args.get(&loaded.info.name).cloned().unwrap_or_default();
     let mut plugin = loaded
         .start(&registry.runtime, SchemaAccess::new(generator.clone()), config, seed)
@@ -178,10 +180,10 @@ fn test(
             }),
         };
         match write {
-            Ok(w) => println!("{}", Bson::Document(w).into_relaxed_extjson()),
+            Ok(w) => outln!("{}", Bson::Document(w).into_relaxed_extjson()),
             Err(e) => {
                 failed += 1;
-                eprintln!("{e}");
+                errln!("{e}");
             }
         }
     }

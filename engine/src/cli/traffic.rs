@@ -127,9 +127,16 @@ pub struct PluginArgs {
     #[arg(long = "native-plugin", value_name = "FILE")]
     pub natives: Vec<PathBuf>,
 
-    /// Configuration for a plugin, passed to its init: NAME.KEY=VALUE; repeatable
+    /// Configuration for a plugin, passed to its init: NAME.KEY=VALUE; repeatable. A
+    /// value whose KEY names a password, secret, token or credential is kept out of
+    /// every output, as with --plugin-secret
     #[arg(long = "plugin-arg", value_name = "NAME.KEY=VALUE")]
     pub args: Vec<String>,
+
+    /// Like --plugin-arg, for a secret: the plugin gets VALUE, and no output (errors,
+    /// log lines, progress, reports) ever shows it; `***` stands in its place
+    #[arg(long = "plugin-secret", value_name = "NAME.KEY=VALUE")]
+    pub secrets: Vec<String>,
 
     /// Longest one plugin call may run before it is stopped
     #[arg(long = "plugin-timeout", value_name = "TIME", default_value = "1s", value_parser = humantime::parse_duration)]
@@ -157,6 +164,17 @@ pub struct PluginArgs {
 }
 
 impl PluginArgs {
+    /// `--plugin-arg`s and `--plugin-secret`s together, grouped by plugin name.
+    pub fn config(&self) -> Result<std::collections::BTreeMap<String, Vec<(String, String)>>, Error> {
+        let mut config = values::plugin_args(&self.args).map_err(Error::Usage)?;
+        let secrets = values::plugin_args(&self.secrets)
+            .map_err(|_| Error::Usage("--plugin-secret: expected name.key=value".into()))?;
+        for (name, pairs) in secrets {
+            config.entry(name).or_default().extend(pairs);
+        }
+        Ok(config)
+    }
+
     pub fn limits(&self) -> Limits {
         let cache_dir = match &self.cache {
             Some(dir) if dir.as_os_str() == "off" => None,
@@ -187,7 +205,7 @@ impl TrafficArgs {
     /// The plugins of this run: `--plugin-arg`s, with the tombstone flags as the
     /// built-in tombstone's arguments.
     pub fn plugins(&self, generator: &Arc<Generator>, seed: u64) -> Result<Plugins, Error> {
-        let mut args = values::plugin_args(&self.plugins.args).map_err(Error::Usage)?;
+        let mut args = self.plugins.config()?;
         let tomb = args.entry("tombstone".into()).or_default();
         for (key, value) in [("flag", &self.tombstone_field), ("time", &self.tombstone_time_field)] {
             if !tomb.iter().any(|(k, _)| k == key) {
@@ -320,7 +338,7 @@ async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
         return std::future::pending().await; // no signal handling: never interrupted
     }
-    eprintln!("\nstopping after the batches in flight (Ctrl-C again to quit at once)");
+    errln!("\nstopping after the batches in flight (Ctrl-C again to quit at once)");
     tokio::spawn(async {
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(130);
@@ -334,13 +352,13 @@ async fn progress_lines(metrics: Arc<Metrics>, interval: Duration) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
         ticks.tick().await;
-        eprintln!("{}", metrics.interval_line(started.elapsed(), interval));
+        errln!("{}", metrics.interval_line(started.elapsed(), interval));
     }
 }
 
-/// The command line for the report, with passwords redacted.
+/// The command line for the report, with its secrets redacted.
 pub fn redacted_flags() -> Vec<String> {
-    std::env::args().map(|a| if a.contains("://") { crate::mongo::redact_uri(&a) } else { a }).collect()
+    super::secrets::redacted_flags()
 }
 
 /// A runtime for the commands that talk to MongoDB.
@@ -353,10 +371,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 /// Prints the summary, writes `--report`, and maps the ending to the exit status.
 pub fn finish(report: Report, path: Option<&PathBuf>) -> Result<(), Error> {
-    eprint!("{}", report.summary());
+    err!("{}", report.summary());
     if let Some(path) = path {
         let json = serde_json::to_string_pretty(&report).expect("reports serialise");
-        std::fs::write(path, json + "\n")
+        super::secrets::write_file(path, &(json + "\n"))
             .map_err(|e| Error::Runtime(format!("--report: cannot write '{}': {e}", path.display())))?;
     }
     match report.ending {

@@ -142,15 +142,15 @@ pub fn run(args: Args) -> Result<(), Error> {
 }
 
 fn print(total: u64, conforming: u64, violations: &[(u64, Violation)], rows: &[Row]) {
-    println!("conformance: {conforming}/{total} documents ({:.2}%)", 100.0 * conforming as f64 / total as f64);
+    outln!("conformance: {conforming}/{total} documents ({:.2}%)", 100.0 * conforming as f64 / total as f64);
     for (n, v) in violations.iter().take(SHOWN_VIOLATIONS) {
-        println!("  document {n}: {}: {}", v.path, v.problem);
+        outln!("  document {n}: {}: {}", v.path, v.problem);
     }
     if !rows.is_empty() {
-        println!("{:<40} {:<16} {:>10} {:>10} {:>9}", "path", "metric", "schema", "observed", "deviation");
+        outln!("{:<40} {:<16} {:>10} {:>10} {:>9}", "path", "metric", "schema", "observed", "deviation");
     }
     for r in rows {
-        println!(
+        outln!(
             "{:<40} {:<16} {:>10.2} {:>10.2} {:>8.1}%{}",
             r.path,
             r.metric,

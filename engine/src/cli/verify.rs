@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     };
     let check = Check::load(&args.journal, change_stream).map_err(|e| cli_error(e, &args.journal))?;
     if let Some(line) = check.incomplete_line() {
-        eprintln!("warning: journal line {line} is incomplete; reading stops there");
+        errln!("warning: journal line {line} is incomplete; reading stops there");
     }
     let (default_db, default_coll) =
         check.header().namespace.split_once('.').unwrap_or(("forge", &check.header().namespace));
@@ -75,7 +75,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     if differences > 0 {
         return Err(Error::Reported(format!("{differences} documents differ from the journal")));
     }
-    println!("  everything matches");
+    outln!("  everything matches");
     Ok(())
 }
 
@@ -93,28 +93,40 @@ fn cli_error(e: VerifyError, journal: &Path) -> Error {
 /// The report as text on stdout.
 fn print(report: &Report) {
     let f = &report.final_state;
-    println!(
+    outln!(
         "verify {} against {} ({} journaled operations, {} documents):",
         report.namespace,
         report.journal.display(),
         report.operations,
         f.documents
     );
-    for (name, ids) in [("missing", &f.missing), ("extra", &f.extra), ("stale (content differs)", &f.stale)] {
-        println!(
-            "  {name}: {}{}",
-            ids.len(),
-            if ids.is_empty() { String::new() } else { format!("  [{}]", first(ids)) }
+    if f.journaled_only {
+        outln!(
+            "  checked the {} documents the run wrote ({} found); the collection held documents before the run, the others were not read",
+            f.journaled_documents,
+            f.documents
         );
     }
+    for (name, ids) in [("missing", &f.missing), ("extra", &f.extra), ("stale (content differs)", &f.stale)] {
+        outln!("  {name}: {}{}", ids.len(), if ids.is_empty() { String::new() } else { format!("  [{}]", first(ids)) });
+    }
     if let Some(c) = &report.change_stream {
-        println!(
-            "change stream: {} events; missing {}, duplicated {}, out of order {} documents, unexpected {}",
-            c.events, c.missing, c.duplicated, c.out_of_order, c.unexpected
+        let retries = match c.retry_duplicates {
+            0 => String::new(),
+            n => format!(" ({n} more explained by forge's own retries)"),
+        };
+        outln!(
+            "change stream: {} events; missing {}, duplicated {}{retries}, out of order {} documents, unexpected {}",
+            c.events,
+            c.missing,
+            c.duplicated,
+            c.out_of_order,
+            c.unexpected
         );
-        println!(
+        outln!(
             "  event time minus acknowledgement: p50 {} ms, p99 {} ms (negative: the event's commit preceded the acknowledgement)",
-            c.lag_p50, c.lag_p99
+            c.lag_p50,
+            c.lag_p99
         );
     }
 }
@@ -128,6 +140,6 @@ fn first(ids: &[Bson]) -> String {
 fn write_json(report: &Report, path: &Path) -> Result<(), Error> {
     let json = serde_json::to_string_pretty(report)
         .map_err(|e| Error::Runtime(format!("--report: cannot serialise the report: {e}")))?;
-    std::fs::write(path, json + "\n")
+    super::secrets::write_file(path, &(json + "\n"))
         .map_err(|e| Error::Usage(format!("--report: cannot write '{}': {e}", path.display())))
 }

@@ -72,13 +72,14 @@ pub fn run(args: Args) -> Result<(), Error> {
             ejson::write_document(&mut out, &event, ejson::Mode::Relaxed);
             out.push(b'\n');
             use std::io::Write;
-            if std::io::stdout().write_all(&out).is_err() {
+            let line = String::from_utf8_lossy(&out);
+            if std::io::stdout().write_all(super::secrets::scrub(&line).as_bytes()).is_err() {
                 break; // closed pipe
             }
             seen += 1;
             if !args.quiet && last.elapsed() >= Duration::from_secs(1) {
                 let line: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
-                eprintln!("[watch] {}", line.join(", "));
+                errln!("[watch] {}", line.join(", "));
                 counts.clear();
                 last = Instant::now();
             }

@@ -1,6 +1,12 @@
 //! The change-stream check: every acknowledged write that changed a document appears
 //! exactly once among that document's events, in write order; and how long after its
 //! acknowledgement each event committed.
+//!
+//! A write the journal marks `retried` was sent again after a lost connection, and
+//! its first attempt may have applied as well: one extra event of its type on its
+//! document is forge's own doing, counted as a retry duplicate, not a difference.
+//! Writes whose write concern failed were applied all the same: they expect their
+//! event like any other.
 
 use std::collections::HashMap;
 
@@ -28,6 +34,8 @@ fn expected_event(write: &str, modified: u64) -> Option<&'static str> {
 struct Due {
     operation: &'static str,
     acked_at_ms: i64,
+    /// Sent more than once: its event may show twice.
+    retried: bool,
 }
 
 /// The events the journal says each document's change stream must show, in order.
@@ -39,7 +47,11 @@ impl ExpectedEvents {
     pub fn record(&mut self, entry: &Entry) {
         let Some(id) = changed_id(entry) else { return };
         if let Some(operation) = expected_event(&entry.write, entry.modified) {
-            self.0.entry(IdKey::of(&id)).or_default().push(Due { operation, acked_at_ms: entry.acked_at_ms });
+            self.0.entry(IdKey::of(&id)).or_default().push(Due {
+                operation,
+                acked_at_ms: entry.acked_at_ms,
+                retried: entry.retried,
+            });
         }
     }
 
@@ -51,19 +63,26 @@ impl ExpectedEvents {
         for (key, want) in &self.0 {
             let got = seen.0.get(key).map(Vec::as_slice).unwrap_or(&[]);
             let (w, g) = (tally(want.iter().map(|d| d.operation)), tally(got.iter().map(|e| e.operation.as_str())));
+            let retried = tally(want.iter().filter(|d| d.retried).map(|d| d.operation));
             for (op, n) in &w {
                 let have = g.get(op).copied().unwrap_or(0);
                 check.missing += n.saturating_sub(have);
-                check.duplicated += have.saturating_sub(*n);
+                let extra = have.saturating_sub(*n);
+                let explained = extra.min(retried.get(op).copied().unwrap_or(0));
+                check.retry_duplicates += explained;
+                check.duplicated += extra - explained;
             }
             check.duplicated += g.iter().filter(|(op, _)| !w.contains_key(*op)).map(|(_, n)| n).sum::<u64>();
-            let in_order = want.len() == got.len() && want.iter().zip(got).all(|(d, e)| d.operation == e.operation);
-            if w == g && !in_order {
+            // The order is judged on the events left once a retried write's repeat
+            // (right after its first event) is set aside.
+            let got = without_retry_repeats(want, got);
+            let in_order = want.len() == got.len() && want.iter().zip(&got).all(|(d, e)| d.operation == e.operation);
+            if w == tally(got.iter().map(|e| e.operation.as_str())) && !in_order {
                 check.out_of_order += 1;
             }
-            // Lag only where each event is known to be its write's.
+            // Lag only where each event is known to be its write's (a repeat's first event).
             if in_order {
-                lags.extend(want.iter().zip(got).map(|(d, e)| e.wall_ms - d.acked_at_ms));
+                lags.extend(want.iter().zip(&got).map(|(d, e)| e.wall_ms - d.acked_at_ms));
             }
         }
         check.unexpected = seen.0.iter().filter(|(k, _)| !self.0.contains_key(*k)).map(|(_, v)| v.len() as u64).sum();
@@ -92,6 +111,23 @@ impl SeenEvents {
     pub fn push(&mut self, id: &Bson, event: Event) {
         self.0.entry(IdKey::of(id)).or_default().push(event);
     }
+}
+
+/// `got` without the events that repeat a retried write's event right after it (one
+/// per retried write), matched against `want` in order.
+fn without_retry_repeats<'a>(want: &[Due], got: &'a [Event]) -> Vec<&'a Event> {
+    let mut kept: Vec<&Event> = Vec::with_capacity(got.len());
+    let mut repeat_allowed = false;
+    for event in got {
+        let previous = kept.len().checked_sub(1).and_then(|i| want.get(i));
+        if repeat_allowed && previous.is_some_and(|d| d.retried && d.operation == event.operation) {
+            repeat_allowed = false;
+            continue;
+        }
+        kept.push(event);
+        repeat_allowed = true;
+    }
+    kept
 }
 
 /// How many times each operation occurs.
@@ -163,6 +199,46 @@ mod tests {
         assert_eq!((found.events, found.missing, found.duplicated), (7, 1, 2));
         assert_eq!((found.out_of_order, found.unexpected), (1, 1));
         assert_eq!(found.differences(), 5);
+    }
+
+    fn retried(write: &str, id: i32, modified: u64, at: i64) -> Entry {
+        Entry { retried: true, ..acked(write, id, modified, at) }
+    }
+
+    #[test]
+    fn one_extra_event_of_a_retried_write_is_explained() {
+        let entries = [acked("insert", 1, 0, 100), retried("update", 1, 1, 200), acked("delete", 1, 0, 300)];
+        let events = [(1, "insert", 101), (1, "update", 190), (1, "update", 205), (1, "delete", 330)];
+        let found = check(&entries, &events);
+        assert_eq!((found.events, found.duplicated, found.retry_duplicates), (4, 0, 1));
+        assert_eq!((found.out_of_order, found.differences()), (0, 0));
+        // Lags -10 (the retried write's first event is its own), 1 and 30.
+        assert_eq!((found.lag_p50, found.lag_p99), (1, 30));
+    }
+
+    #[test]
+    fn a_second_extra_event_or_an_extra_of_a_write_sent_once_is_a_duplicate() {
+        let entries = [retried("update", 1, 1, 0), acked("update", 2, 1, 0), retried("insert", 3, 0, 0)];
+        let events = [
+            (1, "update", 0),
+            (1, "update", 0),
+            (1, "update", 0),
+            (2, "update", 0),
+            (2, "update", 0),
+            (3, "insert", 0),
+            (3, "insert", 0),
+        ];
+        let found = check(&entries, &events);
+        assert_eq!((found.duplicated, found.retry_duplicates), (2, 2));
+        assert_eq!((found.missing, found.out_of_order), (0, 0));
+        assert_eq!(found.differences(), 2);
+    }
+
+    #[test]
+    fn writes_whose_write_concern_failed_expect_their_event() {
+        let failed = Entry { write_concern_failed: true, ..acked("insert", 1, 0, 0) };
+        assert_eq!(check(std::slice::from_ref(&failed), &[]).missing, 1);
+        assert_eq!(check(&[failed], &[(1, "insert", 0)]).differences(), 0);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The final-state check: the documents a collection holds against the state the
 //! journal leaves each one in.
 //!
-//! The expected states are held in memory by `_id`; the collection's documents are
-//! compared one at a time as they are read ([`Comparison::document`]), never held
-//! whole. Streaming the journal side as well (say, both sides sorted by `_id` and
-//! merged) would change how [`FinalState`] holds its states, not this interface.
+//! The expected states are held in memory by `_id`, as an [`IdKey`] and a content
+//! hash (the `_id` as BSON is rebuilt from its key when a report needs it); the
+//! collection's documents are compared one at a time as they are read
+//! ([`Comparison::document`]), never held whole. When the collection held documents
+//! before the run, only the journaled ones are read: [`FinalState::into_batches`]
+//! splits the state so that each batch's `_id`s can be looked up together.
 
 use std::collections::HashMap;
 
@@ -27,8 +29,10 @@ pub struct FinalState {
 /// What the journal says one document should be.
 #[derive(Debug)]
 struct Expected {
-    id: Bson,
     state: Expect,
+    /// The `_id` was journaled as a 32-bit integer ([`IdKey`] holds every integer as
+    /// 64 bits): reports then show it with the type it was written with.
+    narrow: bool,
 }
 
 impl FinalState {
@@ -38,16 +42,62 @@ impl FinalState {
     }
 
     /// Applies one entry; entries come in journal order, so a document's last one wins.
+    /// An entry whose write concern failed was applied all the same: it counts like any
+    /// other (should the write roll back, the difference is real and shown).
     pub fn record(&mut self, entry: &Entry) {
         let Some(id) = changed_id(entry) else { return };
         // A delete leaves its document gone even when the planner did not know it.
         let state = if entry.write == "delete" && entry.expect.is_none() { Expect::Gone } else { entry.state() };
-        self.docs.insert(IdKey::of(&id), Expected { id, state });
+        let narrow = matches!(id, Bson::Int32(_));
+        self.docs.insert(IdKey::of(&id), Expected { state, narrow });
+    }
+
+    /// How many documents the journal says something about.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// Whether the journal changed no document.
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// The `_id`s of the documents, as BSON (to look them up).
+    pub fn ids(&self) -> Vec<Bson> {
+        self.docs.iter().map(|(key, e)| id_of(key, e.narrow)).collect()
+    }
+
+    /// This state split into states of at most `size` documents each, consumed as
+    /// they are taken.
+    pub fn into_batches(self, size: usize) -> impl Iterator<Item = FinalState> {
+        let FinalState { docs, server_time_field } = self;
+        let mut docs = docs.into_iter();
+        std::iter::from_fn(move || {
+            let batch: HashMap<_, _> = docs.by_ref().take(size.max(1)).collect();
+            (!batch.is_empty()).then(|| FinalState { docs: batch, server_time_field: server_time_field.clone() })
+        })
     }
 
     /// Starts comparing the collection's documents with this state.
     pub fn compare(self) -> Comparison {
-        Comparison { pending: self, check: FinalStateCheck::default() }
+        let check = FinalStateCheck { journaled_documents: self.docs.len() as u64, ..Default::default() };
+        Comparison { pending: self, check }
+    }
+}
+
+/// The `_id` a key stands for.
+fn id_of(key: &IdKey, narrow: bool) -> Bson {
+    match key {
+        IdKey::ObjectId(bytes) => Bson::ObjectId(bson::oid::ObjectId::from_bytes(*bytes)),
+        IdKey::Int(n) if narrow => i32::try_from(*n).map_or(Bson::Int64(*n), Bson::Int32),
+        IdKey::Int(n) => Bson::Int64(*n),
+        IdKey::String(s) => Bson::String(s.clone()),
+        // The key is the `_id` encoded as the only field (named "") of a document.
+        IdKey::Other(bytes) => bson::RawDocument::from_bytes(bytes)
+            .ok()
+            .and_then(|d| d.get("").ok().flatten())
+            .and_then(|v| Bson::try_from(v).ok())
+            .unwrap_or(Bson::Null),
     }
 }
 
@@ -78,8 +128,8 @@ impl Comparison {
     /// The differences, once every document was compared: those never seen are missing.
     pub fn finish(self) -> FinalStateCheck {
         let mut check = self.check;
-        let unseen = self.pending.docs.into_values().filter(|e| e.state != Expect::Gone);
-        check.missing.extend(unseen.map(|e| e.id));
+        let unseen = self.pending.docs.into_iter().filter(|(_, e)| e.state != Expect::Gone);
+        check.missing.extend(unseen.map(|(key, e)| id_of(&key, e.narrow)));
         check
     }
 }
@@ -114,7 +164,7 @@ mod tests {
             entry("delete", Bson::Int32(3), 1, 0, Expect::Unknown),
         ];
         let found = check(&entries, &[b2, a]);
-        assert_eq!(found, FinalStateCheck { documents: 2, ..Default::default() });
+        assert_eq!(found, FinalStateCheck { documents: 2, journaled_documents: 3, ..Default::default() });
     }
 
     #[test]
@@ -171,5 +221,55 @@ mod tests {
         let mut comparison = state.compare();
         comparison.document(&doc! { "_id": 1, "deleted": true, "deletedAt": bson::DateTime::now() });
         assert_eq!(comparison.finish().differences(), 0);
+    }
+
+    #[test]
+    fn batches_together_find_what_the_whole_finds() {
+        let (a, b) = (doc! { "_id": 1, "v": 1 }, doc! { "_id": 2_i64 });
+        let entries = [
+            entry("insert", Bson::Int32(1), 1, 0, hash(&a)),
+            entry("insert", Bson::Int64(2), 1, 0, hash(&b)),
+            entry("insert", Bson::String("s".into()), 1, 0, Expect::Unknown),
+            entry("update", Bson::Double(0.5), 1, 1, Expect::Unknown),
+            entry("delete", Bson::Int32(5), 1, 0, Expect::Gone),
+        ];
+        let mut state = FinalState::new(None);
+        entries.iter().for_each(|e| state.record(e));
+        let mut total = FinalStateCheck::default();
+        let mut sizes = Vec::new();
+        for batch in state.into_batches(2) {
+            sizes.push(batch.len());
+            let ids = batch.ids();
+            let mut comparison = batch.compare();
+            // The server returns what exists of the batch's _ids: a, altered; b; 5, deleted yet present.
+            for id in ids {
+                match id {
+                    Bson::Int32(1) => comparison.document(&doc! { "_id": 1, "v": 2 }),
+                    Bson::Int64(2) => comparison.document(&b),
+                    Bson::Int32(5) => comparison.document(&doc! { "_id": 5 }),
+                    _ => {}
+                }
+            }
+            total.absorb(comparison.finish());
+        }
+        assert_eq!(sizes, [2, 2, 1]);
+        assert_eq!((total.documents, total.journaled_documents), (3, 5));
+        assert_eq!(total.stale, [Bson::Int32(1)]);
+        assert_eq!(total.extra, [Bson::Int32(5)]);
+        let mut missing: Vec<String> = total.missing.iter().map(|b| format!("{b:?}")).collect();
+        missing.sort();
+        assert_eq!(missing, [format!("{:?}", Bson::Double(0.5)), format!("{:?}", Bson::String("s".into()))]);
+    }
+
+    #[test]
+    fn ids_come_back_with_the_type_they_were_journaled_with() {
+        let oid = bson::oid::ObjectId::new();
+        let ids = [Bson::Int32(7), Bson::Int64(7_000_000_000), Bson::ObjectId(oid), Bson::String("x".into())];
+        for id in ids.into_iter().chain([Bson::Int64(3), Bson::Document(doc! { "a": 1 })]) {
+            let mut state = FinalState::new(None);
+            state.record(&entry("insert", id.clone(), 1, 0, Expect::Unknown));
+            assert_eq!(state.ids(), std::slice::from_ref(&id));
+            assert_eq!(state.compare().finish().missing, [id]);
+        }
     }
 }

@@ -39,6 +39,12 @@ impl Report {
 pub struct FinalStateCheck {
     /// Documents read from the collection.
     pub documents: u64,
+    /// Documents the journal says something about (exist with some content, or gone).
+    pub journaled_documents: u64,
+    /// Only the journaled documents were read, by `_id`: the collection held documents
+    /// before the run (the journal says so), whose content forge cannot know, so
+    /// documents the run never wrote are neither read nor called extra.
+    pub journaled_only: bool,
     /// `_id`s the journal says exist that the collection lacks.
     #[serde(serialize_with = "canonical_ids")]
     pub missing: Vec<Bson>,
@@ -55,6 +61,15 @@ impl FinalStateCheck {
     pub fn differences(&self) -> u64 {
         (self.missing.len() + self.extra.len() + self.stale.len()) as u64
     }
+
+    /// Adds the findings of another part of the same collection (a batch of `_id`s).
+    pub fn absorb(&mut self, part: FinalStateCheck) {
+        self.documents += part.documents;
+        self.journaled_documents += part.journaled_documents;
+        self.missing.extend(part.missing);
+        self.extra.extend(part.extra);
+        self.stale.extend(part.stale);
+    }
 }
 
 /// A collection's change stream against the writes the journal acknowledged.
@@ -64,8 +79,13 @@ pub struct ChangeStreamCheck {
     pub events: u64,
     /// Expected events that did not arrive.
     pub missing: u64,
-    /// Events beyond the expected ones of their document and type.
+    /// Events beyond the expected ones of their document and type, not explained by
+    /// forge's own retries.
     pub duplicated: u64,
+    /// Extra events explained by forge's own retries: one per journaled write marked
+    /// `retried` (sent again after a lost connection, its first attempt may have
+    /// applied too). Not a difference.
+    pub retry_duplicates: u64,
     /// Documents whose events arrived in another order than their operations.
     pub out_of_order: u64,
     /// Events of documents the journal does not know.
@@ -101,6 +121,8 @@ mod tests {
             operations: 9,
             final_state: FinalStateCheck {
                 documents: 4,
+                journaled_documents: 5,
+                journaled_only: false,
                 missing: vec![Bson::Int32(1)],
                 extra: vec![Bson::Int64(2)],
                 stale: vec![Bson::String("s".into())],
@@ -118,9 +140,10 @@ mod tests {
             value,
             json!({
                 "namespace": "forge.c", "journal": "j.ndjson", "operations": 9, "documents": 4,
+                "journaled_documents": 5, "journaled_only": false,
                 "missing": [{ "$numberInt": "1" }], "extra": [{ "$numberLong": "2" }], "stale": ["s"],
                 "change_stream": {
-                    "events": 5, "missing": 1, "duplicated": 0, "out_of_order": 0, "unexpected": 0,
+                    "events": 5, "missing": 1, "duplicated": 0, "retry_duplicates": 0, "out_of_order": 0, "unexpected": 0,
                     "lag_p50": 3, "lag_p99": 8
                 }
             })
@@ -132,7 +155,13 @@ mod tests {
         let value = serde_json::to_value(report(None)).unwrap();
         assert!(value.get("change_stream").is_none() && value.get("incomplete_journal_line").is_none());
         assert_eq!(report(None).differences(), 3);
-        let stream = ChangeStreamCheck { duplicated: 2, out_of_order: 1, unexpected: 1, ..Default::default() };
-        assert_eq!(report(Some(stream)).differences(), 7);
+        let stream = ChangeStreamCheck {
+            duplicated: 2,
+            retry_duplicates: 4,
+            out_of_order: 1,
+            unexpected: 1,
+            ..Default::default()
+        };
+        assert_eq!(report(Some(stream)).differences(), 7, "retry duplicates are explained, not differences");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bson::{Document, doc};
+use bson::{Bson, Document, doc};
 use futures_util::{StreamExt, TryStreamExt};
 use mongodb::Collection;
 use mongodb::change_stream::event::ResumeToken;
@@ -41,6 +41,20 @@ pub async fn read_events(
         seen.push(id, Event { operation, wall_ms });
     }
     Ok(seen)
+}
+
+/// Feeds the documents of the collection whose `_id` is one of `ids` to `comparison`.
+pub async fn lookup_documents(
+    coll: &Collection<Document>,
+    ids: Vec<Bson>,
+    comparison: &mut Comparison,
+) -> Result<(), VerifyError> {
+    let fail = |source| VerifyError::Collection { namespace: coll.namespace().to_string(), source };
+    let mut cursor = coll.find(doc! { "_id": { "$in": ids } }).await.map_err(fail)?;
+    while let Some(d) = cursor.try_next().await.map_err(fail)? {
+        comparison.document(&d);
+    }
+    Ok(())
 }
 
 /// Feeds every document of the collection to `comparison`.

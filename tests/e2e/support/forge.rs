@@ -231,6 +231,12 @@ impl Output {
         self
     }
 
+    /// The `--report` file as written, if the run wrote one.
+    pub fn report_text(&self) -> Option<String> {
+        let dir = self.report.as_ref().expect("the command was built with .report()");
+        std::fs::read_to_string(dir.path().join("report.json")).ok()
+    }
+
     /// The `--report` file, typed: a report that is missing, or lacks a field the type
     /// requires, fails the test.
     pub fn report<T: DeserializeOwned>(&self) -> T {
