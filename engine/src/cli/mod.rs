@@ -1,6 +1,7 @@
 //! The `forge` command line.
 
 mod bench;
+mod bench_api;
 mod bench_cdc;
 mod bench_plugins;
 pub mod error;

@@ -1,5 +1,7 @@
 //! MongoDB connection handling: connection strings, write concerns, redaction.
 
+pub mod collection_api;
+pub mod reply;
 pub mod targets;
 pub mod writer;
 

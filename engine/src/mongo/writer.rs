@@ -31,6 +31,8 @@ pub struct WriterConfig {
     pub ordered: bool,
     pub write_concern: Option<WriteConcern>,
     pub max_retries: u32,
+    /// Which command carries batches that are not all inserts.
+    pub api: super::collection_api::WriteApi,
 }
 
 pub struct Writer {
@@ -129,6 +131,17 @@ impl Writer {
 
     /// One attempt at writing `ops`: insertMany for inserts, else one client bulkWrite.
     async fn send(&self, ops: &[OpPlan]) -> Result<Vec<Outcome>, DbError> {
+        // TEMPORARY (bulk-api branch), until the writer's rewrite dispatches on `api`: a
+        // lost command fails the whole attempt, as a lost bulkWrite does here.
+        if self.config.api == super::collection_api::WriteApi::Collection {
+            let db = self.client.database(&self.coll.namespace().db);
+            let (ordered, wc) = (self.config.ordered, self.config.write_concern.as_ref());
+            let reply = super::collection_api::send(&db, self.coll.name(), ops, ordered, wc).await;
+            return match reply.lost {
+                Some(e) => Err(e),
+                None => Ok(reply.outcomes.into_iter().map(|o| o.expect("nothing lost")).collect()),
+            };
+        }
         let raws: Vec<&RawDocumentBuf> =
             ops.iter().filter_map(|op| if let Write::Insert(d) = &op.write { Some(&**d) } else { None }).collect();
         let outcomes = if raws.len() == ops.len() {
