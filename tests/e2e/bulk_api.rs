@@ -19,7 +19,8 @@ fn op(index: u64, id: i64, write: Write, matched: u64, modified: u64) -> OpPlan 
         Write::Replace { .. } => OpKind::Replace,
         Write::Delete { .. } => OpKind::Delete,
     };
-    let change = Change { before: State::Unknown, after: State::Unknown, matched: Some(matched), modified: Some(modified) };
+    let change =
+        Change { before: State::Unknown, after: State::Unknown, matched: Some(matched), modified: Some(modified) };
     OpPlan { index, kind, id: Bson::Int64(id), shard: 0, write, change, expect: None }
 }
 
@@ -59,6 +60,16 @@ async fn by_id(coll: &mongodb::Collection<Document>) -> std::collections::BTreeM
     docs.into_iter().map(|d| (d.get_i64("_id").unwrap(), d)).collect()
 }
 
+/// Refusals by code alone: mongod may name the code ("14 TypeMismatch"), the test
+/// server does not.
+fn codes_only(outcomes: Vec<Option<Outcome>>) -> Vec<Option<Outcome>> {
+    let code = |label: String| label.split(' ').next().unwrap_or_default().to_string();
+    outcomes
+        .into_iter()
+        .map(|o| if let Some(Outcome::Failed(l)) = o { Some(Outcome::Failed(code(l))) } else { o })
+        .collect()
+}
+
 fn acked(matched: u64, modified: u64) -> Option<Outcome> {
     Some(Outcome::Acked { matched, modified })
 }
@@ -72,10 +83,10 @@ async fn an_ordered_mixed_batch_stops_where_the_server_refused_and_says_so_per_o
     assert!(reply.lost.is_none(), "{:?}", reply.lost);
     // Three commands: the inserts (the last one included: its _id has no earlier op),
     // the updates and the replace, stopped by the refused $inc, and the delete, never sent.
-    let refused = Some(Outcome::Failed("14 TypeMismatch".into()));
+    let refused = Some(Outcome::Failed("14".into()));
     let not_run = Some(Outcome::NotExecuted);
     assert_eq!(
-        reply.outcomes,
+        codes_only(reply.outcomes),
         vec![acked(1, 0), acked(1, 0), acked(1, 1), refused, not_run.clone(), not_run.clone(), not_run, acked(1, 0)]
     );
     assert!(reply.inferred.is_empty(), "the predictions add up: {:?}", reply.inferred);
@@ -108,7 +119,17 @@ async fn one_ids_history_reaches_the_server_in_plan_order() {
         inc(8, 50, "n"),
     ];
     let reply = collection_api::send(&client.database(&db), "c", &ops, true, None).await;
-    let expected = vec![acked(1, 0), acked(1, 1), acked(1, 1), acked(1, 0), acked(1, 0), acked(1, 0), acked(1, 1), acked(1, 1), acked(1, 1)];
+    let expected = vec![
+        acked(1, 0),
+        acked(1, 1),
+        acked(1, 1),
+        acked(1, 0),
+        acked(1, 0),
+        acked(1, 0),
+        acked(1, 1),
+        acked(1, 1),
+        acked(1, 1),
+    ];
     assert_eq!(reply.outcomes, expected);
     let docs = by_id(&coll).await;
     assert_eq!(docs[&50], doc! { "_id": 50_i64, "n": 2, "s": "new" });
@@ -124,12 +145,12 @@ async fn an_unordered_mixed_batch_runs_everything_but_the_refused_op() {
     let reply = collection_api::send(&client.database(&db), "c", &mixed_batch(), false, None).await;
     assert!(reply.lost.is_none(), "{:?}", reply.lost);
     assert_eq!(
-        reply.outcomes,
+        codes_only(reply.outcomes),
         vec![
             acked(1, 0),
             acked(1, 0),
             acked(1, 1),
-            Some(Outcome::Failed("14 TypeMismatch".into())),
+            Some(Outcome::Failed("14".into())),
             acked(1, 1),
             acked(1, 1),
             acked(1, 0),

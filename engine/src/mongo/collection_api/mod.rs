@@ -271,7 +271,8 @@ fn settle(kind: CommandKind, ops: &[&OpPlan], answer: &Answer, ordered: bool) ->
                     (change.matched, if kind == CommandKind::Delete { Some(0) } else { change.modified })
                 })
                 .collect();
-            let totals = answer.n.map(|n| (n, if kind == CommandKind::Delete { 0 } else { answer.n_modified.unwrap_or(0) }));
+            let totals =
+                answer.n.map(|n| (n, if kind == CommandKind::Delete { 0 } else { answer.n_modified.unwrap_or(0) }));
             let a = attribute(&predictions, totals);
             if a.disagreed {
                 let (m, d) = predictions.iter().fold((0, 0), |(m, d), p| (m + p.0.unwrap_or(1), d + p.1.unwrap_or(1)));

@@ -138,13 +138,7 @@ mod tests {
         let cuts = schedule(&statements, SERVER_LIMITS);
         assert_eq!(
             shape(&cuts),
-            vec![
-                (Insert, vec![0]),
-                (Update, vec![1, 2]),
-                (Delete, vec![3]),
-                (Insert, vec![4, 5]),
-                (Update, vec![6]),
-            ]
+            vec![(Insert, vec![0]), (Update, vec![1, 2]), (Delete, vec![3]), (Insert, vec![4, 5]), (Update, vec![6]),]
         );
         assert_orders_kept(&statements, &cuts);
     }
