@@ -143,11 +143,11 @@ impl<'a> Statement<'a> {
         match &op.write {
             Write::Insert(doc) => return Statement::Document(doc),
             Write::Update { filter, update: u } | Write::Replace { filter, replacement: u } => {
-                s.append(cstr!("q"), &raw(filter));
-                s.append(cstr!("u"), &raw(u));
+                s.append(cstr!("q"), raw(filter));
+                s.append(cstr!("u"), raw(u));
             }
             Write::Delete { filter } => {
-                s.append(cstr!("q"), &raw(filter));
+                s.append(cstr!("q"), raw(filter));
                 s.append(cstr!("limit"), 1i32);
             }
         }
