@@ -51,9 +51,14 @@ log=$(mktemp -t forge-test-log.XXXXXX)
 set +e
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The same CDC, mutate and verify tests through the collection-level write commands
+# (--bulk-api collection: the path for MongoDB before 8.0, DocumentDB, Cosmos DB).
+step "tests through the collection-level write commands"
+FORGE_BULK_API=collection cargo test -p forge-engine --test e2e --locked -- cdc:: mutate:: verify:: 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
-# One closing line for the whole run: cargo prints one per test binary, and the last
-# binary (doc-tests of a small crate) may have none to run.
+# One closing line for the whole run (both passes): cargo prints one per test binary,
+# and the last binary (doc-tests of a small crate) may have none to run.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "total: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"

@@ -239,6 +239,7 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         started_at,
         duration_s: duration,
         ending,
+        bulk_api: (!dry_run).then(|| config.writer.api.name()),
         failure: failure.map(Arc::new),
         target_rate: config.rate,
         achieved_rate: done as f64 / duration.max(1e-9),

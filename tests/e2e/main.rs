@@ -5,6 +5,7 @@
 
 mod support;
 
+mod bulk_api;
 mod cdc;
 mod current_document;
 mod failures;

@@ -55,6 +55,7 @@ fn traffic(client: mongodb::Client, db: &str, count: Option<u64>) -> Traffic {
                 ordered: true,
                 write_concern: None,
                 max_retries: 2,
+                api: Default::default(),
             },
             warmup_inserts: 0,
         },

@@ -43,6 +43,15 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     batch_size: u32,
 
+    /// --uri: operations of the bulk API comparison (the same mixed CDC run written
+    /// through bulkWrite and through the collection-level commands); 0 skips it
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    api_ops: u64,
+
+    /// --uri: only the bulk API comparison (no generation table, no insert comparison)
+    #[arg(long)]
+    api_only: bool,
+
     /// Instead: measure each built-in plugin's calls per second as WebAssembly and as
     /// the same code built natively, on example:orders documents, without a database
     #[arg(long)]
@@ -108,6 +117,10 @@ pub fn run(args: Args) -> Result<(), Error> {
     if args.json {
         return Err(Error::Usage("--json goes with --cdc".into()));
     }
+    if args.api_only {
+        let Some(uri) = &args.uri else { return Err(Error::Usage("--api-only goes with --uri".into())) };
+        return bulk_apis(uri, &args);
+    }
     let schemas = if args.schema.is_empty() {
         vec!["example:customers".to_string(), "example:orders".to_string()]
     } else {
@@ -163,8 +176,24 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     if let Some(uri) = &args.uri {
         mongo_vs_driver(uri, &args)?;
+        if args.api_ops > 0 {
+            bulk_apis(uri, &args)?;
+        }
     }
     Ok(())
+}
+
+/// The bulk API comparison, on the first --schema (else example:orders).
+fn bulk_apis(uri: &str, args: &Args) -> Result<(), Error> {
+    let bench = super::bench_api::ApiBench {
+        uri,
+        schema: args.schema.first().map_or("example:orders", String::as_str),
+        ops: args.api_ops.max(1),
+        batch_size: args.batch_size as usize,
+        workers: 4,
+        seed: args.seed,
+    };
+    super::traffic::runtime()?.block_on(super::bench_api::client_vs_collection(&bench))
 }
 
 /// forge's write path (planner, writer, metrics) against the driver alone: the same
@@ -232,6 +261,7 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
                     ordered: true,
                     write_concern: None,
                     max_retries: 0,
+                    api: Default::default(),
                 },
                 warmup_inserts: 0,
             };

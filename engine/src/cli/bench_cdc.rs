@@ -103,6 +103,7 @@ async fn measure(generator: &Arc<Generator>, strategy: &str, workers: usize, ben
             ordered: true,
             write_concern: None,
             max_retries: 0,
+            api: Default::default(),
         },
         warmup_inserts: 1000,
     };

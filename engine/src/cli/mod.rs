@@ -5,6 +5,7 @@
 pub mod secrets;
 
 mod bench;
+mod bench_api;
 mod bench_cdc;
 mod bench_plugins;
 pub mod error;

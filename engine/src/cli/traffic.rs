@@ -11,6 +11,7 @@ use crate::generate::Generator;
 use crate::materialize::{Settings, ShardPlugins};
 use crate::metrics::Metrics;
 use crate::metrics::report::{Ending, Report};
+use crate::mongo::collection_api::WriteApi;
 use crate::mongo::writer::WriterConfig;
 use crate::mutation::{Plugins, SetupError};
 use crate::plan::{DeleteTracking, OnPluginError, OpSelector, PlanError, Planner, PlannerConfig};
@@ -87,6 +88,14 @@ pub struct TrafficArgs {
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
 
+    /// Which command writes a batch that is not all inserts: one client-level bulkWrite
+    /// (MongoDB 8.0+ only), or the collection-level insert/update/delete commands, a few
+    /// per batch with each _id's operations in order (every server: MongoDB before 8.0,
+    /// DocumentDB and Cosmos DB have no bulkWrite). auto reads the server's wire version
+    /// when connecting
+    #[arg(long, value_enum, value_name = "API", default_value_t = BulkApi::Auto, env = "FORGE_BULK_API")]
+    pub bulk_api: BulkApi,
+
     /// Retries of a batch lost to a connection error before the run stops
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_retries: u32,
@@ -111,6 +120,38 @@ pub struct TrafficArgs {
 
     #[command(flatten)]
     pub plugins: PluginArgs,
+}
+
+/// `--bulk-api`: which command writes batches that are not all inserts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BulkApi {
+    /// One client-level bulkWrite per batch: needs MongoDB 8.0 or later (wire version 25)
+    Client,
+    /// The collection-level insert/update/delete commands, each _id's operations in
+    /// order: every MongoDB server, DocumentDB, Cosmos DB
+    Collection,
+    /// client when the server's maxWireVersion is 25 (MongoDB 8.0) or more, else
+    /// collection
+    Auto,
+}
+
+impl BulkApi {
+    /// The API to use on the server `client` is connected to.
+    pub async fn resolve(self, client: &mongodb::Client) -> Result<WriteApi, Error> {
+        Ok(match self {
+            BulkApi::Client => WriteApi::Client,
+            BulkApi::Collection => WriteApi::Collection,
+            BulkApi::Auto => {
+                let version = crate::mongo::collection_api::max_wire_version(client).await.map_err(|e| {
+                    Error::Runtime(format!(
+                        "cannot read the server's wire version (--bulk-api auto): {}",
+                        crate::mongo::one_line(&e.kind.to_string())
+                    ))
+                })?;
+                WriteApi::for_wire_version(version)
+            }
+        })
+    }
 }
 
 /// Loading and running plugins (plugin-sdk/README.md).
@@ -231,6 +272,8 @@ impl TrafficArgs {
                 ordered: !self.unordered,
                 write_concern: self.write_concern.clone(),
                 max_retries: self.max_retries,
+                // Resolved against the server in `run` (auto needs its wire version).
+                api: WriteApi::default(),
             },
             warmup_inserts,
         }
@@ -314,6 +357,10 @@ impl TrafficArgs {
             }
             (None, _) => None,
         };
+        let mut config = config;
+        if let Sink::Server { client, .. } = &sink {
+            config.writer.api = self.bulk_api.resolve(client).await?;
+        }
         let metrics = Arc::new(Metrics::default());
         let progress = (!quiet).then(|| tokio::spawn(progress_lines(metrics.clone(), self.metrics_interval)));
         let Workload { planner, shards, settings } = workload;

@@ -45,6 +45,9 @@ pub struct Report {
     pub started_at: String,
     pub duration_s: f64,
     pub ending: Ending,
+    /// Which command wrote the batches that were not all inserts ("client": bulkWrite,
+    /// "collection": insert/update/delete); none for a dry run.
+    pub bulk_api: Option<&'static str>,
     /// Why the run failed: typed for the caller to explain, text in the JSON report.
     #[serde(rename = "error", serialize_with = "as_text")]
     pub failure: Option<std::sync::Arc<crate::traffic::RunError>>,
@@ -91,6 +94,9 @@ impl Report {
             self.achieved_rate,
             self.target_rate.map(|r| format!(" (target {r})")).unwrap_or_default()
         );
+        if let Some(api) = self.bulk_api {
+            out.push_str(&format!("  bulk API: {api}\n"));
+        }
         for (kind, c) in &self.ops {
             if self.dry_run {
                 out.push_str(&format!("  {:<8} materialized {:>9}\n", kind.name(), c.not_sent));

@@ -7,7 +7,7 @@ use mongodb::options::{DeleteOneModel, InsertOneModel, ReplaceOneModel, UpdateOn
 use mongodb::results::VerboseBulkWriteResult;
 use mongodb::{Client, Collection};
 
-use super::reply::Reply;
+use super::reply::{Reply, failure_label};
 use crate::metrics::Outcome;
 use crate::plan::{OpPlan, Write};
 
@@ -140,9 +140,9 @@ fn with_errors(mut outcomes: Vec<Outcome>, errors: Vec<(usize, Outcome)>, ordere
     outcomes
 }
 
-/// A refused op: its code and, when the server names it, the name.
-pub fn refused(code: i32, name: Option<&str>) -> Outcome {
-    Outcome::Failed(name.map_or_else(|| code.to_string(), |name| format!("{code} {name}")))
+/// A refused op, labelled as [`failure_label`] does.
+fn refused(code: i32, name: Option<&str>) -> Outcome {
+    Outcome::Failed(failure_label(code, name))
 }
 
 fn verbose_outcomes(result: &VerboseBulkWriteResult, n: usize) -> Vec<Outcome> {

@@ -1,6 +1,7 @@
 //! MongoDB connection handling: connection strings, write concerns, redaction.
 
 pub mod client_api;
+pub mod collection_api;
 mod redact;
 pub mod recovery;
 pub mod reply;

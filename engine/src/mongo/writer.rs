@@ -25,6 +25,7 @@ use mongodb::options::WriteConcern;
 use mongodb::{Client, Collection};
 use tokio::sync::mpsc;
 
+use super::collection_api::WriteApi;
 use super::recovery::{self, Fate};
 use super::reply::Reply;
 use crate::journal::{Entry, JournalWriter, doc_hash, encode_expect};
@@ -44,6 +45,8 @@ pub struct WriterConfig {
     pub write_concern: Option<WriteConcern>,
     /// Reconnection attempts per batch before the run stops.
     pub max_retries: u32,
+    /// Which command carries batches that are not all inserts.
+    pub api: WriteApi,
 }
 
 pub struct Writer {
@@ -192,8 +195,14 @@ impl Writer {
 
     /// One attempt at `ops`.
     async fn send(&self, ops: &[OpPlan]) -> Reply {
-        let wc = self.config.write_concern.as_ref();
-        super::client_api::send(&self.client, &self.coll, ops, self.config.ordered, wc).await
+        let (ordered, wc) = (self.config.ordered, self.config.write_concern.as_ref());
+        match self.config.api {
+            WriteApi::Client => super::client_api::send(&self.client, &self.coll, ops, ordered, wc).await,
+            WriteApi::Collection => {
+                let db = self.client.database(&self.coll.namespace().db);
+                super::collection_api::send(&db, self.coll.name(), ops, ordered, wc).await
+            }
+        }
     }
 
     /// Predicts again the ops whose target a correction says the model got wrong.
@@ -350,7 +359,10 @@ impl Writer {
         let afters: Vec<&State> = ops.iter().map(|op| &op.change.after).collect();
         let exclude = self.server_time_field.as_deref();
         let hash = |raw: &RawDocumentBuf| Document::try_from(raw.as_ref()).map(|d| doc_hash(&d, exclude)).ok();
-        recovery::fates(&targets, &befores, &afters, self.config.ordered, |key, state| match state {
+        // The collection API may send ops on different `_id`s out of batch order: only
+        // each `_id`'s own order then holds, and the documents are read one by one.
+        let in_batch_order = self.config.ordered && self.config.api == WriteApi::Client;
+        recovery::fates(&targets, &befores, &afters, in_batch_order, |key, state| match state {
             State::Unknown => true,
             State::Absent => !current.contains_key(key),
             State::Doc(want) => current.get(key).is_some_and(|have| {

@@ -73,6 +73,12 @@ impl Forge {
         self
     }
 
+    /// An environment variable for this run (the test process's own are inherited).
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
     /// Arguments exactly as given, for tests about the command line itself.
     pub fn raw(mut self, args: &[&str]) -> Self {
         self.cmd.args(args);

@@ -13,6 +13,9 @@ use serde::{Deserialize, Deserializer};
 pub struct Report {
     pub seed: u64,
     pub ending: Ending,
+    /// Which command wrote the batches that were not all inserts ("client",
+    /// "collection"); none for a dry run.
+    pub bulk_api: Option<String>,
     /// Counts by kind; a kind the run never attempted has no entry.
     pub ops: BTreeMap<Kind, Counts>,
     /// Failed plugin calls by kind (timeout, trap, out-of-memory, bad-return, ...).
@@ -72,6 +75,8 @@ pub struct Counts {
     /// Documents inserted, matched (updates, replaces, tombstones) or deleted.
     pub matched: u64,
     pub modified: u64,
+    /// Applied without meeting the write concern: never acknowledged.
+    pub write_concern_failed: u64,
     /// Refusals by server error code.
     pub failed: BTreeMap<String, u64>,
     /// Lost with a connection: written or not, nobody knows.
