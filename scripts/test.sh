@@ -51,10 +51,11 @@ log=$(mktemp -t forge-test-log.XXXXXX)
 set +e
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-# The same CDC, mutate and verify tests through the collection-level write commands
-# (--bulk-api collection: the path for MongoDB before 8.0, DocumentDB, Cosmos DB).
+# The same CDC, mutate, verify and fault tests through the collection-level write
+# commands (--bulk-api collection: the path for MongoDB before 8.0, DocumentDB, Cosmos
+# DB); three crash rounds there, ten in the main pass.
 step "tests through the collection-level write commands"
-FORGE_BULK_API=collection cargo test -p forge-engine --test e2e --locked -- cdc:: mutate:: verify:: 2>&1 | tee -a "$log"
+FORGE_BULK_API=collection FORGE_CRASH_ROUNDS=3 cargo test -p forge-engine --test e2e --locked -- cdc:: mutate:: verify:: faults:: 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 # One closing line for the whole run (both passes): cargo prints one per test binary,

@@ -208,7 +208,6 @@ async fn an_unmet_write_concern_is_never_acknowledged_through_the_collection_com
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the writer's write-concern handling of bulkWrite (issue 12, item 6)"]
 async fn an_unmet_write_concern_is_never_acknowledged_through_bulk_write() {
     write_concern_2("client").await;
 }

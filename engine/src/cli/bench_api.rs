@@ -58,7 +58,11 @@ pub async fn client_vs_collection(bench: &ApiBench<'_>) -> Result<(), Error> {
     let shown: Vec<String> = ratios.iter().map(|r| format!("{:.0}%", 100.0 * r)).collect();
     outln!(
         "bulk APIs: {} ops of {MIX} on {} (partial updates), batches of {}, {} workers, seed {}, {ROUNDS} alternating rounds",
-        bench.ops, bench.schema, bench.batch_size, bench.workers, bench.seed
+        bench.ops,
+        bench.schema,
+        bench.batch_size,
+        bench.workers,
+        bench.seed
     );
     outln!("  client     (one bulkWrite per batch):              {:>9.0} ops/s (median)", median(&rates[0]));
     outln!("  collection (insert/update/delete commands):       {:>9.0} ops/s (median)", median(&rates[1]));

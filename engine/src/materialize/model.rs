@@ -157,7 +157,7 @@ impl Model {
     /// Replaces the document (keeping its `_id`, first as the server keeps it).
     pub fn replace(&mut self, id: &Bson, guard: Option<&Document>, replacement: &Document) -> Option<u64> {
         let slot = self.docs.get_mut(&IdKey::of(id))?;
-        let raw = slot.doc.as_ref()?;
+        let Some(raw) = slot.doc.as_ref() else { return Some(0) };
         if let Some(g) = guard
             && !crate::model::filter::passes(&decode(raw), g)
         {
@@ -173,7 +173,7 @@ impl Model {
     /// Deletes the document; returns the documents it should match.
     pub fn delete(&mut self, id: &Bson, guard: Option<&Document>) -> Option<u64> {
         let slot = self.docs.get_mut(&IdKey::of(id))?;
-        let raw = slot.doc.as_ref()?;
+        let Some(raw) = slot.doc.as_ref() else { return Some(0) };
         if let Some(g) = guard
             && !crate::model::filter::passes(&decode(raw), g)
         {
@@ -258,6 +258,8 @@ mod tests {
         assert_eq!(m.delete(&id, None), Some(1));
         assert_eq!(m.expect(&id), Expect::Gone);
         assert_eq!(m.update(&id, None, &doc! { "$set": { "v": 3 } }, now).unwrap(), Some(0));
+        // A deleted document (its `_id` still targetable) is matched by nothing.
+        assert_eq!((m.replace(&id, None, &doc! { "v": 4 }), m.delete(&id, None)), (Some(0), Some(0)));
         assert_eq!(m.update(&Bson::Int32(9), None, &doc! { "$set": { "v": 3 } }, now).unwrap(), None);
         assert_eq!(m.expect(&Bson::Int32(9)), Expect::Unknown);
     }

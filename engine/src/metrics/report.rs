@@ -110,7 +110,7 @@ impl Report {
                 _ => String::new(),
             };
             out.push_str(&format!(
-                "  {:<8} attempted {:>9}  acknowledged {:>9}  matched {:>9}{modified}{}{}{}\n",
+                "  {:<8} attempted {:>9}  acknowledged {:>9}  matched {:>9}{modified}{}{}{}{}\n",
                 kind.name(),
                 c.attempted,
                 c.acknowledged,
@@ -118,6 +118,11 @@ impl Report {
                 if failed > 0 { format!("  failed {failed} {:?}", c.failed) } else { String::new() },
                 if c.not_executed > 0 { format!("  not executed {}", c.not_executed) } else { String::new() },
                 if c.unknown > 0 { format!("  unknown {}", c.unknown) } else { String::new() },
+                if c.write_concern_failed > 0 {
+                    format!("  write concern failed {}", c.write_concern_failed)
+                } else {
+                    String::new()
+                },
             ));
         }
         if self.converted_to_insert > 0 {

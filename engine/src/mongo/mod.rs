@@ -2,8 +2,8 @@
 
 pub mod client_api;
 pub mod collection_api;
-mod redact;
 pub mod recovery;
+mod redact;
 pub mod reply;
 pub mod targets;
 pub mod writer;
