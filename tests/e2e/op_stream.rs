@@ -10,7 +10,7 @@ use std::sync::Arc;
 use forge::generate::Generator;
 use forge::materialize::{Materializer, Settings, ShardPlugins};
 use forge::mutation::Plugins;
-use forge::plan::{DeleteTracking, OnPluginError, OpKind, OpSelector, Planner, PlannerConfig, Write};
+use forge::plan::{OpKind, OpSelector, Planner, PlannerConfig, Write};
 use forge::schema::Schema;
 
 use crate::support;
@@ -39,16 +39,7 @@ fn generator() -> Arc<Generator> {
 
 fn stream(generator: Arc<Generator>, mut plugins: Plugins, strategy: &str, delete: &str) -> String {
     let _machine = support::busy();
-    let settings = Arc::new(Settings {
-        seed: 42,
-        collection: Arc::from("c"),
-        generator: generator.clone(),
-        on_plugin_error: OnPluginError::Fail,
-        tracking: DeleteTracking::None,
-        expectations: false,
-        keep_documents: true,
-        errors_shown: Default::default(),
-    });
+    let settings = Arc::new(Settings::new(42, "c", generator.clone()));
     let shard_plugins = ShardPlugins::start(&mut plugins, strategy, delete).unwrap();
     let delete_removes = delete == "remove";
     let mut materializer = Materializer::new(0, settings, shard_plugins, Default::default());

@@ -9,7 +9,7 @@ use forge::materialize::{Settings, ShardPlugins};
 use forge::metrics::report::Ending;
 use forge::mongo::writer::WriterConfig;
 use forge::mutation::Plugins;
-use forge::plan::{DeleteTracking, OnPluginError, OpKind, OpSelector, Planner, PlannerConfig};
+use forge::plan::{OpKind, OpSelector, Planner, PlannerConfig};
 use forge::schema::Schema;
 use forge::traffic::{RunInfo, Sink, Traffic, TrafficConfig};
 
@@ -29,16 +29,7 @@ fn traffic(client: mongodb::Client, db: &str, count: Option<u64>) -> Traffic {
         shards: 2,
         delete_removes: true,
     });
-    let settings = Settings {
-        seed: 9,
-        collection: Arc::from("c"),
-        generator,
-        on_plugin_error: OnPluginError::Fail,
-        tracking: DeleteTracking::None,
-        expectations: false,
-        keep_documents: true,
-        errors_shown: Default::default(),
-    };
+    let settings = Settings::new(9, "c", generator);
     Traffic {
         planner,
         shards,

@@ -204,7 +204,7 @@ const ROUNDS: usize = 7;
 
 fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
     use crate::materialize::{Settings, ShardPlugins};
-    use crate::plan::{DeleteTracking, OnPluginError, OpKind, OpSelector, Planner, PlannerConfig};
+    use crate::plan::{OpKind, OpSelector, Planner, PlannerConfig};
     use crate::traffic::{RunInfo, Sink, Traffic, TrafficConfig};
     let spec = args.schema.first().map_or("example:customers", String::as_str);
     let schema = Arc::new(super::load_schema(Some(spec))?);
@@ -240,16 +240,8 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
                 shards: 1,
                 delete_removes: true,
             });
-            let settings = Settings {
-                seed: args.seed,
-                collection: Arc::from(coll.name()),
-                generator: generator.clone(),
-                on_plugin_error: OnPluginError::Fail,
-                tracking: DeleteTracking::None,
-                expectations: false,
-                keep_documents: false,
-                errors_shown: Default::default(),
-            };
+            let settings =
+                Settings { keep_documents: false, ..Settings::new(args.seed, coll.name(), generator.clone()) };
             let config = TrafficConfig {
                 count: Some(args.mongo_count),
                 duration: None,

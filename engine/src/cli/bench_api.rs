@@ -11,7 +11,7 @@ use crate::materialize::{Settings, ShardPlugins};
 use crate::mongo::collection_api::WriteApi;
 use crate::mongo::writer::WriterConfig;
 use crate::mutation::Plugins;
-use crate::plan::{DeleteTracking, OnPluginError, OpKind, OpSelector, Planner, PlannerConfig};
+use crate::plan::{OpKind, OpSelector, Planner, PlannerConfig};
 use crate::traffic::{RunInfo, Sink, Traffic, TrafficConfig};
 
 /// The mix both APIs write.
@@ -92,16 +92,7 @@ fn traffic(
         shards: bench.workers,
         delete_removes: true,
     });
-    let settings = Settings {
-        seed: bench.seed,
-        collection: Arc::from(coll.name()),
-        generator: generator.clone(),
-        on_plugin_error: OnPluginError::Fail,
-        tracking: DeleteTracking::None,
-        expectations: false,
-        keep_documents: true,
-        errors_shown: Default::default(),
-    };
+    let settings = Settings::new(bench.seed, coll.name(), generator.clone());
     let config = TrafficConfig {
         count: Some(bench.ops),
         duration: None,

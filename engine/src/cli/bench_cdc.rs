@@ -10,7 +10,7 @@ use crate::generate::Generator;
 use crate::materialize::{Settings, ShardPlugins};
 use crate::mongo::writer::WriterConfig;
 use crate::mutation::Plugins;
-use crate::plan::{DeleteTracking, OnPluginError, OpKind, OpSelector, Planner, PlannerConfig};
+use crate::plan::{OpKind, OpSelector, Planner, PlannerConfig};
 use crate::traffic::{RunInfo, Sink, Traffic, TrafficConfig};
 
 /// The mix every case runs.
@@ -82,16 +82,7 @@ async fn measure(generator: &Arc<Generator>, strategy: &str, workers: usize, ben
         shards: workers,
         delete_removes: true,
     });
-    let settings = Settings {
-        seed: bench.seed,
-        collection: Arc::from("bench"),
-        generator: generator.clone(),
-        on_plugin_error: OnPluginError::Fail,
-        tracking: DeleteTracking::None,
-        expectations: false,
-        keep_documents: true,
-        errors_shown: Default::default(),
-    };
+    let settings = Settings::new(bench.seed, "bench", generator.clone());
     let config = TrafficConfig {
         count: Some(bench.ops),
         duration: None,

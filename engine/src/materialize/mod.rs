@@ -71,6 +71,23 @@ pub struct Settings {
     pub errors_shown: Arc<AtomicU64>,
 }
 
+impl Settings {
+    /// Settings that write plainly: a plugin failure stops the run, no delete tracking,
+    /// no journal expectations, documents kept for later operations (benches, tests).
+    pub fn new(seed: u64, collection: &str, generator: Arc<Generator>) -> Self {
+        Settings {
+            seed,
+            collection: Arc::from(collection),
+            generator,
+            on_plugin_error: OnPluginError::Fail,
+            tracking: DeleteTracking::None,
+            expectations: false,
+            keep_documents: true,
+            errors_shown: Default::default(),
+        }
+    }
+}
+
 /// What a shard counted, for the report.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {

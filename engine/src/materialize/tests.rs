@@ -13,16 +13,7 @@ fn run(mix: &str, strategy: &str, delete: &str, shards: usize, n: usize) -> Vec<
     let schema = Arc::new(Schema::from_json_str(crate::examples::ORDERS.json).unwrap());
     let generator = Arc::new(Generator::new(schema, 9));
     let mut plugins = Plugins::builtins(&generator, 9).unwrap();
-    let settings = Arc::new(Settings {
-        seed: 9,
-        collection: Arc::from("c"),
-        generator: generator.clone(),
-        on_plugin_error: OnPluginError::Fail,
-        tracking: DeleteTracking::None,
-        expectations: true,
-        keep_documents: true,
-        errors_shown: Default::default(),
-    });
+    let settings = Arc::new(Settings { expectations: true, ..Settings::new(9, "c", generator.clone()) });
     let mut materializers: Vec<Materializer> = (0..shards)
         .map(|s| {
             Materializer::new(
