@@ -366,7 +366,7 @@ impl Writer {
             State::Unknown => true,
             State::Absent => !current.contains_key(key),
             State::Doc(want) => current.get(key).is_some_and(|have| {
-                have.as_bytes() == want.as_bytes() || (hash(have).is_some() && hash(have) == hash(want))
+                have.as_bytes() == want.as_bytes() || hash(have).is_some_and(|h| Some(h) == hash(want))
             }),
         })
     }
