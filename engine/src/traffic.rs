@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -20,8 +20,9 @@ use tokio::sync::mpsc;
 
 use crate::journal::{Header, JournalWriter};
 use crate::materialize::{Corrections, Materializer, Settings, ShardPlugins, Tally};
-use crate::metrics::report::{Ending, Report};
-use crate::metrics::{Metrics, Outcome};
+use crate::metrics::report::{Ending, LatencyReport, Report};
+use crate::metrics::threshold::{Observed, Threshold};
+use crate::metrics::{Metrics, Outcome, latency};
 use crate::mongo::writer::{WriteError, Writer, WriterConfig};
 use crate::plan::{OpKind, OpPlan, PlanError, Planner, ShardInput};
 use crate::rate::Pace;
@@ -41,6 +42,10 @@ pub struct TrafficConfig {
     pub writer: WriterConfig,
     /// Inserts written before the measured operations, so updates have targets.
     pub warmup_inserts: u64,
+    /// How often the metrics are sampled into the time series.
+    pub metrics_interval: Duration,
+    /// Thresholds checked at every sample: the run stops at the first that fails.
+    pub abort_on: Vec<Threshold>,
 }
 
 /// What the report says about the run besides its counts.
@@ -140,6 +145,8 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
     let started = Instant::now();
     let started_at = bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default();
     let settings = Arc::new(settings);
+    metrics.begin(config.rate);
+    let flow = Arc::new(Flow { metrics: metrics.clone(), skipped: AtomicU64::new(0) });
 
     let (namespace, dry_run) = match &sink {
         Sink::Server { coll, .. } => (coll.namespace().to_string(), false),
@@ -178,22 +185,30 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         let (tx, rx) = sync_channel(SHARD_QUEUE);
         inputs.push(tx);
         let materializer = Materializer::new(shard, settings.clone(), plugins, corrections);
-        let stop = stop.clone();
+        let (stop, flow) = (stop.clone(), flow.clone());
         let spawned = std::thread::Builder::new()
             .name(format!("forge-shard-{shard}"))
-            .spawn(move || materialize(materializer, rx, output, &stop));
+            .spawn(move || materialize(materializer, rx, output, &flow, &stop));
         materializers.push(spawned.expect("the OS starts a thread"));
     }
 
     let mut producer = {
-        let (stop, config) = (stop.clone(), config.clone());
-        tokio::task::spawn_blocking(move || produce(planner, inputs, materializers, &config, &stop))
+        let (stop, config, flow) = (stop.clone(), config.clone(), flow.clone());
+        tokio::task::spawn_blocking(move || produce(planner, inputs, materializers, &config, &flow, &stop))
     };
+    let (missed_tx, mut missed) = tokio::sync::oneshot::channel();
+    let sampler = tokio::spawn(sample(metrics.clone(), config.metrics_interval, config.abort_on.clone(), missed_tx));
     let mut shut_down = false;
+    let mut aborted = None;
     let produced = tokio::select! {
         produced = &mut producer => produced,
         () = shutdown => {
             shut_down = true;
+            stop.store(true, Ordering::Relaxed);
+            producer.await
+        }
+        Ok(threshold) = &mut missed => {
+            aborted = Some(threshold);
             stop.store(true, Ordering::Relaxed);
             producer.await
         }
@@ -217,8 +232,14 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
     {
         failure = failure.or(Some(RunError::Journal(e)));
     }
+    sampler.abort();
+    let series_end = metrics.series().last().map_or(0.0, |s| s.t_s);
+    if started.elapsed().as_secs_f64() - series_end > 0.001 {
+        metrics.sample(); // the last, partial interval
+    }
     let (ending, failure) = match (failure, stop_reason) {
         (Some(e), _) => (Ending::Failed, Some(e)),
+        (None, _) if aborted.is_some() => (Ending::Aborted, None),
         (None, Stop::Failed(e)) => (Ending::Failed, Some(e)),
         (None, Stop::Crashed(e)) => (Ending::Failed, Some(RunError::PlannerCrashed(e))),
         (None, _) if shut_down => (Ending::Interrupted, None),
@@ -228,9 +249,10 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
     };
     let duration = started.elapsed().as_secs_f64();
     let ops = metrics.totals();
-    let done: u64 = ops.values().map(|k| k.acknowledged + k.unacknowledged + k.not_sent).sum();
+    let done = crate::metrics::done(&ops);
+    let latencies = metrics.latencies();
     Report {
-        forge_version: env!("CARGO_PKG_VERSION"),
+        forge_version: env!("CARGO_PKG_VERSION").to_string(),
         command: info.command,
         namespace,
         dry_run,
@@ -239,7 +261,8 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         started_at,
         duration_s: duration,
         ending,
-        bulk_api: (!dry_run).then(|| config.writer.api.name()),
+        bulk_api: (!dry_run).then(|| config.writer.api.name().to_string()),
+        error: failure.as_ref().map(|e| e.to_string()).or_else(|| aborted.map(|t| format!("threshold {t} failed"))),
         failure: failure.map(Arc::new),
         target_rate: config.rate,
         achieved_rate: done as f64 / duration.max(1e-9),
@@ -249,10 +272,77 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         skipped: tally.shards.skipped,
         plugin_errors: tally.shards.plugin_errors,
         warmup_inserts: config.warmup_inserts,
-        latency: metrics.latency(),
+        latency: latency_report(&latencies),
+        histograms: latencies.iter().map(|(k, l)| (*k, l.encode())).collect(),
+        schedule: config.rate.map(|_| metrics.schedule()),
+        series: metrics.series(),
+        thresholds: Vec::new(),
         retries: metrics.retries(),
         flags: info.flags,
     }
+}
+
+/// The percentiles of every kind, and of all kinds together.
+pub fn latency_report(latencies: &std::collections::BTreeMap<OpKind, latency::Latencies>) -> LatencyReport {
+    LatencyReport {
+        all: latency::overall(latencies).percentiles(),
+        kinds: latencies.iter().map(|(k, l)| (*k, l.percentiles())).collect(),
+    }
+}
+
+/// Samples the metrics every `interval`; with thresholds to abort on, checks them
+/// after each sample and sends the first that fails.
+async fn sample(
+    metrics: Arc<Metrics>,
+    interval: Duration,
+    abort_on: Vec<Threshold>,
+    missed: tokio::sync::oneshot::Sender<String>,
+) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        ticks.tick().await;
+        metrics.sample();
+        if abort_on.is_empty() {
+            continue;
+        }
+        let snapshot = metrics.snapshot();
+        let latency = latency_report(&snapshot.latency);
+        let seen = Observed {
+            achieved_rate: snapshot.achieved_rate(),
+            target_rate: snapshot.target_rate,
+            ops: &snapshot.kinds,
+            latency: &latency,
+            max_lag_ms: snapshot.schedule.max_lag_ms.max(snapshot.lag_ms),
+        };
+        if let Some(failed) = abort_on.iter().find(|t| !t.check(&seen).passed) {
+            let _ = missed.send(failed.text.clone());
+            return;
+        }
+    }
+}
+
+/// How many ops are between the planner and their settlement: the planner admits an
+/// op of a paced run only while fewer than its window are.
+struct Flow {
+    metrics: Arc<Metrics>,
+    /// Ops a materializer skipped (a plugin's answer): they never settle.
+    skipped: AtomicU64,
+}
+
+impl Flow {
+    /// Ops admitted and not yet settled or skipped.
+    fn in_flight(&self, admitted: u64) -> u64 {
+        admitted.saturating_sub(self.metrics.settled() + self.skipped.load(Ordering::Relaxed))
+    }
+}
+
+/// How many ops a paced run lets into its pipeline: enough for two batch delays and
+/// 100 ms of round trips at the target rate, so a healthy run never waits for it; a
+/// stalled server fills it at once, and after the stall no more than this is sent
+/// before the (slipped) schedule resumes.
+fn window(config: &TrafficConfig, rate: f64) -> u64 {
+    let time = config.writer.max_batch_delay * 2 + Duration::from_millis(100);
+    ((rate * time.as_secs_f64()) as u64).max(2 * config.workers as u64).max(16)
 }
 
 /// Batches of inputs a shard's queue holds before the planner waits for it.
@@ -276,8 +366,9 @@ enum Output {
 /// queue, or its writer stops, or a plugin failure stops the run.
 fn materialize(
     mut materializer: Materializer,
-    inputs: Receiver<Vec<ShardInput>>,
+    inputs: Receiver<Vec<(ShardInput, Instant)>>,
     output: Output,
+    flow: &Flow,
     stop: &AtomicBool,
 ) -> (Tally, Option<PlanError>) {
     let mut unsent: Vec<(OpKind, Outcome)> = Vec::new();
@@ -286,16 +377,23 @@ fn materialize(
     // Once the run is stopping (Ctrl-C, a failed shard), what is still queued is
     // dropped: planned, never materialized nor sent.
     let queued = inputs.into_iter().take_while(|_| !stop.load(Ordering::Relaxed));
-    'inputs: for input in queued.flatten() {
-        let op = match materializer.materialize(input) {
+    'inputs: for (input, scheduled) in queued.flatten() {
+        let is_op = matches!(input, ShardInput::Op(_));
+        let mut op = match materializer.materialize(input) {
             Ok(Some(op)) => op,
-            Ok(None) => continue,
+            Ok(None) => {
+                if is_op {
+                    flow.skipped.fetch_add(1, Ordering::Relaxed);
+                }
+                continue;
+            }
             Err(e) => {
                 stop.store(true, Ordering::Relaxed);
                 failure = Some(e);
                 break 'inputs;
             }
         };
+        op.scheduled = scheduled;
         match &output {
             Output::Writer(tx) => {
                 if tx.blocking_send(op).is_err() {
@@ -306,14 +404,14 @@ fn materialize(
                 bytes = bytes.wrapping_add(op.write.encoded_len());
                 unsent.push((op.kind, Outcome::NotSent));
                 if unsent.len() >= NULL_BATCH {
-                    metrics.record_batch(&unsent, None);
+                    metrics.record_batch(&unsent);
                     unsent.clear();
                 }
             }
         }
     }
     if let Output::Null(metrics) = &output {
-        metrics.record_batch(&unsent, None);
+        metrics.record_batch(&unsent);
         std::hint::black_box(bytes);
     }
     (materializer.tally, failure)
@@ -339,12 +437,13 @@ struct RunTally {
 /// its shard; then closes the queues and waits for the materializers to finish.
 fn produce(
     mut planner: Planner,
-    inputs: Vec<SyncSender<Vec<ShardInput>>>,
+    inputs: Vec<SyncSender<Vec<(ShardInput, Instant)>>>,
     materializers: Vec<std::thread::JoinHandle<(Tally, Option<PlanError>)>>,
     config: &TrafficConfig,
+    flow: &Flow,
     stop: &AtomicBool,
 ) -> (Stop, RunTally) {
-    let reason = plan(&mut planner, &inputs, config, stop);
+    let reason = plan(&mut planner, &inputs, config, flow, stop);
     drop(inputs);
     let mut tally = RunTally { converted_to_insert: planner.converted_to_insert, shards: Tally::default() };
     let mut failure = None;
@@ -365,17 +464,19 @@ fn produce(
 
 fn plan(
     planner: &mut Planner,
-    inputs: &[SyncSender<Vec<ShardInput>>],
+    inputs: &[SyncSender<Vec<(ShardInput, Instant)>>],
     config: &TrafficConfig,
+    flow: &Flow,
     stop: &AtomicBool,
 ) -> Stop {
-    let pace = config.rate.map(Pace::new);
+    let mut pace = config.rate.map(|rate| (Pace::new(rate), window(config, rate)));
     let batch = if pace.is_some() { 1 } else { SHARD_BATCH };
-    let mut handover = Handover { inputs, pending: inputs.iter().map(|_| Vec::with_capacity(batch)).collect(), batch };
+    let mut handover =
+        Handover { inputs, pending: inputs.iter().map(|_| Vec::with_capacity(batch)).collect(), batch, admitted: 0 };
     let mut out = Vec::new();
     for _ in 0..config.warmup_inserts {
         planner.next_insert(&mut out);
-        if stop.load(Ordering::Relaxed) || !handover.take(&mut out) {
+        if stop.load(Ordering::Relaxed) || !handover.take(&mut out, Instant::now()) {
             handover.flush();
             return Stop::Interrupted;
         }
@@ -389,17 +490,25 @@ fn plan(
         if stop.load(Ordering::Relaxed) {
             break Stop::Interrupted;
         }
-        if let Some(pace) = &pace
-            && !pace.wait(stop)
-        {
-            break Stop::Interrupted;
-        }
+        // A paced op waits for its slot, then for room in the pipeline (a stalled
+        // server holds it there); its response time counts from the slot.
+        let scheduled = match &mut pace {
+            None => Instant::now(),
+            Some((pace, window)) => {
+                if !pace.wait(stop) || !wait_for_room(flow, handover.admitted, *window, stop) {
+                    break Stop::Interrupted;
+                }
+                let admission = pace.admit(flow.in_flight(handover.admitted));
+                flow.metrics.record_admission(admission.lag, admission.late, admission.slipped, admission.next_due);
+                admission.due
+            }
+        };
         match planner.next_op(&mut out) {
             Ok(true) => {}
             Ok(false) => break Stop::Exhausted,
             Err(e) => break Stop::Failed(RunError::Plan(e)),
         }
-        if !handover.take(&mut out) {
+        if !handover.take(&mut out, scheduled) {
             break Stop::Interrupted; // a shard stopped; it says why
         }
         planned += 1;
@@ -409,19 +518,35 @@ fn plan(
     reason
 }
 
+/// Waits while `window` or more admitted ops are in flight; false if `stop` was raised.
+fn wait_for_room(flow: &Flow, admitted: u64, window: u64, stop: &AtomicBool) -> bool {
+    while flow.in_flight(admitted) >= window {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    true
+}
+
 /// The planner's side of the shard queues: inputs gathered per shard, handed over a
 /// batch at a time.
 struct Handover<'a> {
-    inputs: &'a [SyncSender<Vec<ShardInput>>],
-    pending: Vec<Vec<ShardInput>>,
+    inputs: &'a [SyncSender<Vec<(ShardInput, Instant)>>],
+    /// Inputs gathered per shard, each with when it was due.
+    pending: Vec<Vec<(ShardInput, Instant)>>,
     batch: usize,
+    /// Ops handed over so far.
+    admitted: u64,
 }
 
 impl Handover<'_> {
-    /// Takes the planner's output; false when a shard stopped taking inputs.
-    fn take(&mut self, out: &mut Vec<(usize, ShardInput)>) -> bool {
+    /// Takes the planner's output, due at `scheduled`; false when a shard stopped
+    /// taking inputs.
+    fn take(&mut self, out: &mut Vec<(usize, ShardInput)>, scheduled: Instant) -> bool {
         for (shard, input) in out.drain(..) {
-            self.pending[shard].push(input);
+            self.admitted += u64::from(matches!(input, ShardInput::Op(_)));
+            self.pending[shard].push((input, scheduled));
             if self.pending[shard].len() >= self.batch && !self.send(shard) {
                 return false;
             }

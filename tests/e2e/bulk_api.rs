@@ -21,7 +21,16 @@ fn op(index: u64, id: i64, write: Write, matched: u64, modified: u64) -> OpPlan 
     };
     let change =
         Change { before: State::Unknown, after: State::Unknown, matched: Some(matched), modified: Some(modified) };
-    OpPlan { index, kind, id: Bson::Int64(id), shard: 0, write, change, expect: None }
+    OpPlan {
+        index,
+        kind,
+        id: Bson::Int64(id),
+        shard: 0,
+        write,
+        change,
+        expect: None,
+        scheduled: std::time::Instant::now(),
+    }
 }
 
 fn insert(index: u64, id: i64) -> OpPlan {

@@ -256,6 +256,8 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
                     api: Default::default(),
                 },
                 warmup_inserts: 0,
+                metrics_interval: Duration::from_secs(1),
+                abort_on: Vec::new(),
             };
             let info = RunInfo {
                 command: "bench".into(),

@@ -107,6 +107,8 @@ fn traffic(
             api,
         },
         warmup_inserts: 1000,
+        metrics_interval: Duration::from_secs(1),
+        abort_on: Vec::new(),
     };
     let info = RunInfo { command: "bench".into(), seed: bench.seed, seed_given: bench.seed.to_string(), flags: vec![] };
     Ok(Traffic {

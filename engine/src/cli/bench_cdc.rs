@@ -97,6 +97,8 @@ async fn measure(generator: &Arc<Generator>, strategy: &str, workers: usize, ben
             api: Default::default(),
         },
         warmup_inserts: 1000,
+        metrics_interval: Duration::from_secs(1),
+        abort_on: Vec::new(),
     };
     let info =
         RunInfo { command: "bench --cdc".into(), seed: bench.seed, seed_given: bench.seed.to_string(), flags: vec![] };

@@ -1,6 +1,6 @@
 //! The command line's one error type: every library error becomes a message (with the
 //! flag it concerns, which only the CLI knows) and an exit code here. 2: bad flags or
-//! input; 1: a failure while running.
+//! input; 1: a failure while running; 99: a `--threshold` that did not hold.
 
 use crate::mongo::ConnectError;
 use crate::plugin::{Failure, PluginError};
@@ -19,6 +19,9 @@ pub enum Error {
     /// A run that failed after its final report was printed: exit code 1.
     #[error("{0}")]
     Reported(String),
+    /// A run whose `--threshold`s did not all hold: exit code 99.
+    #[error("{0}")]
+    ThresholdFailed(String),
 }
 
 impl Error {
@@ -26,6 +29,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Schema(_) => 2,
             Error::Runtime(_) | Error::Reported(_) => 1,
+            Error::ThresholdFailed(_) => 99,
         }
     }
 }

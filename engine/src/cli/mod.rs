@@ -14,6 +14,7 @@ mod infer;
 pub mod log;
 mod mutate;
 mod plugin;
+mod progress;
 mod traffic;
 mod validate;
 mod values;

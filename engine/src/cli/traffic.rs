@@ -3,14 +3,16 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::error::{Error, describe_plugin_error};
+use super::progress::{Goal, Progress};
 use super::values;
 use crate::generate::Generator;
 use crate::materialize::{Settings, ShardPlugins};
 use crate::metrics::Metrics;
 use crate::metrics::report::{Ending, Report};
+use crate::metrics::threshold::{Observed, Threshold};
 use crate::mongo::collection_api::WriteApi;
 use crate::mongo::writer::WriterConfig;
 use crate::mutation::{Plugins, SetupError};
@@ -75,9 +77,23 @@ pub struct TrafficArgs {
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: u16,
 
-    /// How often to print a progress line
-    #[arg(long, value_name = "TIME", default_value = "1s", value_parser = humantime::parse_duration)]
+    /// How often to sample the metrics: a progress line (or a redraw on a terminal)
+    /// and a point of the report's time series
+    #[arg(long, value_name = "TIME", default_value = "1s", value_parser = positive_duration)]
     pub metrics_interval: Duration,
+
+    /// A pass/fail criterion, checked at the end of the run; repeatable. A failed one
+    /// exits with code 99. FIGURE OP LIMIT with OP one of < <= > >= == !=, FIGURE one of
+    /// rate, count, errors, lag, [KIND.]service|response.p50|p90|p99|p99.9|max|mean
+    /// (ms; KIND insert, update, replace or delete): 'update.response.p99<20ms',
+    /// 'rate>=0.98*target', 'errors==0'
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = threshold)]
+    pub thresholds: Vec<Threshold>,
+
+    /// Check the thresholds at every metrics interval too, and stop the run at the
+    /// first that fails
+    #[arg(long, requires = "thresholds")]
+    pub abort_on_threshold: bool,
 
     /// Write the final report as JSON to this file
     #[arg(long, value_name = "FILE")]
@@ -276,6 +292,8 @@ impl TrafficArgs {
                 api: WriteApi::default(),
             },
             warmup_inserts,
+            metrics_interval: self.metrics_interval,
+            abort_on: if self.abort_on_threshold { self.thresholds.clone() } else { Vec::new() },
         }
     }
 
@@ -357,18 +375,25 @@ impl TrafficArgs {
             }
             (None, _) => None,
         };
+        if config.rate.is_none()
+            && let Some(t) = self.thresholds.iter().find(|t| t.needs_target())
+        {
+            return Err(Error::Usage(format!("--threshold '{}': there is no target without --rate-limit", t.text)));
+        }
         let mut config = config;
         if let Sink::Server { client, .. } = &sink {
             config.writer.api = self.bulk_api.resolve(client).await?;
         }
         let metrics = Arc::new(Metrics::default());
-        let progress = (!quiet).then(|| tokio::spawn(progress_lines(metrics.clone(), self.metrics_interval)));
+        let goal = Goal { count: config.count, duration: config.duration, warmup: config.warmup_inserts };
+        let progress = (!quiet).then(|| Progress::start(metrics.clone(), goal));
         let Workload { planner, shards, settings } = workload;
         let traffic = Traffic { planner, shards, settings, sink, config, info, journal, metrics };
-        let report = crate::traffic::run(traffic, interrupted()).await;
+        let mut report = crate::traffic::run(traffic, interrupted()).await;
         if let Some(progress) = progress {
-            progress.abort();
+            progress.finish();
         }
+        report.thresholds = check_thresholds(&self.thresholds, &report);
         finish(report, self.report.as_ref())
     }
 }
@@ -393,14 +418,29 @@ async fn interrupted() {
     });
 }
 
-/// A progress line on stderr every `interval`.
-async fn progress_lines(metrics: Arc<Metrics>, interval: Duration) {
-    let started = Instant::now();
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    loop {
-        ticks.tick().await;
-        errln!("{}", metrics.interval_line(started.elapsed(), interval));
+/// `--threshold`: parsed where the flag is read, so a malformed one is a usage error.
+fn threshold(text: &str) -> Result<Threshold, String> {
+    Threshold::parse(text).map_err(|e| e.why)
+}
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be more than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
     }
+}
+
+/// Each threshold checked against the run's final figures.
+fn check_thresholds(thresholds: &[Threshold], report: &Report) -> Vec<crate::metrics::threshold::Verdict> {
+    let seen = Observed {
+        achieved_rate: report.achieved_rate,
+        target_rate: report.target_rate,
+        ops: &report.ops,
+        latency: &report.latency,
+        max_lag_ms: report.schedule.as_ref().map_or(0.0, |s| s.max_lag_ms),
+    };
+    thresholds.iter().map(|t| t.check(&seen)).collect()
 }
 
 /// The command line for the report, with its secrets redacted.
@@ -430,6 +470,9 @@ pub fn finish(report: Report, path: Option<&PathBuf>) -> Result<(), Error> {
             Some(other) => other.to_string(),
             None => "the run failed".into(),
         })),
-        _ => Ok(()),
+        _ => match report.thresholds.iter().filter(|v| !v.passed).map(|v| v.threshold.as_str()).collect::<Vec<_>>() {
+            failed if failed.is_empty() => Ok(()),
+            failed => Err(Error::ThresholdFailed(format!("threshold failed: {}", failed.join(", ")))),
+        },
     }
 }

@@ -11,6 +11,7 @@ pub mod model;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use bson::{Bson, Document, doc};
 
@@ -273,7 +274,7 @@ impl Materializer {
             Write::Delete { .. } => Change { modified: Some(0), ..Change::new(before, after, matched) },
             _ => Change::new(before, after, matched),
         };
-        Ok(Some(OpPlan { index, kind, id, shard: self.shard, write, change, expect }))
+        Ok(Some(OpPlan { index, kind, id, shard: self.shard, write, change, expect, scheduled: Instant::now() }))
     }
 
     fn insert(&mut self, op: PlannedOp, document: u64) -> OpPlan {
@@ -296,6 +297,7 @@ impl Materializer {
             write: Write::Insert(raw),
             change,
             expect,
+            scheduled: Instant::now(),
         }
     }
 

@@ -1,14 +1,20 @@
 //! Counters and latencies of a traffic run, fed by the writers from the server's
-//! acknowledgements (never from what was planned), read by the interval printer and
-//! the final report.
+//! acknowledgements (never from what was planned) and by the planner's schedule; a
+//! sample per interval (the time series); read by the live view, an exporter and the
+//! final report.
 
+pub mod latency;
 pub mod report;
+pub mod series;
+pub mod threshold;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
+pub use latency::{KindLatency, Latencies, Measure, Percentiles};
+pub use series::Sample;
 
 use crate::plan::OpKind;
 
@@ -32,7 +38,7 @@ pub enum Outcome {
     NotSent,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KindCounts {
     pub attempted: u64,
     pub acknowledged: u64,
@@ -74,7 +80,7 @@ impl KindCounts {
 }
 
 /// Ops sent more than once, and the time lost to a lost connection.
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Retries {
     /// Ops sent again because an ordered batch stopped at an earlier op's error.
     pub after_error: u64,
@@ -90,57 +96,142 @@ pub struct Retries {
     pub backoff_s: f64,
 }
 
-struct State {
+/// How a paced run kept to its schedule.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Schedule {
+    /// Ops that started more than [`crate::rate::LATE`] after their slot (their
+    /// response time counts from the slot).
+    pub late_ops: u64,
+    /// The furthest the run was behind its schedule, in milliseconds.
+    pub max_lag_ms: f64,
+    /// How far the schedule was pushed back in all: time the run fell behind and did
+    /// not make up (it never catches up in a burst), in seconds.
+    pub slipped_s: f64,
+}
+
+/// One operation as settled, with its latencies when the server answered it.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    pub kind: OpKind,
+    pub outcome: Outcome,
+    /// Batch sent (first attempt) → settled.
+    pub service: Option<Duration>,
+    /// Scheduled (or planned) → settled.
+    pub response: Option<Duration>,
+}
+
+impl Settled {
+    /// An op settled without an answer from the server (dry run, never sent).
+    pub fn unanswered(kind: OpKind, outcome: Outcome) -> Settled {
+        Settled { kind, outcome, service: None, response: None }
+    }
+}
+
+/// Counts and latencies over one stretch of the run.
+#[derive(Default)]
+struct Window {
     kinds: BTreeMap<OpKind, KindCounts>,
-    retries: Retries,
-    /// Batch times in microseconds, from the first attempt to the last op settled.
-    latency: Histogram<u64>,
-    interval_acked: BTreeMap<OpKind, u64>,
-    interval_latency: Histogram<u64>,
+    latency: BTreeMap<OpKind, Latencies>,
 }
 
-pub struct Metrics {
-    state: Mutex<State>,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        let histogram = || Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds");
-        Metrics {
-            state: Mutex::new(State {
-                kinds: BTreeMap::new(),
-                retries: Retries::default(),
-                latency: histogram(),
-                interval_acked: BTreeMap::new(),
-                interval_latency: histogram(),
-            }),
+impl Window {
+    fn record(&mut self, ops: &[Settled]) {
+        // Batches are mostly one kind: look each kind up once per run of it.
+        for run in ops.chunk_by(|a, b| a.kind == b.kind) {
+            let kind = run[0].kind;
+            let counts = self.kinds.entry(kind).or_default();
+            run.iter().for_each(|op| counts.add(&op.outcome));
+            if run.iter().any(|op| op.service.is_some() || op.response.is_some()) {
+                let latency = self.latency.entry(kind).or_default();
+                for op in run {
+                    if let Some(d) = op.service {
+                        latency::record(&mut latency.service, d);
+                    }
+                    if let Some(d) = op.response {
+                        latency::record(&mut latency.response, d);
+                    }
+                }
+            }
         }
     }
 }
 
-/// Latency percentiles in milliseconds.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct Latency {
-    pub batches: u64,
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p99_ms: f64,
-    pub p999_ms: f64,
-    pub max_ms: f64,
-    pub mean_ms: f64,
+struct State {
+    /// The whole run so far.
+    total: Window,
+    /// Since the last sample.
+    interval: Window,
+    retries: Retries,
+    schedule: Schedule,
+    /// When the next op of a paced run is due (for the live lag).
+    next_due: Option<Instant>,
+    /// One sample per `--metrics-interval`.
+    series: Vec<Sample>,
+    /// When the run started, and the elapsed time of the last sample.
+    started: Instant,
+    sampled_at: Duration,
+    target_rate: Option<f64>,
 }
 
-fn latency_of(h: &Histogram<u64>) -> Latency {
-    let ms = |us: u64| us as f64 / 1000.0;
-    Latency {
-        batches: h.len(),
-        p50_ms: ms(h.value_at_quantile(0.5)),
-        p90_ms: ms(h.value_at_quantile(0.9)),
-        p99_ms: ms(h.value_at_quantile(0.99)),
-        p999_ms: ms(h.value_at_quantile(0.999)),
-        max_ms: ms(h.max()),
-        mean_ms: h.mean() / 1000.0,
+/// The shared counters of a run: written by the planner (schedule), the writers
+/// (outcomes, latencies, retries) and the sampler; read by whoever shows progress.
+pub struct Metrics {
+    state: Mutex<State>,
+    /// Ops settled so far (read without the lock by a paced planner).
+    settled: AtomicU64,
+    samples: tokio::sync::watch::Sender<Option<Arc<Sample>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            state: Mutex::new(State {
+                total: Window::default(),
+                interval: Window::default(),
+                retries: Retries::default(),
+                schedule: Schedule::default(),
+                next_due: None,
+                series: Vec::new(),
+                started: Instant::now(),
+                sampled_at: Duration::ZERO,
+                target_rate: None,
+            }),
+            settled: AtomicU64::new(0),
+            samples: tokio::sync::watch::Sender::new(None),
+        }
     }
+}
+
+/// Everything cumulative at one moment (for an exporter or a live view).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub elapsed: Duration,
+    pub target_rate: Option<f64>,
+    pub kinds: BTreeMap<OpKind, KindCounts>,
+    pub latency: BTreeMap<OpKind, Latencies>,
+    pub retries: Retries,
+    pub schedule: Schedule,
+    /// How far behind its schedule the run is now, in milliseconds.
+    pub lag_ms: f64,
+}
+
+impl Snapshot {
+    /// Ops done (acknowledged, sent unacknowledged, or materialized in a dry run) per
+    /// second since the start.
+    pub fn achieved_rate(&self) -> f64 {
+        done(&self.kinds) as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Ops done: acknowledged, sent with `w:0`, or materialized in a dry run.
+pub fn done(kinds: &BTreeMap<OpKind, KindCounts>) -> u64 {
+    kinds.values().map(|k| k.acknowledged + k.unacknowledged + k.not_sent).sum()
+}
+
+/// Ops that went wrong: refused, of unknown fate, or applied without their write
+/// concern.
+pub fn errors(kinds: &BTreeMap<OpKind, KindCounts>) -> u64 {
+    kinds.values().map(|k| k.failed.values().sum::<u64>() + k.unknown + k.write_concern_failed).sum()
 }
 
 impl Metrics {
@@ -149,27 +240,41 @@ impl Metrics {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records one batch: each operation's outcome and the batch's round trip.
-    pub fn record_batch(&self, outcomes: &[(OpKind, Outcome)], round_trip: Option<Duration>) {
+    /// Marks the start of the run (elapsed times and samples count from here).
+    pub fn begin(&self, target_rate: Option<f64>) {
         let mut s = self.state();
-        // Batches are mostly one kind: look each kind up once per run of it.
-        for run in outcomes.chunk_by(|a, b| a.0 == b.0) {
-            let kind = run[0].0;
-            let counts = s.kinds.entry(kind).or_default();
-            run.iter().for_each(|(_, outcome)| counts.add(outcome));
-            let acked = run
-                .iter()
-                .filter(|(_, o)| matches!(o, Outcome::Acked { .. } | Outcome::Unacknowledged | Outcome::NotSent))
-                .count();
-            if acked > 0 {
-                *s.interval_acked.entry(kind).or_default() += acked as u64;
-            }
-        }
-        if let Some(rt) = round_trip {
-            let us = (rt.as_micros() as u64).max(1);
-            let _ = s.latency.record(us);
-            let _ = s.interval_latency.record(us);
-        }
+        s.started = Instant::now();
+        s.target_rate = target_rate;
+    }
+
+    /// Records settled operations: outcomes and latencies.
+    pub fn record(&self, ops: &[Settled]) {
+        let mut s = self.state();
+        s.total.record(ops);
+        s.interval.record(ops);
+        self.settled.fetch_add(ops.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Ops settled so far, whatever their outcome.
+    pub fn settled(&self) -> u64 {
+        self.settled.load(Ordering::Relaxed)
+    }
+
+    /// Records outcomes without latencies.
+    pub fn record_batch(&self, outcomes: &[(OpKind, Outcome)]) {
+        let ops: Vec<Settled> = outcomes.iter().map(|(k, o)| Settled::unanswered(*k, o.clone())).collect();
+        self.record(&ops);
+    }
+
+    /// A paced op admitted `lag` after its slot; `slipped`: how far the schedule was
+    /// pushed back for it (zero when it was on time).
+    pub fn record_admission(&self, lag: Duration, late: bool, slipped: Duration, next_due: Instant) {
+        let mut s = self.state();
+        let ms = lag.as_secs_f64() * 1000.0;
+        s.schedule.max_lag_ms = s.schedule.max_lag_ms.max(ms);
+        s.schedule.late_ops += u64::from(late);
+        s.schedule.slipped_s += slipped.as_secs_f64();
+        s.next_due = Some(next_due);
     }
 
     /// Ops sent again after an earlier op's error.
@@ -197,33 +302,74 @@ impl Metrics {
     }
 
     pub fn totals(&self) -> BTreeMap<OpKind, KindCounts> {
-        self.state().kinds.clone()
+        self.state().total.kinds.clone()
     }
 
-    pub fn latency(&self) -> Latency {
-        latency_of(&self.state().latency)
+    /// The histograms of the whole run so far, by kind.
+    pub fn latencies(&self) -> BTreeMap<OpKind, Latencies> {
+        self.state().total.latency.clone()
     }
 
-    /// One progress line for the interval just ended; resets the interval counters.
-    pub fn interval_line(&self, elapsed: Duration, interval: Duration) -> String {
+    /// The schedule's record so far (lag as of now included).
+    pub fn schedule(&self) -> Schedule {
         let mut s = self.state();
-        let secs = interval.as_secs_f64().max(1e-9);
-        let total: u64 = s.interval_acked.values().sum();
-        let by_kind: Vec<String> =
-            s.interval_acked.iter().map(|(k, n)| format!("{} {:.0}", &k.name()[..3], *n as f64 / secs)).collect();
-        let lat = latency_of(&s.interval_latency);
-        let done: u64 = s.kinds.values().map(|k| k.acknowledged + k.unacknowledged + k.not_sent).sum();
-        let failed: u64 = s.kinds.values().map(|k| k.failed.values().sum::<u64>() + k.unknown).sum();
-        s.interval_acked.clear();
-        s.interval_latency.reset();
-        format!(
-            "[{:>7.1}s] {:>8.0} ops/s ({})  p50 {:.1}ms p99 {:.1}ms  total {done}{}",
-            elapsed.as_secs_f64(),
-            total as f64 / secs,
-            if by_kind.is_empty() { "idle".to_string() } else { by_kind.join(", ") },
-            lat.p50_ms,
-            lat.p99_ms,
-            if failed > 0 { format!("  failed {failed}") } else { String::new() }
-        )
+        let lag = lag_ms(&s);
+        s.schedule.max_lag_ms = s.schedule.max_lag_ms.max(lag);
+        s.schedule.clone()
     }
+
+    /// The samples taken so far.
+    pub fn series(&self) -> Vec<Sample> {
+        self.state().series.clone()
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let s = self.state();
+        Snapshot {
+            elapsed: s.started.elapsed(),
+            target_rate: s.target_rate,
+            kinds: s.total.kinds.clone(),
+            latency: s.total.latency.clone(),
+            retries: s.retries.clone(),
+            schedule: s.schedule.clone(),
+            lag_ms: lag_ms(&s),
+        }
+    }
+
+    /// Closes the interval since the last sample: adds it to the series, shows it to
+    /// subscribers, and returns it.
+    pub fn sample(&self) -> Arc<Sample> {
+        let sample = {
+            let mut s = self.state();
+            let now = s.started.elapsed();
+            let lag = lag_ms(&s);
+            s.schedule.max_lag_ms = s.schedule.max_lag_ms.max(lag);
+            let interval = std::mem::take(&mut s.interval);
+            let sample = Sample {
+                t_s: now.as_secs_f64(),
+                interval_s: (now - s.sampled_at).as_secs_f64(),
+                target_rate: s.target_rate,
+                latency: interval.latency.iter().map(|(k, l)| (*k, l.percentiles())).collect(),
+                ops: interval.kinds,
+                lag_ms: lag,
+                done_total: done(&s.total.kinds),
+                errors_total: errors(&s.total.kinds),
+            };
+            s.sampled_at = now;
+            s.series.push(sample.clone());
+            Arc::new(sample)
+        };
+        self.samples.send_replace(Some(sample.clone()));
+        sample
+    }
+
+    /// The latest sample, as each is taken.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Option<Arc<Sample>>> {
+        self.samples.subscribe()
+    }
+}
+
+/// How far behind its schedule a paced run is now, in milliseconds.
+fn lag_ms(s: &State) -> f64 {
+    s.next_due.map_or(0.0, |due| Instant::now().saturating_duration_since(due).as_secs_f64() * 1000.0)
 }

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{KindCounts, Latency, Retries};
+use super::latency::EncodedLatencies;
+use super::{KindCounts, KindLatency, Retries, Sample, Schedule};
 use crate::plan::OpKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Ending {
     /// Reached `--count` or `--duration`.
@@ -17,6 +18,8 @@ pub enum Ending {
     Failed,
     /// A mutation run ran out of documents to target.
     Exhausted,
+    /// Stopped when a threshold failed (`--abort-on-threshold`).
+    Aborted,
 }
 
 impl Ending {
@@ -27,13 +30,16 @@ impl Ending {
             Ending::Interrupted => "interrupted",
             Ending::Failed => "failed",
             Ending::Exhausted => "exhausted",
+            Ending::Aborted => "aborted",
         }
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// A run's report. Serialised as the JSON of `--report`, and read back from it (to
+/// draw charts, to merge the reports of several processes).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Report {
-    pub forge_version: &'static str,
+    pub forge_version: String,
     pub command: String,
     pub namespace: String,
     /// Nothing was sent: every write was materialized and serialised, then dropped.
@@ -47,10 +53,12 @@ pub struct Report {
     pub ending: Ending,
     /// Which command wrote the batches that were not all inserts ("client": bulkWrite,
     /// "collection": insert/update/delete); none for a dry run.
-    pub bulk_api: Option<&'static str>,
-    /// Why the run failed: typed for the caller to explain, text in the JSON report.
-    #[serde(rename = "error", serialize_with = "as_text")]
+    pub bulk_api: Option<String>,
+    /// Why the run failed, typed for the caller to explain (not in the JSON).
+    #[serde(skip)]
     pub failure: Option<std::sync::Arc<crate::traffic::RunError>>,
+    /// Why the run failed, as text.
+    pub error: Option<String>,
     pub target_rate: Option<f64>,
     pub achieved_rate: f64,
     pub ops: BTreeMap<OpKind, KindCounts>,
@@ -64,11 +72,30 @@ pub struct Report {
     /// plugin-error); with `--on-plugin-error skip` each one is a skipped operation.
     pub plugin_errors: BTreeMap<String, u64>,
     pub warmup_inserts: u64,
-    pub latency: Latency,
+    /// Service and response time percentiles, all kinds together and by kind.
+    pub latency: LatencyReport,
+    /// The histograms the percentiles come from (HdrHistogram V2, compressed, base64;
+    /// microseconds), by kind: reports of several processes merge without loss.
+    pub histograms: BTreeMap<OpKind, EncodedLatencies>,
+    /// How a paced run kept to its schedule; none without `--rate-limit`.
+    pub schedule: Option<Schedule>,
+    /// One sample per metrics interval.
+    pub series: Vec<Sample>,
+    /// The thresholds checked, and whether each held.
+    pub thresholds: Vec<crate::metrics::threshold::Verdict>,
     /// Ops sent more than once, and the time a lost connection cost.
     pub retries: Retries,
     /// The command line, password redacted.
     pub flags: Vec<String>,
+}
+
+/// Latency percentiles of a run.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LatencyReport {
+    /// All kinds together.
+    pub all: KindLatency,
+    #[serde(flatten)]
+    pub kinds: BTreeMap<OpKind, KindLatency>,
 }
 
 impl Report {
@@ -87,14 +114,16 @@ impl Report {
         let mut out = format!(
             "{} {} on {}: {} after {:.1}s, {done}, {:.0} ops/s{}\n",
             self.command,
-            if self.failure.is_some() { "stopped" } else { "finished" },
+            if self.error.is_some() { "stopped" } else { "finished" },
             self.namespace,
             self.ending.name(),
             self.duration_s,
             self.achieved_rate,
-            self.target_rate.map(|r| format!(" (target {r})")).unwrap_or_default()
+            self.target_rate
+                .map(|r| format!(" (target {r}: {:.1}%)", 100.0 * self.achieved_rate / r.max(1e-9)))
+                .unwrap_or_default()
         );
-        if let Some(api) = self.bulk_api {
+        if let Some(api) = &self.bulk_api {
             out.push_str(&format!("  bulk API: {api}\n"));
         }
         for (kind, c) in &self.ops {
@@ -157,16 +186,52 @@ impl Report {
                 }
             ));
         }
-        let l = &self.latency;
-        out.push_str(&format!(
-            "  batch latency p50 {:.1}ms p90 {:.1}ms p99 {:.1}ms max {:.1}ms over {} batches\n",
-            l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.batches
-        ));
+        out.push_str(&self.latency_table());
+        if let Some(schedule) = &self.schedule
+            && (schedule.late_ops > 0 || schedule.slipped_s > 0.0)
+        {
+            out.push_str(&format!(
+                "  behind schedule: up to {}, {} ops started late, {:.1}s of schedule lost (never made up in a burst)\n",
+                millis(schedule.max_lag_ms),
+                schedule.late_ops,
+                schedule.slipped_s
+            ));
+        }
+        for verdict in &self.thresholds {
+            out.push_str(&format!("  threshold {verdict}\n"));
+        }
         if let Some(warning) = self.mix_warning() {
             out.push_str(&format!("  warning: {warning}\n"));
         }
-        if let Some(e) = &self.failure {
+        if let Some(e) = &self.error {
             out.push_str(&format!("  error: {e}\n"));
+        }
+        out
+    }
+
+    /// One line per kind (and all kinds): count, errors, and both latencies' p50, p90,
+    /// p99, p99.9 and max in milliseconds.
+    fn latency_table(&self) -> String {
+        if self.latency.all.service.count == 0 && self.latency.all.response.count == 0 {
+            return String::new();
+        }
+        let mut out = format!(
+            "  {:<8} {:>9} {:>7}  {:<36}  {}\n",
+            "latency", "count", "errors", "service ms: p50 p90 p99 p99.9 max", "response ms: p50 p90 p99 p99.9 max"
+        );
+        let row = |name: &str, count: u64, errors: u64, l: &KindLatency| {
+            let five = |p: &super::Percentiles| {
+                [p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms].map(|v| format!("{:>6}", short_ms(v))).join(" ")
+            };
+            format!("  {name:<8} {count:>9} {errors:>7}  {:<36}  {}\n", five(&l.service), five(&l.response))
+        };
+        for (kind, l) in &self.latency.kinds {
+            let counts = self.ops.get(kind).cloned().unwrap_or_default();
+            out.push_str(&row(kind.name(), counts.attempted, super::errors(&BTreeMap::from([(*kind, counts)])), l));
+        }
+        if self.latency.kinds.len() > 1 {
+            let attempted = self.ops.values().map(|c| c.attempted).sum();
+            out.push_str(&row("all", attempted, super::errors(&self.ops), &self.latency.all));
         }
         out
     }
@@ -213,19 +278,23 @@ impl Report {
     }
 }
 
+/// Milliseconds for a table cell: three significant digits, seconds past 10 s.
+fn short_ms(ms: f64) -> String {
+    match ms {
+        ms if ms >= 10_000.0 => format!("{:.0}s", ms / 1000.0),
+        ms if ms >= 100.0 => format!("{ms:.0}"),
+        ms if ms >= 10.0 => format!("{ms:.1}"),
+        ms => format!("{ms:.2}"),
+    }
+}
+
+/// A duration in milliseconds as a person reads it.
+fn millis(ms: f64) -> String {
+    if ms >= 1000.0 { format!("{:.2}s", ms / 1000.0) } else { format!("{ms:.0}ms") }
+}
+
 /// How far (as a share) the achieved mix may drift from the requested one unremarked.
 const MIX_TOLERANCE: f64 = 0.05;
 
 /// Planned operations below which the mix is not judged: chance alone moves small runs.
 const MIX_MIN_OPS: u64 = 1000;
-
-/// A run error as the JSON report writes it: its message.
-fn as_text<S: serde::Serializer>(
-    failure: &Option<std::sync::Arc<crate::traffic::RunError>>,
-    out: S,
-) -> Result<S::Ok, S::Error> {
-    match failure {
-        Some(e) => out.serialize_str(&e.to_string()),
-        None => out.serialize_none(),
-    }
-}

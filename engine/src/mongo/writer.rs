@@ -31,7 +31,7 @@ use super::reply::Reply;
 use crate::journal::{Entry, JournalWriter, doc_hash, encode_expect};
 use crate::materialize::Corrections;
 use crate::materialize::model::{Expect, expect_of, transition};
-use crate::metrics::{Metrics, Outcome};
+use crate::metrics::{Metrics, Outcome, Settled};
 use crate::plan::{Change, IdKey, OpPlan, State, Write};
 
 /// MongoDB's duplicate key error: an insert whose `_id` exists.
@@ -85,6 +85,8 @@ fn after_retries(retries: u32) -> String {
 struct Pending {
     ops: Vec<OpPlan>,
     retried: Vec<bool>,
+    /// When the batch was first sent: service times count from here.
+    sent: Instant,
 }
 
 impl Writer {
@@ -115,15 +117,8 @@ impl Writer {
     /// an ordered batch skipped after them sent again; after a lost connection, the
     /// ops that did not apply are sent again. Latency counts from the first attempt.
     async fn write(&self, batch: Vec<OpPlan>) -> Result<(), WriteError> {
-        let started = Instant::now();
-        let written = self.write_from(batch).await;
-        self.metrics.record_batch(&[], Some(started.elapsed()));
-        written
-    }
-
-    async fn write_from(&self, batch: Vec<OpPlan>) -> Result<(), WriteError> {
         let n = batch.len();
-        let mut pending = Pending { ops: batch, retried: vec![false; n] };
+        let mut pending = Pending { ops: batch, retried: vec![false; n], sent: Instant::now() };
         let mut retries = 0;
         while !pending.ops.is_empty() {
             self.predict(&mut pending.ops);
@@ -244,6 +239,8 @@ impl Writer {
         let mut entries = Vec::new();
         let mut counted = Vec::with_capacity(settled.len());
         let now = bson::DateTime::now().timestamp_millis();
+        let answered_at = Instant::now();
+        let service = answered_at - pending.sent;
         for (i, outcome, inferred) in settled {
             let op = &mut pending.ops[*i];
             // An earlier op of this attempt may have failed: this one ran from its state.
@@ -256,12 +253,19 @@ impl Writer {
             if let Some(entry) = journal_entry(op, outcome, exact, pending.retried[*i], now) {
                 entries.push(entry);
             }
-            counted.push((op.kind, outcome.clone()));
+            // Latencies of the ops the server answered; a lost or never-tried op has none.
+            let answered = !matches!(outcome, Outcome::Unknown | Outcome::NotExecuted | Outcome::NotSent);
+            counted.push(Settled {
+                kind: op.kind,
+                outcome: outcome.clone(),
+                service: answered.then_some(service),
+                response: answered.then(|| answered_at.saturating_duration_since(op.scheduled)),
+            });
         }
         if let Some(journal) = &self.journal {
             journal.append(&entries).map_err(WriteError::Journal)?;
         }
-        self.metrics.record_batch(&counted, None);
+        self.metrics.record(&counted);
         Ok(())
     }
 
@@ -380,7 +384,8 @@ fn ambiguous_among(pending: &Pending, again: &[usize]) -> u64 {
 /// The ops at `keep` (ascending), in order.
 fn keep(pending: Pending, keep: &[usize]) -> Pending {
     let mut wanted = keep.iter().peekable();
-    let mut out = Pending { ops: Vec::with_capacity(keep.len()), retried: Vec::with_capacity(keep.len()) };
+    let mut out =
+        Pending { ops: Vec::with_capacity(keep.len()), retried: Vec::with_capacity(keep.len()), sent: pending.sent };
     for (i, (op, retried)) in pending.ops.into_iter().zip(pending.retried).enumerate() {
         if wanted.peek() == Some(&&i) {
             wanted.next();

@@ -67,6 +67,9 @@ pub struct OpPlan {
     pub change: Change,
     /// What the operation should do, when the run keeps a journal.
     pub expect: Option<Expectation>,
+    /// When it should have started: its slot on the `--rate-limit` schedule, or when it
+    /// was planned. Its response time counts from here.
+    pub scheduled: std::time::Instant,
 }
 
 /// A document's state as a shard's model knows it.

@@ -20,6 +20,7 @@ fn op(index: u64, write: Write, matched: Option<u64>, modified: Option<u64>) -> 
         write,
         change: Change { before: State::Unknown, after: State::Unknown, matched, modified },
         expect: None,
+        scheduled: std::time::Instant::now(),
     }
 }
 
