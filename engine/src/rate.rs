@@ -4,9 +4,10 @@
 //! server shows in its latency (no coordinated omission).
 //!
 //! When the run falls more than [`LATE`] behind (the server stalled, queues filled,
-//! the planner had to wait), the schedule slips: later slots move back by the lag and
-//! by the backlog of ops still in flight, so the run goes on at the target rate and
-//! never catches up in a burst. The lag, the ops that started late and the total slip
+//! the planner had to wait), the schedule slips: later slots move back by the lag
+//! (and, after a stall, by the backlog of ops still in flight, which go out at once
+//! when the server answers), so the run goes on at the target rate and never catches
+//! up in a burst. The lag, the ops that started late and the total slip
 //! are reported.
 
 use std::num::NonZeroU32;
@@ -66,6 +67,11 @@ impl Pace {
         }
     }
 
+    /// The time between two slots.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
     /// When the next op is due.
     pub fn next_due(&self) -> Instant {
         self.start + self.slip + self.period.mul_f64(self.admitted as f64)
@@ -90,9 +96,10 @@ impl Pace {
         }
     }
 
-    /// Admits the op whose slot [`Pace::wait`] waited for, now. `backlog` is how many
-    /// admitted ops are still in flight: after a stall they are sent at once, so a
-    /// slipping schedule leaves them their share of the next slots.
+    /// Admits the op whose slot [`Pace::wait`] waited for, now. `backlog`: how many
+    /// admitted ops are still in flight when the op had to wait for them (a stalled
+    /// server): they are sent at once when it answers again, so a slipping schedule
+    /// leaves them their share of the next slots.
     pub fn admit(&mut self, backlog: u64) -> Admission {
         let due = self.next_due();
         let lag = Instant::now().saturating_duration_since(due);

@@ -22,7 +22,7 @@ use crate::journal::{Header, JournalWriter};
 use crate::materialize::{Corrections, Materializer, Settings, ShardPlugins, Tally};
 use crate::metrics::report::{Ending, LatencyReport, Report};
 use crate::metrics::threshold::{Observed, Threshold};
-use crate::metrics::{Metrics, Outcome, latency};
+use crate::metrics::{Metrics, Outcome, Settled, latency};
 use crate::mongo::writer::{WriteError, Writer, WriterConfig};
 use crate::plan::{OpKind, OpPlan, PlanError, Planner, ShardInput};
 use crate::rate::Pace;
@@ -233,10 +233,7 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         failure = failure.or(Some(RunError::Journal(e)));
     }
     sampler.abort();
-    let series_end = metrics.series().last().map_or(0.0, |s| s.t_s);
-    if started.elapsed().as_secs_f64() - series_end > 0.001 {
-        metrics.sample(); // the last, partial interval
-    }
+    metrics.finish_series(config.metrics_interval);
     let (ending, failure) = match (failure, stop_reason) {
         (Some(e), _) => (Ending::Failed, Some(e)),
         (None, _) if aborted.is_some() => (Ending::Aborted, None),
@@ -371,7 +368,7 @@ fn materialize(
     flow: &Flow,
     stop: &AtomicBool,
 ) -> (Tally, Option<PlanError>) {
-    let mut unsent: Vec<(OpKind, Outcome)> = Vec::new();
+    let mut unsent: Vec<Settled> = Vec::new();
     let mut bytes = 0usize;
     let mut failure = None;
     // Once the run is stopping (Ctrl-C, a failed shard), what is still queued is
@@ -402,16 +399,19 @@ fn materialize(
             }
             Output::Null(metrics) => {
                 bytes = bytes.wrapping_add(op.write.encoded_len());
-                unsent.push((op.kind, Outcome::NotSent));
+                // Never sent, so no service time; its response time runs to now,
+                // when it would have gone.
+                let response = Some(op.scheduled.elapsed());
+                unsent.push(Settled { kind: op.kind, outcome: Outcome::NotSent, service: None, response });
                 if unsent.len() >= NULL_BATCH {
-                    metrics.record_batch(&unsent);
+                    metrics.record(&unsent);
                     unsent.clear();
                 }
             }
         }
     }
     if let Output::Null(metrics) = &output {
-        metrics.record_batch(&unsent);
+        metrics.record(&unsent);
         std::hint::black_box(bytes);
     }
     (materializer.tally, failure)
@@ -495,10 +495,20 @@ fn plan(
         let scheduled = match &mut pace {
             None => Instant::now(),
             Some((pace, window)) => {
-                if !pace.wait(stop) || !wait_for_room(flow, handover.admitted, *window, stop) {
+                if !pace.wait(stop) {
                     break Stop::Interrupted;
                 }
-                let admission = pace.admit(flow.in_flight(handover.admitted));
+                // A wait as long as the window's own share of the schedule is a stall:
+                // its backlog goes out at once when the server answers, so the
+                // schedule leaves it room. A shorter hiccup only costs its lag.
+                let backlog = match wait_for_room(flow, handover.admitted, *window, stop) {
+                    None => break Stop::Interrupted,
+                    Some(waited) if waited >= pace.period().mul_f64(*window as f64) => {
+                        flow.in_flight(handover.admitted)
+                    }
+                    Some(_) => 0,
+                };
+                let admission = pace.admit(backlog);
                 flow.metrics.record_admission(admission.lag, admission.late, admission.slipped, admission.next_due);
                 admission.due
             }
@@ -518,15 +528,17 @@ fn plan(
     reason
 }
 
-/// Waits while `window` or more admitted ops are in flight; false if `stop` was raised.
-fn wait_for_room(flow: &Flow, admitted: u64, window: u64, stop: &AtomicBool) -> bool {
+/// Waits while `window` or more admitted ops are in flight: how long it waited, or
+/// `None` if `stop` was raised.
+fn wait_for_room(flow: &Flow, admitted: u64, window: u64, stop: &AtomicBool) -> Option<Duration> {
+    let started = Instant::now();
     while flow.in_flight(admitted) >= window {
         if stop.load(Ordering::Relaxed) {
-            return false;
+            return None;
         }
         std::thread::sleep(Duration::from_micros(200));
     }
-    true
+    Some(started.elapsed())
 }
 
 /// The planner's side of the shard queues: inputs gathered per shard, handed over a

@@ -13,6 +13,7 @@ mod faults;
 mod fuzz;
 mod generate_cli;
 mod infer;
+mod latency;
 mod mutate;
 mod op_stream;
 mod plugin_cli;

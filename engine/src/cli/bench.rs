@@ -77,6 +77,13 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
     cdc_ops: u64,
 
+    /// --cdc: instead of scaling with workers, what metrics cost: each strategy at
+    /// --threads workers with counts only and with every metric on (latency
+    /// histograms, a sample every 100 ms, the Prometheus endpoint scraped), interleaved
+    /// rounds, medians and their ratio
+    #[arg(long, requires = "cdc")]
+    metrics_cost: bool,
+
     /// --cdc: one JSON object per case ({"strategy", "workers", "ops_per_s"}) instead of
     /// the table
     #[arg(long)]
@@ -112,6 +119,7 @@ pub fn run(args: Args) -> Result<(), Error> {
             threads: args.threads.map_or_else(super::default_threads, usize::from),
             seed: args.seed,
             json: args.json,
+            metrics_cost: args.metrics_cost,
         });
     }
     if args.json {

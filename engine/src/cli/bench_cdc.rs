@@ -1,6 +1,8 @@
 //! `forge bench --cdc`: CDC traffic into the null sink (planned, materialized with the
 //! current document, serialised, never sent) for each built-in strategy, with one, two
-//! and all workers: how fast forge itself can go, and how it scales with shards.
+//! and all workers: how fast forge itself can go, and how it scales with shards. With
+//! `--metrics-cost`: the same with every metric on (latency histograms, a sample every
+//! 100 ms, the Prometheus endpoint scraped) against counts only, rounds interleaved.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +34,22 @@ pub struct CdcBench {
     pub threads: usize,
     pub seed: u64,
     pub json: bool,
+    /// Compare full metrics with counts only instead of scaling with workers.
+    pub metrics_cost: bool,
 }
+
+/// How much a measured run observes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Observe {
+    /// Counts only: no latency, no sample, no endpoint.
+    Counts,
+    /// Everything a user can turn on.
+    Everything,
+}
+
+/// Rounds of each side of `--metrics-cost`, interleaved so that drift in the
+/// machine's load hits both alike; the median is reported.
+const COST_ROUNDS: usize = 3;
 
 pub fn run(bench: CdcBench) -> Result<(), Error> {
     let schema = Arc::new(super::load_schema(Some(&bench.schema))?);
@@ -42,6 +59,9 @@ pub fn run(bench: CdcBench) -> Result<(), Error> {
     workers.sort_unstable();
     workers.dedup();
     let runtime = super::traffic::runtime()?;
+    if bench.metrics_cost {
+        return metrics_cost(&bench, &generator, &runtime);
+    }
     if !bench.json {
         outln!(
             "forge bench --cdc: {} ops of {MIX} on {} per case, current document passed, null sink",
@@ -53,7 +73,7 @@ pub fn run(bench: CdcBench) -> Result<(), Error> {
     for strategy in &bench.strategies {
         let mut one = None;
         for &n in &workers {
-            let ops_per_s = runtime.block_on(measure(&generator, strategy, n, &bench))?;
+            let ops_per_s = runtime.block_on(measure(&generator, strategy, n, &bench, Observe::Counts))?;
             let base = *one.get_or_insert(ops_per_s);
             let case = Case { strategy: strategy.clone(), workers: n, ops_per_s };
             if bench.json {
@@ -66,7 +86,49 @@ pub fn run(bench: CdcBench) -> Result<(), Error> {
     Ok(())
 }
 
-async fn measure(generator: &Arc<Generator>, strategy: &str, workers: usize, bench: &CdcBench) -> Result<f64, Error> {
+/// One row per strategy at `--threads` workers: ops/s with counts only and with every
+/// metric on (medians of interleaved rounds), and their ratio.
+fn metrics_cost(bench: &CdcBench, generator: &Arc<Generator>, runtime: &tokio::runtime::Runtime) -> Result<(), Error> {
+    if !bench.json {
+        outln!(
+            "forge bench --cdc --metrics-cost: {} ops of {MIX} on {} per round, {} rounds each, {} workers, null sink",
+            bench.ops,
+            bench.schema,
+            COST_ROUNDS,
+            bench.threads
+        );
+        outln!("{:<12} {:>14} {:>14} {:>8}", "strategy", "counts ops/s", "all ops/s", "ratio");
+    }
+    for strategy in &bench.strategies {
+        let (mut counts, mut all) = (Vec::new(), Vec::new());
+        for _ in 0..COST_ROUNDS {
+            counts.push(runtime.block_on(measure(generator, strategy, bench.threads, bench, Observe::Counts))?);
+            all.push(runtime.block_on(measure(generator, strategy, bench.threads, bench, Observe::Everything))?);
+        }
+        let (counts, all) = (median(counts), median(all));
+        if bench.json {
+            let row = serde_json::json!({ "strategy": strategy, "workers": bench.threads,
+                "counts_ops_per_s": counts, "all_ops_per_s": all, "ratio": all / counts });
+            outln!("{row}");
+        } else {
+            outln!("{:<12} {:>14.0} {:>14.0} {:>7.1}%", strategy, counts, all, 100.0 * all / counts);
+        }
+    }
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+async fn measure(
+    generator: &Arc<Generator>,
+    strategy: &str,
+    workers: usize,
+    bench: &CdcBench,
+    observe: Observe,
+) -> Result<f64, Error> {
     let runtime_error = |e: String| Error::Runtime(format!("bench --cdc {strategy}: {e}"));
     let mut plugins = Plugins::builtins(generator, bench.seed).map_err(|e| runtime_error(e.to_string()))?;
     let shards = (0..workers)
@@ -97,9 +159,16 @@ async fn measure(generator: &Arc<Generator>, strategy: &str, workers: usize, ben
             api: Default::default(),
         },
         warmup_inserts: 1000,
-        metrics_interval: Duration::from_secs(1),
+        metrics_interval: match observe {
+            Observe::Counts => Duration::from_secs(3600),
+            Observe::Everything => Duration::from_millis(100),
+        },
         abort_on: Vec::new(),
     };
+    let metrics = Arc::new(match observe {
+        Observe::Counts => crate::metrics::Metrics::counts_only(),
+        Observe::Everything => crate::metrics::Metrics::default(),
+    });
     let info =
         RunInfo { command: "bench --cdc".into(), seed: bench.seed, seed_given: bench.seed.to_string(), flags: vec![] };
     let traffic = Traffic {
@@ -110,7 +179,7 @@ async fn measure(generator: &Arc<Generator>, strategy: &str, workers: usize, ben
         config,
         info,
         journal: None,
-        metrics: Default::default(),
+        metrics,
     };
     let report = crate::traffic::run(traffic, std::future::pending()).await;
     if let Some(e) = &report.failure {

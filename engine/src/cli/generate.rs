@@ -193,7 +193,7 @@ fn to_mongo(args: Args, schema: Schema, seed: Seed) -> Result<(), Error> {
         &collection,
         DeleteTracking::None,
     )?;
-    let config = args.traffic.config(args.count, if cdc { args.warmup_inserts } else { 0 });
+    let config = args.traffic.config(args.count, if cdc { args.warmup_inserts } else { 0 })?;
     let info = RunInfo {
         command: if cdc { "generate (mongo-cdc)" } else { "generate (mongo)" }.into(),
         seed: seed.value,

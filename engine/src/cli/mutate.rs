@@ -140,7 +140,7 @@ pub fn run(args: Args) -> Result<(), Error> {
             args.delete_tracking,
         )?;
         workload.planner = workload.planner.with_source(Box::new(targets), args.sampling, args.delete_tracking);
-        let config = args.traffic.config(args.count, 0);
+        let config = args.traffic.config(args.count, 0)?;
         let info = RunInfo {
             command: "mutate".into(),
             seed: seed.value,

@@ -276,8 +276,15 @@ impl TrafficArgs {
         })
     }
 
-    pub fn config(&self, count: Option<u64>, warmup_inserts: u64) -> TrafficConfig {
-        TrafficConfig {
+    /// The run's configuration; a threshold on the target rate without one is a usage
+    /// error.
+    pub fn config(&self, count: Option<u64>, warmup_inserts: u64) -> Result<TrafficConfig, Error> {
+        if self.rate_limit.is_none()
+            && let Some(t) = self.thresholds.iter().find(|t| t.needs_target())
+        {
+            return Err(Error::Usage(format!("--threshold '{}': there is no target without --rate-limit", t.text)));
+        }
+        Ok(TrafficConfig {
             count,
             duration: self.duration,
             rate: self.rate_limit,
@@ -294,7 +301,7 @@ impl TrafficArgs {
             warmup_inserts,
             metrics_interval: self.metrics_interval,
             abort_on: if self.abort_on_threshold { self.thresholds.clone() } else { Vec::new() },
-        }
+        })
     }
 
     /// The planner and the shards these flags ask for: each shard's own plugin
@@ -375,11 +382,6 @@ impl TrafficArgs {
             }
             (None, _) => None,
         };
-        if config.rate.is_none()
-            && let Some(t) = self.thresholds.iter().find(|t| t.needs_target())
-        {
-            return Err(Error::Usage(format!("--threshold '{}': there is no target without --rate-limit", t.text)));
-        }
         let mut config = config;
         if let Sink::Server { client, .. } = &sink {
             config.writer.api = self.bulk_api.resolve(client).await?;

@@ -77,6 +77,22 @@ impl KindCounts {
             Outcome::NotSent => self.not_sent += 1,
         }
     }
+
+    /// Adds another tally of the same kind (another interval, another process).
+    pub fn merge(&mut self, other: &KindCounts) {
+        self.attempted += other.attempted;
+        self.acknowledged += other.acknowledged;
+        self.matched += other.matched;
+        self.modified += other.modified;
+        self.write_concern_failed += other.write_concern_failed;
+        for (code, n) in &other.failed {
+            *self.failed.entry(code.clone()).or_default() += n;
+        }
+        self.not_executed += other.not_executed;
+        self.unknown += other.unknown;
+        self.unacknowledged += other.unacknowledged;
+        self.not_sent += other.not_sent;
+    }
 }
 
 /// Ops sent more than once, and the time lost to a lost connection.
@@ -120,13 +136,6 @@ pub struct Settled {
     pub response: Option<Duration>,
 }
 
-impl Settled {
-    /// An op settled without an answer from the server (dry run, never sent).
-    pub fn unanswered(kind: OpKind, outcome: Outcome) -> Settled {
-        Settled { kind, outcome, service: None, response: None }
-    }
-}
-
 /// Counts and latencies over one stretch of the run.
 #[derive(Default)]
 struct Window {
@@ -135,13 +144,22 @@ struct Window {
 }
 
 impl Window {
-    fn record(&mut self, ops: &[Settled]) {
+    fn merge(&mut self, other: Window) {
+        for (kind, counts) in other.kinds {
+            self.kinds.entry(kind).or_default().merge(&counts);
+        }
+        for (kind, latency) in other.latency {
+            self.latency.entry(kind).or_default().add(&latency);
+        }
+    }
+
+    fn record(&mut self, ops: &[Settled], latencies: bool) {
         // Batches are mostly one kind: look each kind up once per run of it.
         for run in ops.chunk_by(|a, b| a.kind == b.kind) {
             let kind = run[0].kind;
             let counts = self.kinds.entry(kind).or_default();
             run.iter().for_each(|op| counts.add(&op.outcome));
-            if run.iter().any(|op| op.service.is_some() || op.response.is_some()) {
+            if latencies && run.iter().any(|op| op.service.is_some() || op.response.is_some()) {
                 let latency = self.latency.entry(kind).or_default();
                 for op in run {
                     if let Some(d) = op.service {
@@ -161,6 +179,8 @@ struct State {
     total: Window,
     /// Since the last sample.
     interval: Window,
+    /// The interval of the last sample (the run's last moments may join it).
+    last: Window,
     retries: Retries,
     schedule: Schedule,
     /// When the next op of a paced run is due (for the live lag).
@@ -179,6 +199,8 @@ pub struct Metrics {
     state: Mutex<State>,
     /// Ops settled so far (read without the lock by a paced planner).
     settled: AtomicU64,
+    /// Whether latencies are recorded (off only to measure what they cost).
+    latencies: bool,
     samples: tokio::sync::watch::Sender<Option<Arc<Sample>>>,
 }
 
@@ -188,6 +210,7 @@ impl Default for Metrics {
             state: Mutex::new(State {
                 total: Window::default(),
                 interval: Window::default(),
+                last: Window::default(),
                 retries: Retries::default(),
                 schedule: Schedule::default(),
                 next_due: None,
@@ -197,6 +220,7 @@ impl Default for Metrics {
                 target_rate: None,
             }),
             settled: AtomicU64::new(0),
+            latencies: true,
             samples: tokio::sync::watch::Sender::new(None),
         }
     }
@@ -240,6 +264,12 @@ impl Metrics {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Metrics that count outcomes but record no latency: what `forge bench` compares
+    /// the full metrics with.
+    pub fn counts_only() -> Metrics {
+        Metrics { latencies: false, ..Metrics::default() }
+    }
+
     /// Marks the start of the run (elapsed times and samples count from here).
     pub fn begin(&self, target_rate: Option<f64>) {
         let mut s = self.state();
@@ -250,20 +280,14 @@ impl Metrics {
     /// Records settled operations: outcomes and latencies.
     pub fn record(&self, ops: &[Settled]) {
         let mut s = self.state();
-        s.total.record(ops);
-        s.interval.record(ops);
+        s.total.record(ops, self.latencies);
+        s.interval.record(ops, self.latencies);
         self.settled.fetch_add(ops.len() as u64, Ordering::Relaxed);
     }
 
     /// Ops settled so far, whatever their outcome.
     pub fn settled(&self) -> u64 {
         self.settled.load(Ordering::Relaxed)
-    }
-
-    /// Records outcomes without latencies.
-    pub fn record_batch(&self, outcomes: &[(OpKind, Outcome)]) {
-        let ops: Vec<Settled> = outcomes.iter().map(|(k, o)| Settled::unanswered(*k, o.clone())).collect();
-        self.record(&ops);
     }
 
     /// A paced op admitted `lag` after its slot; `slipped`: how far the schedule was
@@ -341,24 +365,43 @@ impl Metrics {
     pub fn sample(&self) -> Arc<Sample> {
         let sample = {
             let mut s = self.state();
-            let now = s.started.elapsed();
-            let lag = lag_ms(&s);
-            s.schedule.max_lag_ms = s.schedule.max_lag_ms.max(lag);
             let interval = std::mem::take(&mut s.interval);
-            let sample = Sample {
-                t_s: now.as_secs_f64(),
-                interval_s: (now - s.sampled_at).as_secs_f64(),
-                target_rate: s.target_rate,
-                latency: interval.latency.iter().map(|(k, l)| (*k, l.percentiles())).collect(),
-                ops: interval.kinds,
-                lag_ms: lag,
-                done_total: done(&s.total.kinds),
-                errors_total: errors(&s.total.kinds),
-            };
-            s.sampled_at = now;
+            let from = s.sampled_at;
+            let sample = close(&mut s, interval, from);
             s.series.push(sample.clone());
-            Arc::new(sample)
+            sample
         };
+        self.publish(sample)
+    }
+
+    /// Ends the series when the run ends: the time since the last sample becomes a
+    /// sample of its own, or joins the last one when it is shorter than half of
+    /// `interval` (a sliver would show a rate no one saw). Not shown to subscribers:
+    /// the run's summary follows.
+    pub fn finish_series(&self, interval: Duration) {
+        {
+            let mut s = self.state();
+            let now = s.started.elapsed();
+            let since = now.saturating_sub(s.sampled_at);
+            if since.is_zero() {
+                return;
+            }
+            let mut window = std::mem::take(&mut s.interval);
+            let from = if since < interval / 2 && s.series.pop().is_some() {
+                let mut last = std::mem::take(&mut s.last);
+                last.merge(window);
+                window = last;
+                s.series.last().map_or(Duration::ZERO, |p| Duration::from_secs_f64(p.t_s))
+            } else {
+                s.sampled_at
+            };
+            let sample = close(&mut s, window, from);
+            s.series.push(sample);
+        }
+    }
+
+    fn publish(&self, sample: Sample) -> Arc<Sample> {
+        let sample = Arc::new(sample);
         self.samples.send_replace(Some(sample.clone()));
         sample
     }
@@ -367,6 +410,27 @@ impl Metrics {
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Option<Arc<Sample>>> {
         self.samples.subscribe()
     }
+}
+
+/// The sample of `window`, the stretch from `from` to now; keeps the window as the
+/// last one.
+fn close(s: &mut State, window: Window, from: Duration) -> Sample {
+    let now = s.started.elapsed();
+    let lag = lag_ms(s);
+    s.schedule.max_lag_ms = s.schedule.max_lag_ms.max(lag);
+    let sample = Sample {
+        t_s: now.as_secs_f64(),
+        interval_s: now.saturating_sub(from).as_secs_f64(),
+        target_rate: s.target_rate,
+        latency: window.latency.iter().map(|(k, l)| (*k, l.percentiles())).collect(),
+        ops: window.kinds.clone(),
+        lag_ms: lag,
+        done_total: done(&s.total.kinds),
+        errors_total: errors(&s.total.kinds),
+    };
+    s.sampled_at = now;
+    s.last = window;
+    sample
 }
 
 /// How far behind its schedule a paced run is now, in milliseconds.

@@ -183,6 +183,14 @@ impl Server {
         Ok(Server { child: Some(child), uri: format!("mongodb://127.0.0.1:{port}/"), dir: dir.to_path_buf(), port })
     }
 
+    /// Sends `signal` to the server (SIGSTOP and SIGCONT pause and resume it).
+    pub fn signal(&self, signal: i32) {
+        if let Some(child) = &self.child {
+            // SAFETY: a plain syscall on the pid of a child not yet waited for.
+            unsafe { libc::kill(child.id() as i32, signal) };
+        }
+    }
+
     /// Kills the server at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -22,6 +22,66 @@ pub struct Report {
     pub plugin_errors: BTreeMap<String, u64>,
     /// Ops sent more than once, and the time a lost connection cost.
     pub retries: Retries,
+    /// Latency percentiles: `all` kinds, and by kind.
+    pub latency: Latencies,
+    /// How a paced run kept its schedule (none without `--rate-limit`).
+    pub schedule: Option<Schedule>,
+    /// One sample per metrics interval.
+    pub series: Vec<Sample>,
+    /// The thresholds checked.
+    pub thresholds: Vec<Verdict>,
+    pub achieved_rate: f64,
+}
+
+/// The report's `latency`.
+#[derive(Debug, Deserialize)]
+pub struct Latencies {
+    pub all: KindLatency,
+    #[serde(flatten)]
+    pub kinds: BTreeMap<Kind, KindLatency>,
+}
+
+/// Both latencies of a kind.
+#[derive(Debug, Deserialize)]
+pub struct KindLatency {
+    /// Batch sent → acknowledged.
+    pub service: Percentiles,
+    /// Scheduled → acknowledged.
+    pub response: Percentiles,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+/// The report's `schedule`.
+#[derive(Debug, Deserialize)]
+pub struct Schedule {
+    pub late_ops: u64,
+    pub max_lag_ms: f64,
+    pub slipped_s: f64,
+}
+
+/// One interval of the time series.
+#[derive(Debug, Deserialize)]
+pub struct Sample {
+    pub t_s: f64,
+    pub interval_s: f64,
+    pub lag_ms: f64,
+    pub ops: BTreeMap<Kind, Counts>,
+}
+
+/// A threshold as checked.
+#[derive(Debug, Deserialize)]
+pub struct Verdict {
+    pub threshold: String,
+    pub actual: Option<f64>,
+    pub passed: bool,
 }
 
 /// The report's `retries`.
@@ -56,6 +116,7 @@ pub enum Ending {
     Interrupted,
     Failed,
     Exhausted,
+    Aborted,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
