@@ -4,6 +4,7 @@
 //! final report.
 
 pub mod latency;
+pub mod merge;
 pub mod report;
 pub mod series;
 pub mod threshold;

@@ -215,15 +215,21 @@ impl Report {
         if self.latency.all.service.count == 0 && self.latency.all.response.count == 0 {
             return String::new();
         }
+        let labels = ["p50", "p90", "p99", "p99.9", "max"].map(|l| format!("{l:>6}")).join(" ");
         let mut out = format!(
-            "  {:<8} {:>9} {:>7}  {:<36}  {}\n",
-            "latency", "count", "errors", "service ms: p50 p90 p99 p99.9 max", "response ms: p50 p90 p99 p99.9 max"
+            "  {:<26}  {:<34}  {}\n  {:<8} {:>9} {:>7}  {labels}  {labels}\n",
+            "",
+            "service time (ms)",
+            "response time (ms)",
+            "kind",
+            "count",
+            "errors"
         );
         let row = |name: &str, count: u64, errors: u64, l: &KindLatency| {
             let five = |p: &super::Percentiles| {
                 [p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms].map(|v| format!("{:>6}", short_ms(v))).join(" ")
             };
-            format!("  {name:<8} {count:>9} {errors:>7}  {:<36}  {}\n", five(&l.service), five(&l.response))
+            format!("  {name:<8} {count:>9} {errors:>7}  {}  {}\n", five(&l.service), five(&l.response))
         };
         for (kind, l) in &self.latency.kinds {
             let counts = self.ops.get(kind).cloned().unwrap_or_default();
