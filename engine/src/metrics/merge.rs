@@ -132,11 +132,7 @@ fn merge_sample(a: &Sample, b: &Sample) -> Sample {
 /// The higher of two percentile sets, figure by figure (counts add up).
 fn upper(a: &Percentiles, b: &Percentiles) -> Percentiles {
     let total = a.count + b.count;
-    let mean = if total == 0 {
-        0.0
-    } else {
-        (a.mean_ms * a.count as f64 + b.mean_ms * b.count as f64) / total as f64
-    };
+    let mean = if total == 0 { 0.0 } else { (a.mean_ms * a.count as f64 + b.mean_ms * b.count as f64) / total as f64 };
     Percentiles {
         count: total,
         p50_ms: a.p50_ms.max(b.p50_ms),

@@ -218,12 +218,7 @@ impl Report {
         let labels = ["p50", "p90", "p99", "p99.9", "max"].map(|l| format!("{l:>6}")).join(" ");
         let mut out = format!(
             "  {:<26}  {:<34}  {}\n  {:<8} {:>9} {:>7}  {labels}  {labels}\n",
-            "",
-            "service time (ms)",
-            "response time (ms)",
-            "kind",
-            "count",
-            "errors"
+            "", "service time (ms)", "response time (ms)", "kind", "count", "errors"
         );
         let row = |name: &str, count: u64, errors: u64, l: &KindLatency| {
             let five = |p: &super::Percentiles| {
