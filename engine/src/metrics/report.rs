@@ -221,8 +221,10 @@ impl Report {
             "", "service time (ms)", "response time (ms)", "kind", "count", "errors"
         );
         let row = |name: &str, count: u64, errors: u64, l: &KindLatency| {
+            // A measure with nothing in it (a dry run sends nothing) shows dashes, not zeros.
             let five = |p: &super::Percentiles| {
-                [p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms].map(|v| format!("{:>6}", short_ms(v))).join(" ")
+                let cell = |v: f64| if p.count == 0 { "-".to_string() } else { short_ms(v) };
+                [p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms].map(|v| format!("{:>6}", cell(v))).join(" ")
             };
             format!("  {name:<8} {count:>9} {errors:>7}  {}  {}\n", five(&l.service), five(&l.response))
         };
