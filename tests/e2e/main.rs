@@ -18,6 +18,7 @@ mod op_stream;
 mod plugin_cli;
 mod plugin_examples;
 mod plugins_hostile;
+mod prometheus;
 mod rate_limit;
 mod secrets;
 mod server_roundtrip;
