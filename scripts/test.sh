@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need (the example
-# plugins' toolchains, the MongoDB test server, the wasm targets), checks formatting and
-# lints, starts the server and runs every test against it. Set FORGE_TEST_URI to test
-# against your own MongoDB instead (a real mongod or Atlas cluster). Arguments go to
-# `cargo test` (e.g. a test name filter).
+# plugins' toolchains, the MongoDB test server, Prometheus, the wasm targets), checks
+# formatting and lints, starts the server and runs every test against it. Set
+# FORGE_TEST_URI to test against your own MongoDB instead (a real mongod or Atlas
+# cluster). Arguments go to `cargo test` (e.g. a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -15,6 +15,8 @@ if [ -z "${FORGE_TEST_URI:-}" ]; then
   step "test server"
   scripts/test-server.sh install
 fi
+step "prometheus (the --metrics-listen test scrapes a run with it)"
+scripts/prometheus.sh
 
 # The README's first command needs no wasm target: without one, the build embeds the
 # committed built-in plugins (plugins/prebuilt/). Prove it where the target is missing.

@@ -14,6 +14,7 @@ pub mod mutation;
 pub mod output;
 pub mod plan;
 pub mod plugin;
+pub mod prometheus;
 pub mod rate;
 pub mod schema;
 pub mod seed;

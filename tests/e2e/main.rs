@@ -20,6 +20,7 @@ mod plugin_cli;
 mod plugin_examples;
 mod plugins_hostile;
 mod progress;
+mod prometheus;
 mod rate_limit;
 mod secrets;
 mod server_roundtrip;

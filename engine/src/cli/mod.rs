@@ -12,6 +12,7 @@ pub mod error;
 mod generate;
 mod infer;
 pub mod log;
+mod metrics_listen;
 mod mutate;
 mod plugin;
 mod progress;

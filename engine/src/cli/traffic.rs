@@ -95,6 +95,20 @@ pub struct TrafficArgs {
     #[arg(long, requires = "thresholds")]
     pub abort_on_threshold: bool,
 
+    /// Serve the run's metrics for Prometheus at http://ADDR/metrics while it runs
+    /// (127.0.0.1:9464; 0.0.0.0:9464 for every interface; port 0 for any free one):
+    /// forge_operations_total{kind,outcome}, forge_latency_seconds{kind,measure} (service
+    /// and response histograms), forge_target_rate, forge_achieved_rate,
+    /// forge_schedule_lag_seconds, forge_retries_total{reason}. Scrape it every few
+    /// seconds; the final figures stay up for --metrics-linger
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+
+    /// How long --metrics-listen keeps serving after the run's summary, so that a
+    /// scrape sees the final figures: at least the scrape interval (e.g. 15s)
+    #[arg(long, value_name = "TIME", default_value = "0s", requires = "metrics_listen", value_parser = humantime::parse_duration)]
+    pub metrics_linger: Duration,
+
     /// Write the final report as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -364,6 +378,10 @@ impl TrafficArgs {
         info: RunInfo,
         quiet: bool,
     ) -> Result<(), Error> {
+        let listener = match &self.metrics_listen {
+            Some(addr) => Some(super::metrics_listen::bind(addr).await?),
+            None => None,
+        };
         let journal = match (&self.journal, &sink) {
             (Some(path), Sink::Server { client, coll }) => {
                 let namespace = coll.namespace().to_string();
@@ -387,6 +405,7 @@ impl TrafficArgs {
             config.writer.api = self.bulk_api.resolve(client).await?;
         }
         let metrics = Arc::new(Metrics::default());
+        let endpoint = listener.map(|l| super::metrics_listen::Endpoint::start(l, metrics.clone(), quiet));
         let goal = Goal { count: config.count, duration: config.duration, warmup: config.warmup_inserts };
         let progress = (!quiet).then(|| Progress::start(metrics.clone(), goal));
         let Workload { planner, shards, settings } = workload;
@@ -396,7 +415,11 @@ impl TrafficArgs {
             progress.finish();
         }
         report.thresholds = check_thresholds(&self.thresholds, &report);
-        finish(report, self.report.as_ref())
+        let result = finish(report, self.report.as_ref());
+        if let Some(endpoint) = endpoint {
+            endpoint.stop(self.metrics_linger).await;
+        }
+        result
     }
 }
 
