@@ -25,8 +25,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line: clap's own first line names the flag and the problem.
             let rendered = e.render().to_string();
-            let line = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: invalid arguments");
-            cli::secrets::print_err(&format!("{line} (see --help)\n"));
+            cli::secrets::print_err(&format!("{} (see --help)\n", first_line(&rendered)));
             return ExitCode::from(2);
         }
     };
@@ -38,4 +37,16 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Clap's error in one line: its first line, with the list that follows it when it
+/// ends in a colon ("the following required arguments were not provided:").
+fn first_line(rendered: &str) -> String {
+    let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
+    let Some(first) = lines.next() else { return "error: invalid arguments".into() };
+    if !first.ends_with(':') {
+        return first.to_string();
+    }
+    let listed: Vec<&str> = lines.take_while(|l| l.starts_with("  ")).map(str::trim).collect();
+    format!("{first} {}", listed.join(", "))
 }

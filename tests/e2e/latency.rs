@@ -120,6 +120,10 @@ fn a_malformed_threshold_is_a_usage_error_naming_it() {
         assert!(out.stderr.contains(&format!("'{threshold}'")) && out.stderr.contains(words), "{}", out.stderr);
         assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     }
+    // A flag that needs another names it.
+    let out = Forge::generate().output("mongo-cdc").flag("--abort-on-threshold").run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("not provided: --threshold <EXPR>"), "{}", out.stderr);
     let out = Forge::generate().output("mongo-cdc").arg("--threshold", "rate>=0.9*target").run();
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(

@@ -137,6 +137,13 @@ pub struct Settled {
     pub response: Option<Duration>,
 }
 
+impl Settled {
+    /// An op settled without latencies (never sent, or lost before an answer).
+    pub fn unanswered(kind: OpKind, outcome: Outcome) -> Settled {
+        Settled { kind, outcome, service: None, response: None }
+    }
+}
+
 /// Counts and latencies over one stretch of the run.
 #[derive(Default)]
 struct Window {
