@@ -117,6 +117,37 @@ fn metrics_cost(bench: &CdcBench, generator: &Arc<Generator>, runtime: &tokio::r
     Ok(())
 }
 
+/// Serves `metrics` on a loopback port and scrapes it every 250 ms until the sender
+/// fires.
+async fn scrape(
+    metrics: Arc<crate::metrics::Metrics>,
+) -> Result<(tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>), Error> {
+    use crate::prometheus::{Exporter, ExporterConfig, http};
+    let listener = http::bind("127.0.0.1:0").await.map_err(|e| Error::Runtime(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| Error::Runtime(e.to_string()))?;
+    let exporter = Arc::new(Exporter::new(metrics, ExporterConfig::default()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(http::serve(listener, exporter, async move {
+        let _ = stopped.await;
+    }));
+    let scraper = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut ticks = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            ticks.tick().await;
+            let Ok(mut conn) = tokio::net::TcpStream::connect(addr).await else { return };
+            let request = format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+            if conn.write_all(request.as_bytes()).await.is_err() {
+                return;
+            }
+            let mut body = Vec::new();
+            let _ = conn.read_to_end(&mut body).await;
+            std::hint::black_box(body);
+        }
+    });
+    Ok((scraper, stop))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -181,7 +212,17 @@ async fn measure(
         journal: None,
         metrics,
     };
+    // Everything on: the Prometheus endpoint served on loopback and scraped over HTTP
+    // four times a second (Prometheus scrapes every 15 s by default).
+    let scraping = match observe {
+        Observe::Counts => None,
+        Observe::Everything => Some(scrape(traffic.metrics.clone()).await?),
+    };
     let report = crate::traffic::run(traffic, std::future::pending()).await;
+    if let Some((scraper, stop)) = scraping {
+        let _ = stop.send(());
+        scraper.abort();
+    }
     if let Some(e) = &report.failure {
         return Err(runtime_error(e.to_string()));
     }
