@@ -19,6 +19,7 @@ mod plugin_cli;
 mod plugin_examples;
 mod plugins_hostile;
 mod rate_limit;
+mod report_html;
 mod secrets;
 mod server_roundtrip;
 mod stateful;
