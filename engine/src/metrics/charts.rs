@@ -211,7 +211,7 @@ fn decades(lo: f64, hi: f64) -> Range<f64> {
 pub fn latency_over_time(report: &Report) -> Result<String, ChartError> {
     svg("latency over time", |root| {
         let several = kinds_in_series(report).len() > 1;
-        let lines: Vec<(Measure, &str, Vec<(f64, f64)>)> = Measure::ALL
+        let lines: Vec<(Measure, &str, Points)> = Measure::ALL
             .into_iter()
             .flat_map(|m| ["p50", "p99"].map(|name| (m, name, points_over_time(report, m, name))))
             .collect();
@@ -254,6 +254,9 @@ pub fn latency_over_time(report: &Report) -> Result<String, ChartError> {
         legend(&mut chart)
     })
 }
+
+/// (x, y) points of a line.
+type Points = Vec<(f64, f64)>;
 
 /// One point per interval that measured `measure`: the highest percentile `name` of any
 /// kind.
@@ -370,7 +373,7 @@ mod tests {
     fn percentile_labels_count_nines() {
         let labels: Vec<String> = (0..=5).map(|x| percentile_label(f64::from(x))).collect();
         assert_eq!(labels, ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"]);
-        assert_eq!(percentile_label(0.30103), "50.00%");
+        assert_eq!(percentile_label(std::f64::consts::LOG10_2), "50.00%");
     }
 
     #[test]
