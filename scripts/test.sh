@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 step() { echo "== $* ($(date +%T), ${SECONDS}s)"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 step "toolchains of the example plugins"
 scripts/plugin-toolchains.sh
@@ -17,6 +18,12 @@ if [ -z "${FORGE_TEST_URI:-}" ]; then
 fi
 step "prometheus (the --metrics-listen test scrapes a run with it)"
 scripts/prometheus.sh
+# The HTML report's test opens the page in a headless browser and looks at a screenshot.
+if ! command -v chromium >/dev/null 2>&1; then
+  step "chromium (apt)"
+  as_root apt-get update -q >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null
+fi
 
 # The README's first command needs no wasm target: without one, the build embeds the
 # committed built-in plugins (plugins/prebuilt/). Prove it where the target is missing.

@@ -22,6 +22,7 @@ mod plugins_hostile;
 mod progress;
 mod prometheus;
 mod rate_limit;
+mod report_html;
 mod secrets;
 mod server_roundtrip;
 mod stateful;

@@ -16,6 +16,7 @@ mod metrics_listen;
 mod mutate;
 mod plugin;
 mod progress;
+mod report;
 mod traffic;
 mod validate;
 mod values;
@@ -61,6 +62,8 @@ pub enum Command {
     Bench(bench::Args),
     /// List, inspect and try out mutation and delete-behavior plugins
     Plugin(plugin::Args),
+    /// Turn a run's JSON report (--report) into an HTML page with charts
+    Report(report::Args),
 }
 
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Watch(args) => watch::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Plugin(args) => plugin::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

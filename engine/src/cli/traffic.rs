@@ -113,6 +113,12 @@ pub struct TrafficArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
+    /// Write the final report as one self-contained HTML page with charts (ops/s by
+    /// kind against the target, p50/p99 over time, latency by percentile) to this file;
+    /// it opens offline. `forge report html` makes the same page from a --report file
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
+
     /// Record every acknowledged operation (with the expected document hash) to this
     /// file, for `forge verify`
     #[arg(long, value_name = "FILE")]
@@ -415,7 +421,7 @@ impl TrafficArgs {
             progress.finish();
         }
         report.thresholds = check_thresholds(&self.thresholds, &report);
-        let result = finish(report, self.report.as_ref());
+        let result = finish(report, self.report.as_ref(), self.report_html.as_ref());
         if let Some(endpoint) = endpoint {
             endpoint.stop(self.metrics_linger).await;
         }
@@ -481,13 +487,19 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| Error::Runtime(format!("cannot start the async runtime: {e}")))
 }
 
-/// Prints the summary, writes `--report`, and maps the ending to the exit status.
-pub fn finish(report: Report, path: Option<&PathBuf>) -> Result<(), Error> {
+/// Prints the summary, writes `--report` and `--report-html`, and maps the ending to
+/// the exit status.
+pub fn finish(report: Report, path: Option<&PathBuf>, html: Option<&PathBuf>) -> Result<(), Error> {
     err!("{}", report.summary());
     if let Some(path) = path {
         let json = serde_json::to_string_pretty(&report).expect("reports serialise");
         super::secrets::write_file(path, &(json + "\n"))
             .map_err(|e| Error::Runtime(format!("--report: cannot write '{}': {e}", path.display())))?;
+    }
+    if let Some(path) = html {
+        let page = crate::metrics::html::render(&report).map_err(|e| Error::Runtime(format!("--report-html: {e}")))?;
+        super::secrets::write_file(path, &page)
+            .map_err(|e| Error::Runtime(format!("--report-html: cannot write '{}': {e}", path.display())))?;
     }
     match report.ending {
         Ending::Failed => Err(Error::Reported(match report.failure.as_deref() {

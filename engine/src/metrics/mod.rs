@@ -3,6 +3,8 @@
 //! sample per interval (the time series); read by the live view, an exporter and the
 //! final report.
 
+pub mod charts;
+pub mod html;
 pub mod latency;
 pub mod merge;
 pub mod report;
