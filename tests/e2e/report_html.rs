@@ -1,6 +1,6 @@
 //! The HTML report (`--report-html`, `forge report html`): one self-contained page with
 //! three charts drawn as SVG, that a real browser (headless Chromium) renders into a
-//! screenshot showing them.
+//! screenshot showing them; and `forge report merge`, one report from two processes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -51,6 +51,52 @@ fn a_paced_run_writes_a_page_with_three_charts_that_a_browser_draws() {
     let shot = dir.path().join("shot.png");
     screenshot(&html, &shot);
     check_screenshot(&shot);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reports_of_two_processes_merge_into_the_report_of_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_db("merge");
+    let part = |seed: u64| {
+        let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().seed(seed);
+        let run = run.arg("--rate-limit", "250").arg("--duration", "3s").arg("--metrics-interval", "500ms");
+        run.arg("--report", dir.path().join(format!("{seed}.json"))).spawn()
+    };
+    // Two processes side by side on one collection (different seeds: different _ids).
+    let (a, b) = (part(1), part(2));
+    let (a, b) =
+        tokio::task::spawn_blocking(move || (a.wait(Duration::from_secs(60)), b.wait(Duration::from_secs(60))))
+            .await
+            .unwrap();
+    assert_eq!((a.code, b.code), (0, 0), "{}{}", a.stderr, b.stderr);
+    let read = |name: &str| -> Report {
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(name)).unwrap()).unwrap()
+    };
+    let (ra, rb) = (read("1.json"), read("2.json"));
+    let merged = dir.path().join("merged.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_forge"))
+        .args(["report", "merge"])
+        .args([dir.path().join("1.json"), dir.path().join("2.json")])
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m: Report = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    // Every insert of both is a document of the collection, and has its latencies.
+    let held = crate::support::client().await.database(&db).collection::<bson::Document>("c");
+    let held = held.count_documents(bson::doc! {}).await.unwrap();
+    assert_eq!(m.acknowledged(), ra.acknowledged() + rb.acknowledged());
+    assert_eq!(m.acknowledged(), held);
+    assert_eq!(m.latency.all.response.count, held);
+    let slowest = ra.latency.all.service.max_ms.max(rb.latency.all.service.max_ms);
+    assert!((m.latency.all.service.max_ms - slowest).abs() < 1e-9, "{} vs {slowest}", m.latency.all.service.max_ms);
+    let in_series: u64 = m.series.iter().flat_map(|s| s.ops.values()).map(|c| c.acknowledged).sum();
+    assert_eq!(in_series, held);
+    // And the merged report draws.
+    let out = forge_report_html(&[merged.as_os_str()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    check_page(&std::fs::read_to_string(merged.with_extension("html")).unwrap());
 }
 
 #[test]

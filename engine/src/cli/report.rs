@@ -31,12 +31,37 @@ enum Action {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Merge the reports of processes that drove one run side by side into one report:
+    /// counts add up, latency histograms merge exactly (the percentiles are those of
+    /// every op together), time series merge interval by interval (a merged interval's
+    /// percentiles are the highest any process saw)
+    #[command(after_help = "Example:\n  forge report merge a.json b.json -o run.json && forge report html run.json")]
+    Merge {
+        /// JSON reports of the same namespace, as `--report FILE` writes them
+        #[arg(value_name = "REPORT.json", required = true, num_args = 1..)]
+        reports: Vec<PathBuf>,
+
+        /// Where to write the merged report
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
     match args.action {
         Action::Html { report, output } => html(&report, output),
+        Action::Merge { reports, output } => merge(&reports, &output),
     }
+}
+
+fn merge(paths: &[PathBuf], output: &Path) -> Result<(), Error> {
+    let reports = paths.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
+    let merged = crate::metrics::merge::merge(&reports).map_err(|e| Error::Usage(format!("cannot merge: {e}")))?;
+    let json = serde_json::to_string_pretty(&merged).expect("reports serialise");
+    super::secrets::write_file(output, &(json + "\n"))
+        .map_err(|e| Error::Runtime(format!("cannot write '{}': {e}", output.display())))?;
+    errln!("merged {} reports into {}", paths.len(), output.display());
+    Ok(())
 }
 
 fn html(path: &Path, output: Option<PathBuf>) -> Result<(), Error> {
