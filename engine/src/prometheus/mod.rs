@@ -181,13 +181,13 @@ pub fn buckets(h: &Histogram<u64>) -> (f64, u64, Vec<(f64, u64)>) {
 
 fn encode_rates(encoder: &mut DescriptorEncoder, s: &Snapshot) -> Result<(), std::fmt::Error> {
     if let Some(target) = s.target_rate {
-        let help = "The --rate-limit the run is paced to, in operations per second.";
+        let help = "The target rate the run is paced to, in operations per second.";
         gauge(encoder, "target_rate", help, None, target)?;
     }
     let help = "Operations done (acknowledged, sent unacknowledged, or materialized in a dry run) \
                 per second since the start.";
     gauge(encoder, "achieved_rate", help, None, s.achieved_rate())?;
-    let help = "How far behind its --rate-limit schedule the run is now.";
+    let help = "How far behind its schedule a paced run is now.";
     gauge(encoder, "schedule_lag", help, Some(&Unit::Seconds), s.lag_ms / 1000.0)
 }
 
