@@ -79,8 +79,8 @@ pub struct Args {
 
     /// --cdc: instead of scaling with workers, what metrics cost: each strategy at
     /// --threads workers with counts only and with every metric on (latency
-    /// histograms, a sample every 100 ms, the Prometheus endpoint scraped), interleaved
-    /// rounds, medians and their ratio
+    /// histograms, a sample every 100 ms, the Prometheus endpoint scraped), five
+    /// interleaved rounds: medians, and the median of the rounds' ratios
     #[arg(long, requires = "cdc")]
     metrics_cost: bool,
 
