@@ -233,6 +233,7 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         failure = failure.or(Some(RunError::Journal(e)));
     }
     sampler.abort();
+    let _ = sampler.await; // no sample after the last one
     metrics.finish_series(config.metrics_interval);
     let (ending, failure) = match (failure, stop_reason) {
         (Some(e), _) => (Ending::Failed, Some(e)),
