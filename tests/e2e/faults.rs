@@ -12,7 +12,9 @@ use futures_util::TryStreamExt;
 use crate::support::{Forge, Kind, Report, Server};
 
 /// One crash: the server is killed mid-run and restarted on the same data and port.
-async fn crash_and_recover(round: u32) {
+/// Whether a write saw the connection lost: when none was in flight, the driver may
+/// notice the dead server first and wait for it, so the run sees only a stall.
+async fn crash_and_recover(round: u32) -> bool {
     // Increments and array pushes: writes that would show if applied twice.
     let strategy = if round.is_multiple_of(2) { "increment" } else { "array" };
     let dir = tempfile::tempdir().unwrap();
@@ -32,7 +34,9 @@ async fn crash_and_recover(round: u32) {
     let out = child.wait(Duration::from_secs(120));
     assert_eq!(out.code, 0, "round {round} ({strategy}): {}", out.stderr);
     let report: Report = out.report();
-    assert!(report.retries.disconnected_s > 0.0, "round {round}: the run saw the crash: {report:?}");
+    let stalled = report.schedule.as_ref().is_some_and(|s| s.max_lag_ms >= 200.0);
+    let disconnected = report.retries.disconnected_s > 0.0;
+    assert!(disconnected || stalled, "round {round}: the run saw the crash: {report:?}");
     let unknown: u64 = report.ops.values().map(|c| c.unknown).sum();
     assert_eq!(unknown, 0, "round {round}: every op's fate is known: {report:?}");
     let (lines, retried) = journal_lines(&journal);
@@ -42,6 +46,7 @@ async fn crash_and_recover(round: u32) {
     let out = Forge::verify().arg("--journal", &journal).uri(&server.uri).flag("--change-stream").run_async().await;
     assert_eq!(out.code, 0, "round {round} ({strategy}): {}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("missing 0, duplicated 0,"), "round {round}: {}", out.stdout);
+    disconnected
 }
 
 /// A journal's entries, and those marked retried.
@@ -55,9 +60,12 @@ fn journal_lines(path: &Path) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_and_restarted_server_leaves_every_write_applied_once_and_journaled_as_done() {
     let rounds: u32 = std::env::var("FORGE_CRASH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(10);
+    let mut disconnected = 0;
     for round in 0..rounds {
-        crash_and_recover(round).await;
+        disconnected += u32::from(crash_and_recover(round).await);
     }
+    // Most crashes catch a write in flight: the recovery path is what this tests.
+    assert!(disconnected * 2 >= rounds, "only {disconnected} of {rounds} rounds lost a connection");
 }
 
 #[tokio::test(flavor = "multi_thread")]
