@@ -377,7 +377,7 @@ fn materialize(
     let queued = inputs.into_iter().take_while(|_| !stop.load(Ordering::Relaxed));
     'inputs: for (input, scheduled) in queued.flatten() {
         let is_op = matches!(input, ShardInput::Op(_));
-        let mut op = match materializer.materialize(input) {
+        let op = match materializer.materialize(input, scheduled) {
             Ok(Some(op)) => op,
             Ok(None) => {
                 if is_op {
@@ -391,7 +391,6 @@ fn materialize(
                 break 'inputs;
             }
         };
-        op.scheduled = scheduled;
         match &output {
             Output::Writer(tx) => {
                 if tx.blocking_send(op).is_err() {

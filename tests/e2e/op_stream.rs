@@ -58,7 +58,7 @@ fn stream(generator: Arc<Generator>, mut plugins: Plugins, strategy: &str, delet
     for _ in 0..OPS {
         assert!(planner.next_op(&mut inputs).unwrap());
         for (_, input) in inputs.drain(..) {
-            let Some(op) = materializer.materialize(input).unwrap() else { continue };
+            let Some(op) = materializer.materialize(input, std::time::Instant::now()).unwrap() else { continue };
             let l = line(&op);
             for b in l.bytes().chain([b'\n']) {
                 digest = (digest ^ b as u64).wrapping_mul(0x0100_0000_01b3);

@@ -148,9 +148,10 @@ impl Materializer {
         self.model.len()
     }
 
-    /// The write for one input, if it makes one. A plugin failure stops the shard, or
-    /// with `OnPluginError::Skip` is counted and the operation skipped.
-    pub fn materialize(&mut self, input: ShardInput) -> Result<Option<OpPlan>, PlanError> {
+    /// The write for one input, if it makes one, due at `scheduled` (its response time
+    /// counts from there). A plugin failure stops the shard, or with
+    /// `OnPluginError::Skip` is counted and the operation skipped.
+    pub fn materialize(&mut self, input: ShardInput, scheduled: Instant) -> Result<Option<OpPlan>, PlanError> {
         let op = match input {
             ShardInput::Op(op) => op,
             ShardInput::Known(id, doc) => {
@@ -168,7 +169,7 @@ impl Materializer {
         {
             self.model.correct(&id, state);
         }
-        let result = self.write(op);
+        let result = self.write(op, scheduled);
         if matches!(result, Ok(Some(_))) {
             self.model.touch(&id, index);
         }
@@ -205,9 +206,9 @@ impl Materializer {
         Ok(None)
     }
 
-    fn write(&mut self, op: PlannedOp) -> Result<Option<OpPlan>, PluginError> {
+    fn write(&mut self, op: PlannedOp, scheduled: Instant) -> Result<Option<OpPlan>, PluginError> {
         if let Some(document) = op.document {
-            return Ok(Some(self.insert(op, document)));
+            return Ok(Some(self.insert(op, document, scheduled)));
         }
         let PlannedOp { index, kind, id, .. } = op;
         let settings = self.settings.clone();
@@ -274,10 +275,10 @@ impl Materializer {
             Write::Delete { .. } => Change { modified: Some(0), ..Change::new(before, after, matched) },
             _ => Change::new(before, after, matched),
         };
-        Ok(Some(OpPlan { index, kind, id, shard: self.shard, write, change, expect, scheduled: Instant::now() }))
+        Ok(Some(OpPlan { index, kind, id, shard: self.shard, write, change, expect, scheduled }))
     }
 
-    fn insert(&mut self, op: PlannedOp, document: u64) -> OpPlan {
+    fn insert(&mut self, op: PlannedOp, document: u64, scheduled: Instant) -> OpPlan {
         // A schema whose field names hold a NUL byte cannot be BSON at all.
         let raw = Arc::new(self.settings.generator.raw_document(document).expect("generated documents encode"));
         let change =
@@ -297,7 +298,7 @@ impl Materializer {
             write: Write::Insert(raw),
             change,
             expect,
-            scheduled: Instant::now(),
+            scheduled,
         }
     }
 

@@ -39,7 +39,7 @@ fn run(mix: &str, strategy: &str, delete: &str, shards: usize, n: usize) -> Vec<
     for _ in 0..n {
         planner.next_op(&mut out).unwrap();
         for (shard, input) in out.drain(..) {
-            if let Some(op) = materializers[shard].materialize(input).unwrap() {
+            if let Some(op) = materializers[shard].materialize(input, std::time::Instant::now()).unwrap() {
                 writes.push(op);
             }
         }
