@@ -10,13 +10,14 @@ use std::time::Duration;
 use super::error::Error;
 use crate::generate::Generator;
 use crate::materialize::{Settings, ShardPlugins};
+use crate::mongo::collection_api::WriteApi;
 use crate::mongo::writer::WriterConfig;
 use crate::mutation::Plugins;
 use crate::plan::{OpKind, OpSelector, Planner, PlannerConfig};
 use crate::traffic::{RunInfo, Sink, Traffic, TrafficConfig};
 
-/// The mix every case runs.
-const MIX: &str = "insert:40,update:40,replace:10,delete:10";
+/// The mix every case runs (and `bench --uri`'s comparison of the bulk APIs).
+pub(super) const MIX: &str = "insert:40,update:40,replace:10,delete:10";
 
 /// One measurement.
 #[derive(Debug, serde::Serialize)]
@@ -150,7 +151,69 @@ async fn scrape(
     Ok((scraper, stop))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// A mixed CDC run of [`MIX`] as the benches make it: built-in plugins, 1,000 warm-up
+/// inserts, counted ops, no pacing, no journal.
+pub(super) struct MixedRun<'a> {
+    pub strategy: &'a str,
+    pub workers: usize,
+    pub ops: u64,
+    pub batch_size: usize,
+    pub seed: u64,
+    /// The collection name the plugins are told.
+    pub collection: &'a str,
+}
+
+impl MixedRun<'_> {
+    pub(super) fn traffic(&self, generator: &Arc<Generator>, sink: Sink, api: WriteApi) -> Result<Traffic, Error> {
+        let mut plugins = Plugins::builtins(generator, self.seed)
+            .map_err(|e| Error::Runtime(format!("bench {}: {e}", self.strategy)))?;
+        let shards = (0..self.workers)
+            .map(|_| ShardPlugins::start(&mut plugins, self.strategy, "remove"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Usage(format!("--cdc-strategy: {}", super::error::describe_plugin_error(&e))))?;
+        let planner = Planner::new(PlannerConfig {
+            seed: self.seed,
+            selector: OpSelector::parse(MIX, &OpKind::ALL).expect("the bench mix parses"),
+            generator: generator.clone(),
+            id_cache_size: 10_000,
+            first_document: 0,
+            shards: self.workers,
+            delete_removes: true,
+        });
+        let config = TrafficConfig {
+            count: Some(self.ops),
+            duration: None,
+            rate: None,
+            workers: self.workers,
+            writer: WriterConfig {
+                batch_size: self.batch_size,
+                max_batch_delay: Duration::from_millis(50),
+                ordered: true,
+                write_concern: None,
+                max_retries: 0,
+                api,
+            },
+            warmup_inserts: 1000,
+            metrics_interval: Duration::from_secs(1),
+            abort_on: Vec::new(),
+        };
+        let info =
+            RunInfo { command: "bench".into(), seed: self.seed, seed_given: self.seed.to_string(), flags: vec![] };
+        Ok(Traffic {
+            planner,
+            shards,
+            settings: Settings::new(self.seed, self.collection, generator.clone()),
+            sink,
+            config,
+            info,
+            journal: None,
+            metrics: Default::default(),
+        })
+    }
+}
+
+/// The middle value (the upper one of an even count).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
@@ -163,57 +226,17 @@ async fn measure(
     observe: Observe,
 ) -> Result<f64, Error> {
     let runtime_error = |e: String| Error::Runtime(format!("bench --cdc {strategy}: {e}"));
-    let mut plugins = Plugins::builtins(generator, bench.seed).map_err(|e| runtime_error(e.to_string()))?;
-    let shards = (0..workers)
-        .map(|_| ShardPlugins::start(&mut plugins, strategy, "remove"))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Usage(format!("--cdc-strategy: {}", super::error::describe_plugin_error(&e))))?;
-    let planner = Planner::new(PlannerConfig {
-        seed: bench.seed,
-        selector: OpSelector::parse(MIX, &OpKind::ALL).expect("the bench mix parses"),
-        generator: generator.clone(),
-        id_cache_size: 10_000,
-        first_document: 0,
-        shards: workers,
-        delete_removes: true,
-    });
-    let settings = Settings::new(bench.seed, "bench", generator.clone());
-    let config = TrafficConfig {
-        count: Some(bench.ops),
-        duration: None,
-        rate: None,
-        workers,
-        writer: WriterConfig {
-            batch_size: 1000,
-            max_batch_delay: Duration::from_millis(50),
-            ordered: true,
-            write_concern: None,
-            max_retries: 0,
-            api: Default::default(),
-        },
-        warmup_inserts: 1000,
-        metrics_interval: match observe {
-            Observe::Counts => Duration::from_secs(3600),
-            Observe::Everything => Duration::from_millis(100),
-        },
-        abort_on: Vec::new(),
+    let run = MixedRun { strategy, workers, ops: bench.ops, batch_size: 1000, seed: bench.seed, collection: "bench" };
+    let mut traffic =
+        run.traffic(generator, Sink::Null { namespace: "forge_bench.cdc".into() }, WriteApi::default())?;
+    traffic.config.metrics_interval = match observe {
+        Observe::Counts => Duration::from_secs(3600),
+        Observe::Everything => Duration::from_millis(100),
     };
-    let metrics = Arc::new(match observe {
+    traffic.metrics = Arc::new(match observe {
         Observe::Counts => crate::metrics::Metrics::counts_only(),
         Observe::Everything => crate::metrics::Metrics::default(),
     });
-    let info =
-        RunInfo { command: "bench --cdc".into(), seed: bench.seed, seed_given: bench.seed.to_string(), flags: vec![] };
-    let traffic = Traffic {
-        planner,
-        shards,
-        settings,
-        sink: Sink::Null { namespace: "forge_bench.cdc".into() },
-        config,
-        info,
-        journal: None,
-        metrics,
-    };
     // Everything on: the Prometheus endpoint served on loopback and scraped over HTTP
     // four times a second (Prometheus scrapes every 15 s by default).
     let scraping = match observe {
