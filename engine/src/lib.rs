@@ -18,5 +18,6 @@ pub mod prometheus;
 pub mod rate;
 pub mod schema;
 pub mod seed;
+pub mod segment;
 pub mod traffic;
 pub mod verify;

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bson::Document;
 use mongodb::{Client, Collection};
@@ -26,6 +26,7 @@ use crate::metrics::{Metrics, Outcome, Settled, latency};
 use crate::mongo::writer::{WriteError, Writer, WriterConfig};
 use crate::plan::{OpKind, OpPlan, PlanError, Planner, ShardInput};
 use crate::rate::Pace;
+use crate::segment::Segment;
 
 #[derive(Debug, Clone)]
 pub struct TrafficConfig {
@@ -46,6 +47,14 @@ pub struct TrafficConfig {
     pub metrics_interval: Duration,
     /// Thresholds checked at every sample: the run stops at the first that fails.
     pub abort_on: Vec<Threshold>,
+    /// The part of the run this process drives ([`Segment::WHOLE`]: all of it).
+    /// `count`, `warmup_inserts` and `rate` are the whole run's: the segment runs its
+    /// share of them, on the schedule all segments share.
+    pub segment: Segment,
+    /// When the run starts: a barrier in time that the segments of a run share. A run
+    /// that gets there late starts at once and its schedule slips by the delay.
+    /// `None`: at once.
+    pub start_at: Option<SystemTime>,
 }
 
 /// What the report says about the run besides its counts.
@@ -86,6 +95,7 @@ pub fn open_journal(
     server_time_field: Option<String>,
     start_operation_time: Option<bson::Timestamp>,
     preexisting: bool,
+    segment: Segment,
 ) -> std::io::Result<Arc<JournalWriter>> {
     let header = Header {
         forge_journal: crate::journal::VERSION,
@@ -95,6 +105,7 @@ pub fn open_journal(
         server_time_field,
         start_operation_time: start_operation_time.map(|t| (t.time, t.increment)),
         preexisting,
+        segment,
     };
     JournalWriter::create(path, &header).map(Arc::new)
 }
@@ -256,6 +267,8 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         dry_run,
         seed: info.seed,
         seed_given: info.seed_given,
+        segment: config.segment,
+        segments: Vec::new(),
         started_at,
         duration_s: duration,
         ending,

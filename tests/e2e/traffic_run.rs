@@ -51,6 +51,8 @@ fn traffic(client: mongodb::Client, db: &str, count: Option<u64>) -> Traffic {
             warmup_inserts: 0,
             metrics_interval: Duration::from_secs(1),
             abort_on: Vec::new(),
+            segment: forge::segment::Segment::WHOLE,
+            start_at: None,
         },
         info: RunInfo { command: "test".into(), seed: 9, seed_given: "9".into(), flags: Vec::new() },
         journal: None,

@@ -266,6 +266,8 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
                 warmup_inserts: 0,
                 metrics_interval: Duration::from_secs(1),
                 abort_on: Vec::new(),
+                segment: crate::segment::Segment::WHOLE,
+                start_at: None,
             };
             let info = RunInfo {
                 command: "bench".into(),

@@ -196,6 +196,8 @@ impl MixedRun<'_> {
             warmup_inserts: 1000,
             metrics_interval: Duration::from_secs(1),
             abort_on: Vec::new(),
+            segment: crate::segment::Segment::WHOLE,
+            start_at: None,
         };
         let info =
             RunInfo { command: "bench".into(), seed: self.seed, seed_given: self.seed.to_string(), flags: vec![] };

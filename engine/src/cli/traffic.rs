@@ -321,6 +321,8 @@ impl TrafficArgs {
             warmup_inserts,
             metrics_interval: self.metrics_interval,
             abort_on: if self.abort_on_threshold { self.thresholds.clone() } else { Vec::new() },
+            segment: crate::segment::Segment::WHOLE,
+            start_at: None,
         })
     }
 
@@ -396,9 +398,16 @@ impl TrafficArgs {
                     Error::Runtime(format!("cannot read {namespace}: {}", crate::mongo::one_line(&e.kind.to_string())))
                 })?;
                 let server_time = workload.shards[0].delete.server_time_field();
-                let journal =
-                    crate::traffic::open_journal(path, &namespace, info.seed, server_time, start, preexisting)
-                        .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
+                let journal = crate::traffic::open_journal(
+                    path,
+                    &namespace,
+                    info.seed,
+                    server_time,
+                    start,
+                    preexisting,
+                    config.segment,
+                )
+                .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
                 Some(journal)
             }
             (Some(_), Sink::Null { .. }) => {

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::segment::Segment;
+
 /// The journal format this forge writes and reads.
 pub const VERSION: u32 = 1;
 
@@ -26,4 +28,8 @@ pub struct Header {
     /// documents, since it cannot know what the others should be.
     #[serde(default)]
     pub preexisting: bool,
+    /// The segment of the run this journal records (`--segments`); the whole run when
+    /// absent. Journals of one run share `seed`, `namespace` and the segment count.
+    #[serde(default, skip_serializing_if = "Segment::is_whole")]
+    pub segment: Segment,
 }

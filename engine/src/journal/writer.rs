@@ -59,6 +59,7 @@ mod tests {
             server_time_field: Some("deletedAt".into()),
             start_operation_time: None,
             preexisting: true,
+            segment: crate::segment::Segment::new(1, 3).unwrap(),
         };
         let entry = Entry {
             seq: 4,
@@ -77,6 +78,7 @@ mod tests {
         journal.flush().unwrap();
         let mut reader = Reader::open(&path).unwrap();
         assert_eq!(reader.header().server_time_field.as_deref(), Some("deletedAt"));
+        assert_eq!(reader.header().segment, crate::segment::Segment::new(1, 3).unwrap());
         assert_eq!(reader.next().unwrap().unwrap(), entry);
         assert!(reader.next().is_none());
     }

@@ -235,6 +235,8 @@ mod tests {
             dry_run: false,
             seed: 1,
             seed_given: "1".into(),
+            segment: crate::segment::Segment::WHOLE,
+            segments: Vec::new(),
             started_at: "2026-01-01T00:00:00Z".into(),
             duration_s: 4.0,
             ending: Ending::Completed,

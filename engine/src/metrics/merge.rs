@@ -163,6 +163,8 @@ mod tests {
             dry_run: false,
             seed: 1,
             seed_given: "1".into(),
+            segment: crate::segment::Segment::WHOLE,
+            segments: Vec::new(),
             started_at: String::new(),
             duration_s: 2.0,
             ending: Ending::Completed,

@@ -35,6 +35,22 @@ impl Ending {
     }
 }
 
+/// One segment's line in a merged report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentRow {
+    /// K, of the merged report's segment count.
+    pub index: u64,
+    /// How its run ended; `None`: no report of it was merged (missing).
+    pub ending: Option<Ending>,
+    /// Operations the server settled (acknowledged or refused).
+    pub done: u64,
+    pub errors: u64,
+    pub duration_s: f64,
+    pub achieved_rate: f64,
+    /// Its response time's p99 over all kinds, milliseconds.
+    pub response_p99_ms: Option<f64>,
+}
+
 /// A run's report. Serialised as the JSON of `--report`, and read back from it (to
 /// draw charts, to merge the reports of several processes).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -48,6 +64,14 @@ pub struct Report {
     pub seed: u64,
     /// The seed as given (text seeds are hashed into `seed`).
     pub seed_given: String,
+    /// The part of the run this process drove (`--segments`); a merged report's is
+    /// the whole run.
+    #[serde(default)]
+    pub segment: crate::segment::Segment,
+    /// The segments a merged report is made of, one row each; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentRow>,
+    /// When the measured run started (after the `--start-at` barrier), RFC 3339.
     pub started_at: String,
     pub duration_s: f64,
     pub ending: Ending,

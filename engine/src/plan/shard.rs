@@ -15,6 +15,12 @@ pub fn shard_of(id: &Bson, shards: usize) -> usize {
     (key_hash(&IdKey::of(id)) % shards as u64) as usize
 }
 
+/// The hash that partitions `_id`s among segments (`crate::segment::Segment::owns`):
+/// the shard hash mixed once more, so that within a segment the shards stay even.
+pub fn segment_hash(id: &Bson) -> u64 {
+    finish(key_hash(&IdKey::of(id)) ^ 0x5345_474d_454e_5453)
+}
+
 /// FNV-1a over a tag byte and the key's bytes, then SplitMix64's finaliser so that
 /// sequential integer `_id`s spread evenly.
 fn key_hash(key: &IdKey) -> u64 {
