@@ -57,6 +57,18 @@ pub struct TrafficConfig {
     pub start_at: Option<SystemTime>,
 }
 
+impl TrafficConfig {
+    /// Warm-up inserts this segment makes: its share of the run's.
+    pub fn segment_warmup(&self) -> u64 {
+        self.segment.share(self.warmup_inserts)
+    }
+
+    /// Operations this segment runs after its warm-up: its share of the run's.
+    pub fn segment_count(&self) -> Option<u64> {
+        self.count.map(|n| self.segment.share(self.warmup_inserts + n) - self.segment_warmup())
+    }
+}
+
 /// What the report says about the run besides its counts.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
@@ -169,8 +181,9 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
     };
     if late > crate::rate::LATE {
         let who = if config.segment.is_whole() { "the run".to_string() } else { config.segment.to_string() };
+        let schedule = if config.rate.is_some() { ": its schedule slips by as much, without a burst" } else { "" };
         tracing::warn!(
-            "{who} started {} after its start time: its schedule slips by as much, without a burst",
+            "{who} started {} after its start time{schedule}",
             humantime::format_duration(Duration::from_millis(late.as_millis() as u64))
         );
     }
@@ -305,7 +318,7 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         converted_to_insert: tally.converted_to_insert,
         skipped: tally.shards.skipped,
         plugin_errors: tally.shards.plugin_errors,
-        warmup_inserts: config.warmup_inserts,
+        warmup_inserts: config.segment_warmup(),
         latency: latency_report(&latencies),
         histograms: latencies.iter().map(|(k, l)| (*k, l.encode())).collect(),
         schedule: rate.map(|_| metrics.schedule()),
@@ -531,7 +544,7 @@ fn plan(
     let mut handover =
         Handover { inputs, pending: inputs.iter().map(|_| Vec::with_capacity(batch)).collect(), batch, admitted: 0 };
     let mut out = Vec::new();
-    let warmup = segment.share(config.warmup_inserts);
+    let warmup = config.segment_warmup();
     for _ in 0..warmup {
         planner.next_insert(&mut out);
         if stop.load(Ordering::Relaxed) || !handover.take(&mut out, Instant::now()) {
@@ -555,8 +568,7 @@ fn plan(
     {
         flow.metrics.record_admission(schedule.late, false, schedule.late, pace.next_due());
     }
-    // The segment's share of the whole run's operations.
-    let count = config.count.map(|n| segment.share(config.warmup_inserts + n) - warmup);
+    let count = config.segment_count();
     let deadline = config.duration.map(|d| Instant::now() + d);
     let mut planned = 0u64;
     let reason = loop {

@@ -25,11 +25,11 @@ pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener, Error> {
 
 impl Endpoint {
     /// Serves `metrics` on `listener` from now on; says where unless `quiet`.
-    pub fn start(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, quiet: bool) -> Endpoint {
+    pub fn start(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, segment: u64, quiet: bool) -> Endpoint {
         if !quiet && let Ok(addr) = listener.local_addr() {
             errln!("metrics for Prometheus at http://{addr}/metrics");
         }
-        let exporter = Arc::new(Exporter::new(metrics, ExporterConfig::default()));
+        let exporter = Arc::new(Exporter::new(metrics, ExporterConfig { segment: segment.to_string() }));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(crate::prometheus::serve(listener, exporter.clone(), async move {
             let _ = stopped.await;

@@ -82,8 +82,8 @@ pub fn run(spawn: Spawn) -> Result<(), Error> {
 }
 
 /// The command line of segment `k`: this one without `--spawn` and the flags the
-/// parent sets, with `--segment k`, the shared seed and start time, its report file,
-/// and `--quiet` (the parent shows the progress that matters: the merged report).
+/// parent sets, with `--segment k`, the shared seed and start time, and its report
+/// file. Its progress lines and summary reach the user through [`relay`].
 fn child_args(given: &[OsString], k: u64, seed: &str, start: &str, report: &Path) -> Vec<OsString> {
     let mut args = Vec::new();
     let mut skip_value = false;
@@ -92,7 +92,7 @@ fn child_args(given: &[OsString], k: u64, seed: &str, start: &str, report: &Path
             continue;
         }
         let text = arg.to_string_lossy();
-        if text == "--spawn" || text == "--quiet" || text == "-q" {
+        if text == "--spawn" {
             continue;
         }
         if REPLACED.contains(&text.as_ref()) {
@@ -108,7 +108,7 @@ fn child_args(given: &[OsString], k: u64, seed: &str, start: &str, report: &Path
     for (flag, value) in [("--segment", OsStr::new(&k)), ("--seed", seed.as_ref()), ("--start-at", start.as_ref())] {
         args.extend([OsString::from(flag), value.to_os_string()]);
     }
-    args.extend([OsString::from("--report"), report.as_os_str().to_os_string(), OsString::from("--quiet")]);
+    args.extend([OsString::from("--report"), report.as_os_str().to_os_string()]);
     args
 }
 
@@ -168,6 +168,7 @@ mod tests {
                 "mongo-cdc",
                 "--segments",
                 "3",
+                "-q",
                 "--journal",
                 "j-{segment}.jsonl",
                 "--segment",
@@ -177,8 +178,7 @@ mod tests {
                 "--start-at",
                 "2026-12-02T15:00:00Z",
                 "--report",
-                "/tmp/s-2.json",
-                "--quiet"
+                "/tmp/s-2.json"
             ]
         );
     }

@@ -427,8 +427,8 @@ impl TrafficArgs {
             config.writer.api = self.bulk_api.resolve(client).await?;
         }
         let metrics = Arc::new(Metrics::default());
-        let endpoint = listener.map(|l| super::metrics_listen::Endpoint::start(l, metrics.clone(), quiet));
-        let goal = Goal { count: config.count, duration: config.duration, warmup: config.warmup_inserts };
+        let endpoint = listener.map(|l| super::metrics_listen::Endpoint::start(l, metrics.clone(), segment.index, quiet));
+        let goal = Goal { count: config.segment_count(), duration: config.duration, warmup: config.segment_warmup() };
         let progress = (!quiet).then(|| Progress::start(metrics.clone(), goal));
         let Workload { planner, shards, settings } = workload;
         let traffic = Traffic { planner, shards, settings, sink, config, info, journal, metrics };
