@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need (the example
 # plugins' toolchains, the MongoDB test server, Prometheus, the wasm targets), checks
-# formatting and lints, starts the server and runs every test against it. Set
+# formatting, lints and the Kubernetes manifests, builds the binary as the container
+# image does, starts the server and runs every test against it. Set
 # FORGE_TEST_URI to test against your own MongoDB instead (a real mongod or Atlas
 # cluster). Arguments go to `cargo test` (e.g. a test name filter).
 set -euo pipefail
@@ -12,6 +13,8 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 step "toolchains of the example plugins"
 scripts/plugin-toolchains.sh
+step "Kubernetes manifests (offline, strict)"
+scripts/validate-manifests.sh
 if [ -z "${FORGE_TEST_URI:-}" ]; then
   step "test server"
   scripts/test-server.sh install
@@ -46,6 +49,12 @@ export RUSTC_WORKSPACE_WRAPPER
 RUSTC_WORKSPACE_WRAPPER=$(rustup which clippy-driver)
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 cargo test --workspace --all-targets --locked --no-run --quiet
+
+# The image's build step (deploy/Dockerfile), on the binary the tests just built.
+step "distribution build (dev profile)"
+dist=$(mktemp -d -t forge-dist.XXXXXX)
+scripts/build-dist.sh --profile dev "$dist"
+rm -rf "$dist"
 
 if [ -z "${FORGE_TEST_URI:-}" ]; then
   server_dir=$(mktemp -d -t forge-test-server.XXXXXX)
