@@ -54,6 +54,12 @@ impl Pace {
     /// worth of operations (at least one): enough to absorb sleep granularity, too
     /// little to show in any window a user measures.
     pub fn new(per_second: f64) -> Self {
+        Pace::starting(per_second, Instant::now())
+    }
+
+    /// A schedule whose first slot is `start` (the segments of a run share one
+    /// schedule, each with its own phase).
+    pub fn starting(per_second: f64, start: Instant) -> Self {
         let period = Duration::from_secs_f64(1.0 / per_second);
         let burst = NonZeroU32::new((per_second * LATE.as_secs_f64()) as u32).unwrap_or(NonZeroU32::MIN);
         let quota = Quota::with_period(period).expect("a positive rate gives a positive period").allow_burst(burst);
@@ -61,7 +67,7 @@ impl Pace {
             limiter: RateLimiter::direct(quota),
             clock: DefaultClock::default(),
             period,
-            start: Instant::now(),
+            start,
             admitted: 0,
             slip: Duration::ZERO,
         }

@@ -151,12 +151,35 @@ pub struct Traffic {
 pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report {
     let Traffic { planner, shards, settings, sink, config, info, journal, metrics } = traffic;
     assert_eq!(shards.len(), planner.shards(), "one set of plugins per shard");
+    assert_eq!(planner.segment(), config.segment, "the planner plans the run's segment");
     let requested_mix = planner.mix().into_iter().collect();
     let stop = Arc::new(AtomicBool::new(false));
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut shut_down = false;
+    let late = match config.start_at {
+        Some(at) => tokio::select! {
+            late = start_at(at) => late,
+            () = &mut shutdown => {
+                shut_down = true;
+                stop.store(true, Ordering::Relaxed);
+                Duration::ZERO
+            }
+        },
+        None => Duration::ZERO,
+    };
+    if late > crate::rate::LATE {
+        let who = if config.segment.is_whole() { "the run".to_string() } else { config.segment.to_string() };
+        tracing::warn!(
+            "{who} started {} after its start time: its schedule slips by as much, without a burst",
+            humantime::format_duration(Duration::from_millis(late.as_millis() as u64))
+        );
+    }
     let started = Instant::now();
     let started_at = bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default();
     let settings = Arc::new(settings);
-    metrics.begin(config.rate);
+    // The segment's share of the target rate: its own figures are checked against it.
+    let rate = config.rate.map(|r| r / config.segment.count as f64);
+    metrics.begin(rate);
     let flow = Arc::new(Flow { metrics: metrics.clone(), skipped: AtomicU64::new(0) });
 
     let (namespace, dry_run) = match &sink {
@@ -205,15 +228,15 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
 
     let mut producer = {
         let (stop, config, flow) = (stop.clone(), config.clone(), flow.clone());
-        tokio::task::spawn_blocking(move || produce(planner, inputs, materializers, &config, &flow, &stop))
+        let schedule = Schedule { start: started, late };
+        tokio::task::spawn_blocking(move || produce(planner, inputs, materializers, &config, schedule, &flow, &stop))
     };
     let (missed_tx, mut missed) = tokio::sync::oneshot::channel();
     let sampler = tokio::spawn(sample(metrics.clone(), config.metrics_interval, config.abort_on.clone(), missed_tx));
-    let mut shut_down = false;
     let mut aborted = None;
     let produced = tokio::select! {
         produced = &mut producer => produced,
-        () = shutdown => {
+        () = &mut shutdown, if !shut_down => {
             shut_down = true;
             stop.store(true, Ordering::Relaxed);
             producer.await
@@ -275,7 +298,7 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         bulk_api: (!dry_run).then(|| config.writer.api.name().to_string()),
         error: failure.as_ref().map(|e| e.to_string()).or_else(|| aborted.map(|t| format!("threshold {t} failed"))),
         failure: failure.map(Arc::new),
-        target_rate: config.rate,
+        target_rate: rate,
         achieved_rate: done as f64 / duration.max(1e-9),
         ops,
         requested_mix,
@@ -285,12 +308,31 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         warmup_inserts: config.warmup_inserts,
         latency: latency_report(&latencies),
         histograms: latencies.iter().map(|(k, l)| (*k, l.encode())).collect(),
-        schedule: config.rate.map(|_| metrics.schedule()),
+        schedule: rate.map(|_| metrics.schedule()),
         series: metrics.series(),
         thresholds: Vec::new(),
         retries: metrics.retries(),
         flags: info.flags,
     }
+}
+
+/// Waits until `at` (a wall-clock time, shared by the segments of a run); how late
+/// the run got there.
+async fn start_at(at: SystemTime) -> Duration {
+    match at.duration_since(SystemTime::now()) {
+        Ok(wait) => {
+            tokio::time::sleep(wait).await;
+            Duration::ZERO
+        }
+        Err(passed) => passed.duration(),
+    }
+}
+
+/// When the run's paced schedule starts, and how late it started.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    start: Instant,
+    late: Duration,
 }
 
 /// The percentiles of every kind, and of all kinds together.
@@ -453,10 +495,11 @@ fn produce(
     inputs: Vec<SyncSender<Vec<(ShardInput, Instant)>>>,
     materializers: Vec<std::thread::JoinHandle<(Tally, Option<PlanError>)>>,
     config: &TrafficConfig,
+    schedule: Schedule,
     flow: &Flow,
     stop: &AtomicBool,
 ) -> (Stop, RunTally) {
-    let reason = plan(&mut planner, &inputs, config, flow, stop);
+    let reason = plan(&mut planner, &inputs, config, schedule, flow, stop);
     drop(inputs);
     let mut tally = RunTally { converted_to_insert: planner.converted_to_insert, shards: Tally::default() };
     let mut failure = None;
@@ -479,25 +522,45 @@ fn plan(
     planner: &mut Planner,
     inputs: &[SyncSender<Vec<(ShardInput, Instant)>>],
     config: &TrafficConfig,
+    schedule: Schedule,
     flow: &Flow,
     stop: &AtomicBool,
 ) -> Stop {
-    let mut pace = config.rate.map(|rate| (Pace::new(rate), window(config, rate)));
-    let batch = if pace.is_some() { 1 } else { SHARD_BATCH };
+    let segment = config.segment;
+    let batch = if config.rate.is_some() { 1 } else { SHARD_BATCH };
     let mut handover =
         Handover { inputs, pending: inputs.iter().map(|_| Vec::with_capacity(batch)).collect(), batch, admitted: 0 };
     let mut out = Vec::new();
-    for _ in 0..config.warmup_inserts {
+    let warmup = segment.share(config.warmup_inserts);
+    for _ in 0..warmup {
         planner.next_insert(&mut out);
         if stop.load(Ordering::Relaxed) || !handover.take(&mut out, Instant::now()) {
             handover.flush();
             return Stop::Interrupted;
         }
     }
+    let mut pace = config.rate.map(|rate| {
+        // All segments share one schedule: global op i (after the warm-up) is due
+        // i / rate after the start; this segment's ops are every Nth slot of it. A
+        // warm-up delays the schedule's start until it is done.
+        let start = if warmup > 0 { Instant::now() } else { schedule.start };
+        let first = segment.global(warmup).saturating_sub(config.warmup_inserts);
+        let share = rate / segment.count as f64;
+        let pace = Pace::starting(share, start + Duration::from_secs_f64(first as f64 / rate));
+        (pace, window(config, share))
+    });
+    // A late start is schedule lost, like a stall's.
+    if schedule.late > crate::rate::LATE
+        && let Some((pace, _)) = &pace
+    {
+        flow.metrics.record_admission(schedule.late, false, schedule.late, pace.next_due());
+    }
+    // The segment's share of the whole run's operations.
+    let count = config.count.map(|n| segment.share(config.warmup_inserts + n) - warmup);
     let deadline = config.duration.map(|d| Instant::now() + d);
     let mut planned = 0u64;
     let reason = loop {
-        if config.count.is_some_and(|n| planned >= n) || deadline.is_some_and(|d| Instant::now() >= d) {
+        if count.is_some_and(|n| planned >= n) || deadline.is_some_and(|d| Instant::now() >= d) {
             break Stop::Done;
         }
         if stop.load(Ordering::Relaxed) {

@@ -24,6 +24,7 @@ mod prometheus;
 mod rate_limit;
 mod report_html;
 mod secrets;
+mod segments;
 mod server_roundtrip;
 mod stateful;
 mod traffic_run;

@@ -49,6 +49,7 @@ fn stream(generator: Arc<Generator>, mut plugins: Plugins, strategy: &str, delet
         generator,
         id_cache_size: 500,
         first_document: 0,
+        segment: forge::segment::Segment::WHOLE,
         shards: 1,
         delete_removes,
     });

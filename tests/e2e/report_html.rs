@@ -57,13 +57,16 @@ fn a_paced_run_writes_a_page_with_three_charts_that_a_browser_draws() {
 async fn the_reports_of_two_processes_merge_into_the_report_of_both() {
     let dir = tempfile::tempdir().unwrap();
     let db = fresh_db("merge");
-    let part = |seed: u64| {
-        let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().seed(seed);
-        let run = run.arg("--rate-limit", "250").arg("--duration", "3s").arg("--metrics-interval", "500ms");
-        run.arg("--report", dir.path().join(format!("{seed}.json"))).spawn()
+    let start = bson::DateTime::from_system_time(std::time::SystemTime::now() + Duration::from_secs(2));
+    let start = start.try_to_rfc3339_string().unwrap();
+    let part = |segment: u64| {
+        let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().seed(7);
+        let run = run.arg("--segments", "2").arg("--segment", segment.to_string()).arg("--start-at", &start);
+        let run = run.arg("--rate-limit", "500").arg("--duration", "3s").arg("--metrics-interval", "500ms");
+        run.arg("--report", dir.path().join("{segment}.json")).spawn()
     };
-    // Two processes side by side on one collection (different seeds: different _ids).
-    let (a, b) = (part(1), part(2));
+    // The two segments of one run, side by side on one collection.
+    let (a, b) = (part(0), part(1));
     let (a, b) =
         tokio::task::spawn_blocking(move || (a.wait(Duration::from_secs(60)), b.wait(Duration::from_secs(60))))
             .await
@@ -72,12 +75,12 @@ async fn the_reports_of_two_processes_merge_into_the_report_of_both() {
     let read = |name: &str| -> Report {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join(name)).unwrap()).unwrap()
     };
-    let (ra, rb) = (read("1.json"), read("2.json"));
+    let (ra, rb) = (read("0.json"), read("1.json"));
     let merged = dir.path().join("merged.json");
     let out = Command::new(env!("CARGO_BIN_EXE_forge"))
         .args(["report", "merge"])
-        .args([dir.path().join("1.json"), dir.path().join("2.json")])
-        .arg("-o")
+        .args([dir.path().join("0.json"), dir.path().join("1.json")])
+        .arg("--out")
         .arg(&merged)
         .output()
         .unwrap();
@@ -93,6 +96,7 @@ async fn the_reports_of_two_processes_merge_into_the_report_of_both() {
     assert!((m.latency.all.service.max_ms - slowest).abs() < 1e-9, "{} vs {slowest}", m.latency.all.service.max_ms);
     let in_series: u64 = m.series.iter().flat_map(|s| s.ops.values()).map(|c| c.acknowledged).sum();
     assert_eq!(in_series, held);
+    assert_eq!(m.target_rate, Some(500.0), "the run's target");
     // And the merged report draws.
     let out = forge_report_html(&[merged.as_os_str()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -26,6 +26,7 @@ fn traffic(client: mongodb::Client, db: &str, count: Option<u64>) -> Traffic {
         generator: generator.clone(),
         id_cache_size: 1_000,
         first_document: 0,
+        segment: forge::segment::Segment::WHOLE,
         shards: 2,
         delete_removes: true,
     });

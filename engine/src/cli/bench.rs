@@ -84,6 +84,12 @@ pub struct Args {
     #[arg(long, requires = "cdc")]
     metrics_cost: bool,
 
+    /// Instead: the same --dry-run CDC run (--cdc-ops ops on the first --schema, else
+    /// example:orders, --threads workers per process) as one process and as N
+    /// --spawn'ed segments, five interleaved rounds: ops/s of each and the ratio
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=64))]
+    segments: Option<u64>,
+
     /// --cdc: one JSON object per case ({"strategy", "workers", "ops_per_s"}) instead of
     /// the table
     #[arg(long)]
@@ -101,6 +107,15 @@ struct Measure {
 pub fn run(args: Args) -> Result<(), Error> {
     if args.plugins {
         return super::bench_plugins::run(args.seed, args.plugin_calls);
+    }
+    if let Some(segments) = args.segments {
+        return super::bench_segments::run(super::bench_segments::SegmentsBench {
+            segments,
+            schema: args.schema.first().cloned().unwrap_or_else(|| "example:orders".into()),
+            ops: args.cdc_ops,
+            workers: args.threads.map_or_else(super::default_threads, usize::from),
+            seed: args.seed,
+        });
     }
     if args.cdc {
         let strategies = if args.cdc_strategy.is_empty() {
@@ -245,6 +260,7 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
                 generator: generator.clone(),
                 id_cache_size: 10_000,
                 first_document: 0,
+                segment: crate::segment::Segment::WHOLE,
                 shards: 1,
                 delete_removes: true,
             });

@@ -177,6 +177,7 @@ impl MixedRun<'_> {
             generator: generator.clone(),
             id_cache_size: 10_000,
             first_document: 0,
+            segment: crate::segment::Segment::WHOLE,
             shards: self.workers,
             delete_removes: true,
         });

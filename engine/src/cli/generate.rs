@@ -99,6 +99,12 @@ pub struct Args {
     #[arg(long)]
     dry_run: bool,
 
+    /// With --segments N: run all N segments here, as N processes side by side (one
+    /// per core; or to rehearse a Kubernetes Job), and print their merged report.
+    /// Without --start-at they start 2s after this command. --journal needs {segment}
+    #[arg(long, help_heading = "Segments: one run split across processes or machines")]
+    spawn: bool,
+
     #[command(flatten, next_help_heading = "MongoDB output (--output mongo, mongo-cdc)")]
     connection: ConnectionArgs,
 
@@ -109,16 +115,29 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Error> {
     check_flags(&args)?;
     let schema = super::load_schema(args.schema.as_deref())?;
+    // Before the seed notice: bad segment flags are one line.
+    if args.spawn {
+        check_spawn(&args)?;
+    } else if !to_file_output(&args) {
+        args.traffic.segments.segment()?;
+    }
     let seed = super::resolve_seed(args.seed.clone(), args.quiet);
+    if args.spawn {
+        return spawn(&args, &seed);
+    }
     match args.output {
         Output::Ndjson | Output::Json => to_file(args, schema, seed),
         Output::Mongo | Output::MongoCdc => to_mongo(args, schema, seed),
     }
 }
 
+fn to_file_output(args: &Args) -> bool {
+    matches!(args.output, Output::Ndjson | Output::Json)
+}
+
 /// Flags of one kind of output given to the other are mistakes, not no-ops.
 fn check_flags(args: &Args) -> Result<(), Error> {
-    let to_file = matches!(args.output, Output::Ndjson | Output::Json);
+    let to_file = to_file_output(args);
     let t = &args.traffic;
     let mongo_only = [
         ("--journal", t.journal.is_some()),
@@ -130,6 +149,8 @@ fn check_flags(args: &Args) -> Result<(), Error> {
         ("--db", args.connection.db.is_some()),
         ("--warmup-inserts", args.warmup_inserts > 0),
         ("--operation-ratios", args.operation_ratios != "insert:100"),
+        ("--segments", t.segments.segments > 1),
+        ("--spawn", args.spawn),
     ];
     let file_only = [("--out", args.out != "-"), ("--threads", args.threads.is_some())];
     let (wrong, wanted) = if to_file {
@@ -141,6 +162,39 @@ fn check_flags(args: &Args) -> Result<(), Error> {
         Some((flag, _)) => Err(Error::Usage(format!("{flag} applies to {wanted}"))),
         None => Ok(()),
     }
+}
+
+/// `--spawn`'s flags make sense together.
+fn check_spawn(args: &Args) -> Result<(), Error> {
+    let t = &args.traffic;
+    let refuse = |why: &str| Err(Error::Usage(format!("--spawn: {why}")));
+    if t.segments.segments < 2 {
+        return refuse("needs --segments N, N of 2 or more");
+    }
+    if t.segments.segment.is_some() {
+        return refuse("runs every segment; --segment picks one");
+    }
+    if t.metrics_listen.is_some() {
+        return refuse("--metrics-listen would be one address for every segment; run them yourself");
+    }
+    if let Some(journal) = &t.journal
+        && !journal.to_string_lossy().contains("{segment}")
+    {
+        return refuse("every segment writes its own journal: put {segment} in --journal's file name");
+    }
+    Ok(())
+}
+
+/// `--spawn`: every segment as a process of this machine.
+fn spawn(args: &Args, seed: &Seed) -> Result<(), Error> {
+    let t = &args.traffic;
+    super::spawn::run(super::spawn::Spawn {
+        segments: t.segments.segments,
+        seed: &seed.given,
+        start_at: t.segments.start_at,
+        report: t.report.clone(),
+        report_html: t.report_html.clone(),
+    })
 }
 
 fn to_file(args: Args, schema: Schema, seed: Seed) -> Result<(), Error> {

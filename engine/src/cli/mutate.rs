@@ -90,6 +90,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         .collection
         .clone()
         .ok_or_else(|| Error::Usage("--collection is required: the collection to mutate".into()))?;
+    args.traffic.segments.segment()?; // before the seed notice: a bad one is one line
     let seed = super::resolve_seed(args.seed.clone(), args.quiet);
     let runtime = super::traffic::runtime()?;
     runtime.block_on(async {
@@ -122,13 +123,15 @@ pub fn run(args: Args) -> Result<(), Error> {
         };
         let generator = Arc::new(Generator::new(Arc::new(schema), seed.value));
         let cache_size = args.traffic.id_cache_size as usize;
-        let targets = CollectionTargets::new(
+        let mut targets = CollectionTargets::new(
             coll.clone(),
             tokio::runtime::Handle::current(),
             args.sampling,
             cache_size,
             args.recent_field.clone(),
         );
+        // Segments of one mutate run split the documents by a stable hash of `_id`.
+        targets.segment = args.traffic.segments.segment()?;
         let collection_name = coll.name().to_owned();
         let mut workload = args.traffic.workload(
             seed.value,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::error::{Error, describe_plugin_error};
 use super::progress::{Goal, Progress};
+use super::segments::{SegmentArgs, path_for};
 use super::values;
 use crate::generate::Generator;
 use crate::materialize::{Settings, ShardPlugins};
@@ -109,7 +110,8 @@ pub struct TrafficArgs {
     #[arg(long, value_name = "TIME", default_value = "0s", requires = "metrics_listen", value_parser = humantime::parse_duration)]
     pub metrics_linger: Duration,
 
-    /// Write the final report as JSON to this file
+    /// Write the final report as JSON to this file; - for one line on standard output,
+    /// after the summary (on stderr). {segment} in the name stands for the segment
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
@@ -120,7 +122,7 @@ pub struct TrafficArgs {
     pub report_html: Option<PathBuf>,
 
     /// Record every acknowledged operation (with the expected document hash) to this
-    /// file, for `forge verify`
+    /// file, for `forge verify`. {segment} in the name stands for the segment
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
 
@@ -156,6 +158,9 @@ pub struct TrafficArgs {
 
     #[command(flatten)]
     pub plugins: PluginArgs,
+
+    #[command(flatten)]
+    pub segments: SegmentArgs,
 }
 
 /// `--bulk-api`: which command writes batches that are not all inserts.
@@ -321,8 +326,8 @@ impl TrafficArgs {
             warmup_inserts,
             metrics_interval: self.metrics_interval,
             abort_on: if self.abort_on_threshold { self.thresholds.clone() } else { Vec::new() },
-            segment: crate::segment::Segment::WHOLE,
-            start_at: None,
+            segment: self.segments.segment()?,
+            start_at: self.segments.start_at,
         })
     }
 
@@ -359,6 +364,7 @@ impl TrafficArgs {
             generator: generator.clone(),
             id_cache_size: self.id_cache_size as usize,
             first_document,
+            segment: self.segments.segment()?,
             shards: shards.len(),
             delete_removes: matches!(shards[0].delete.shape(), crate::mutation::DeleteShape::Remove),
         });
@@ -390,7 +396,8 @@ impl TrafficArgs {
             Some(addr) => Some(super::metrics_listen::bind(addr).await?),
             None => None,
         };
-        let journal = match (&self.journal, &sink) {
+        let segment = config.segment;
+        let journal = match (self.journal.as_ref().map(|p| path_for(p, segment)), &sink) {
             (Some(path), Sink::Server { client, coll }) => {
                 let namespace = coll.namespace().to_string();
                 let start = crate::traffic::operation_time(client).await;
@@ -399,7 +406,7 @@ impl TrafficArgs {
                 })?;
                 let server_time = workload.shards[0].delete.server_time_field();
                 let journal = crate::traffic::open_journal(
-                    path,
+                    &path,
                     &namespace,
                     info.seed,
                     server_time,
@@ -430,7 +437,8 @@ impl TrafficArgs {
             progress.finish();
         }
         report.thresholds = check_thresholds(&self.thresholds, &report);
-        let result = finish(report, self.report.as_ref(), self.report_html.as_ref());
+        let paths = |p: &Option<PathBuf>| p.as_ref().map(|p| path_for(p, segment));
+        let result = finish(report, paths(&self.report).as_ref(), paths(&self.report_html).as_ref());
         if let Some(endpoint) = endpoint {
             endpoint.stop(self.metrics_linger).await;
         }
@@ -472,7 +480,7 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Each threshold checked against the run's final figures.
-fn check_thresholds(thresholds: &[Threshold], report: &Report) -> Vec<crate::metrics::threshold::Verdict> {
+pub(super) fn check_thresholds(thresholds: &[Threshold], report: &Report) -> Vec<crate::metrics::threshold::Verdict> {
     let seen = Observed {
         achieved_rate: report.achieved_rate,
         target_rate: report.target_rate,
@@ -500,7 +508,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// the exit status.
 pub fn finish(report: Report, path: Option<&PathBuf>, html: Option<&PathBuf>) -> Result<(), Error> {
     err!("{}", report.summary());
-    if let Some(path) = path {
+    if path.is_some_and(|p| p.as_os_str() == "-") {
+        outln!("{}", serde_json::to_string(&report).expect("reports serialise"));
+    } else if let Some(path) = path {
         let json = serde_json::to_string_pretty(&report).expect("reports serialise");
         super::secrets::write_file(path, &(json + "\n"))
             .map_err(|e| Error::Runtime(format!("--report: cannot write '{}': {e}", path.display())))?;

@@ -31,6 +31,7 @@ fn run(mix: &str, strategy: &str, delete: &str, shards: usize, n: usize) -> Vec<
         generator,
         id_cache_size: 50,
         first_document: 0,
+        segment: crate::segment::Segment::WHOLE,
         shards,
         delete_removes: removes,
     });

@@ -1,40 +1,50 @@
-//! One report from the reports of several processes that drove the same run side by
-//! side (a run split across machines): counts add up, histograms merge without loss
-//! (so the merged percentiles are exact), and the time series merges interval by
-//! interval. A sample holds percentiles, not histograms, so a merged sample's
-//! percentiles are the highest any process saw in that interval: an upper bound.
+//! One report from the reports of the segments of one run (`--segments`: processes
+//! or machines that drove it side by side): counts add up, histograms merge without
+//! loss (so the merged percentiles are exact), the achieved rate is over the union of
+//! the segments' windows, and the time series merges interval by interval (the
+//! segments share a start time). A sample holds percentiles, not histograms, so a
+//! merged sample's percentiles are the highest any segment saw in that interval: an
+//! upper bound.
 
 use std::collections::BTreeMap;
 
 use super::latency::{DecodeError, Latencies};
-use super::report::{Ending, LatencyReport, Report};
+use super::report::{Ending, LatencyReport, Report, SegmentRow};
 use super::{KindLatency, Percentiles, Sample};
 use crate::plan::OpKind;
+use crate::segment::Segment;
 
-/// Why reports cannot be merged.
+/// Why reports cannot be merged. Reports are named by their place in the list.
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
     #[error("no report to merge")]
     Empty,
-    #[error("the reports are of different runs: {0}")]
-    Mismatch(String),
-    #[error(transparent)]
-    Histogram(#[from] DecodeError),
+    #[error("reports {first} and {other} are of different runs: {what}")]
+    Mismatch { first: usize, other: usize, what: String },
+    #[error("reports {first} and {other} are both of {segment}")]
+    SameSegment { first: usize, other: usize, segment: Segment },
+    #[error("report {report}: {source}")]
+    Histogram {
+        report: usize,
+        #[source]
+        source: DecodeError,
+    },
 }
 
-/// The report of the whole run that `reports` each saw a part of.
+/// The report of the whole run that `reports` each saw a part of. Segments without a
+/// report are listed as missing in [`Report::segments`]; the caller decides what an
+/// incomplete run means.
 pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
     let (first, rest) = reports.split_first().ok_or(MergeError::Empty)?;
-    if let Some(other) = rest.iter().find(|r| r.namespace != first.namespace) {
-        return Err(MergeError::Mismatch(format!("{} and {}", first.namespace, other.namespace)));
-    }
+    check_one_run(reports)?;
     let mut merged = first.clone();
-    let mut latencies = decode_all(first)?;
-    for report in rest {
+    let mut latencies = decode_all(first).map_err(|source| MergeError::Histogram { report: 0, source })?;
+    for (i, report) in rest.iter().enumerate() {
         for (kind, counts) in &report.ops {
             merged.ops.entry(*kind).or_default().merge(counts);
         }
-        for (kind, l) in decode_all(report)? {
+        let decoded = decode_all(report).map_err(|source| MergeError::Histogram { report: i + 1, source })?;
+        for (kind, l) in decoded {
             latencies.entry(kind).or_default().add(&l);
         }
         for (kind, n) in &report.skipped {
@@ -45,11 +55,6 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
         }
         merged.converted_to_insert += report.converted_to_insert;
         merged.warmup_inserts += report.warmup_inserts;
-        merged.duration_s = merged.duration_s.max(report.duration_s);
-        merged.target_rate = match (merged.target_rate, report.target_rate) {
-            (Some(a), Some(b)) => Some(a + b),
-            _ => None,
-        };
         merged.ending = worst(merged.ending, report.ending);
         merged.error = merged.error.or_else(|| report.error.clone());
         merged.schedule = match (merged.schedule.take(), &report.schedule) {
@@ -68,15 +73,92 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
         merged.retries.disconnected_s = merged.retries.disconnected_s.max(r.disconnected_s);
         merged.retries.backoff_s = merged.retries.backoff_s.max(r.backoff_s);
         merged.series = merge_series(&merged.series, &report.series);
-        merged.thresholds.extend(report.thresholds.iter().cloned());
     }
+    let count = first.segment.count;
+    // Every segment has its share of the run's target; the run's is all of them.
+    merged.target_rate = first.target_rate.map(|share| share * count as f64);
+    let (started_at, duration_s) = union_window(reports);
+    merged.started_at = started_at;
+    merged.duration_s = duration_s;
     merged.achieved_rate = super::done(&merged.ops) as f64 / merged.duration_s.max(1e-9);
     merged.latency = LatencyReport {
         all: super::latency::overall(&latencies).percentiles(),
         kinds: latencies.iter().map(|(k, l)| (*k, l.percentiles())).collect(),
     };
     merged.histograms = latencies.iter().map(|(k, l)| (*k, l.encode())).collect();
+    merged.segment = Segment::WHOLE;
+    merged.segments = Segment::all(count)
+        .map(|segment| match reports.iter().find(|r| r.segment == segment) {
+            Some(r) => SegmentRow {
+                index: segment.index,
+                ending: Some(r.ending),
+                done: super::done(&r.ops),
+                errors: super::errors(&r.ops),
+                duration_s: r.duration_s,
+                achieved_rate: r.achieved_rate,
+                response_p99_ms: (r.latency.all.response.count > 0).then_some(r.latency.all.response.p99_ms),
+            },
+            None => SegmentRow {
+                index: segment.index,
+                ending: None,
+                done: 0,
+                errors: 0,
+                duration_s: 0.0,
+                achieved_rate: 0.0,
+                response_p99_ms: None,
+            },
+        })
+        .collect();
+    // The thresholds are the caller's to check again, on the merged figures.
+    merged.thresholds = Vec::new();
     Ok(merged)
+}
+
+/// The reports are of one run (namespace, seed, segment count) and of distinct
+/// segments.
+fn check_one_run(reports: &[Report]) -> Result<(), MergeError> {
+    let first = &reports[0];
+    for (i, r) in reports.iter().enumerate().skip(1) {
+        let what = if r.namespace != first.namespace {
+            Some(format!("{} and {}", first.namespace, r.namespace))
+        } else if r.seed != first.seed {
+            Some(format!("seed {} and seed {}", first.seed_given, r.seed_given))
+        } else if r.segment.count != first.segment.count {
+            Some(format!("{} and {} segments", first.segment.count, r.segment.count))
+        } else if r.dry_run != first.dry_run {
+            Some("a dry run and a run that wrote".into())
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(MergeError::Mismatch { first: 0, other: i, what });
+        }
+        if let Some(j) = reports[..i].iter().position(|o| o.segment == r.segment) {
+            return Err(MergeError::SameSegment { first: j, other: i, segment: r.segment });
+        }
+    }
+    Ok(())
+}
+
+/// From the first segment's start to the last one's end: RFC 3339 and seconds. Without
+/// start times (reports of an older forge), the longest duration.
+fn union_window(reports: &[Report]) -> (String, f64) {
+    let windows: Option<Vec<(i64, i64)>> = reports
+        .iter()
+        .map(|r| {
+            let start = bson::DateTime::parse_rfc3339_str(&r.started_at).ok()?.timestamp_millis();
+            Some((start, start + (r.duration_s * 1000.0) as i64))
+        })
+        .collect();
+    match windows {
+        Some(w) if !w.is_empty() => {
+            let start = w.iter().map(|(s, _)| *s).min().unwrap_or(0);
+            let end = w.iter().map(|(_, e)| *e).max().unwrap_or(start);
+            let at = bson::DateTime::from_millis(start).try_to_rfc3339_string().unwrap_or_default();
+            (at, (end - start) as f64 / 1000.0)
+        }
+        _ => (reports[0].started_at.clone(), reports.iter().map(|r| r.duration_s).fold(0.0, f64::max)),
+    }
 }
 
 fn decode_all(report: &Report) -> Result<BTreeMap<OpKind, Latencies>, DecodeError> {
@@ -213,7 +295,8 @@ mod tests {
         for (kind, ms) in [(OpKind::Insert, &slow), (OpKind::Insert, &fast), (OpKind::Update, &fast)] {
             acked(&both, kind, ms);
         }
-        let merged = merge(&[report_of(&a, 500.0), report_of(&b, 500.0)]).unwrap();
+        let of = |k, r: Report| Report { segment: Segment::new(k, 2).unwrap(), ..r };
+        let merged = merge(&[of(0, report_of(&a, 500.0)), of(1, report_of(&b, 500.0))]).unwrap();
         let expected = report_of(&both, 1000.0);
         assert_eq!(merged.ops, expected.ops);
         assert_eq!(merged.latency, expected.latency);
@@ -223,8 +306,29 @@ mod tests {
         let insert: &KindCounts = &merged.series[0].ops[&OpKind::Insert];
         assert_eq!(insert.acknowledged, 1500);
         assert_eq!(merged.series[0].latency[&OpKind::Insert].response.max_ms, expected.latency.all.response.max_ms);
-        let other = Report { namespace: "db.other".into(), ..report_of(&b, 1.0) };
-        assert!(matches!(merge(&[report_of(&a, 1.0), other]), Err(MergeError::Mismatch(_))));
+        assert_eq!(
+            merged.segments.iter().map(|s| (s.index, s.ending)).collect::<Vec<_>>(),
+            [(0, Some(Ending::Completed)), (1, Some(Ending::Completed))]
+        );
+        assert_eq!(merged.segments[1].done, 1000);
+    }
+
+    #[test]
+    fn reports_of_other_runs_or_of_one_segment_twice_are_refused_and_missing_ones_listed() {
+        let m = Metrics::default();
+        acked(&m, OpKind::Insert, &[1, 2, 3]);
+        let of = |index, count| Report { segment: Segment::new(index, count).unwrap(), ..report_of(&m, 10.0) };
+        let message = |reports: &[Report]| merge(reports).unwrap_err().to_string();
+        let other = Report { namespace: "db.other".into(), ..of(1, 3) };
+        assert_eq!(message(&[of(0, 3), other]), "reports 0 and 1 are of different runs: db.c and db.other");
+        let other = Report { seed: 2, seed_given: "2".into(), ..of(1, 3) };
+        assert_eq!(message(&[of(0, 3), other]), "reports 0 and 1 are of different runs: seed 1 and seed 2");
+        assert_eq!(message(&[of(0, 3), of(1, 2)]), "reports 0 and 1 are of different runs: 3 and 2 segments");
+        assert_eq!(message(&[of(0, 3), of(2, 3), of(2, 3)]), "reports 1 and 2 are both of segment 2 of 3");
         assert!(matches!(merge(&[]), Err(MergeError::Empty)));
+        let merged = merge(&[of(0, 3), of(2, 3)]).unwrap();
+        assert_eq!(merged.segments[1].ending, None, "segment 1 is missing");
+        assert_eq!(merged.target_rate, Some(30.0), "the run's target, not the two segments'");
+        assert_eq!(merged.acknowledged(), 6);
     }
 }

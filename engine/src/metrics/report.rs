@@ -69,7 +69,7 @@ pub struct Report {
     #[serde(default)]
     pub segment: crate::segment::Segment,
     /// The segments a merged report is made of, one row each; empty otherwise.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub segments: Vec<SegmentRow>,
     /// When the measured run started (after the `--start-at` barrier), RFC 3339.
     pub started_at: String,
@@ -135,11 +135,15 @@ impl Report {
         } else {
             format!("{} operations acknowledged", self.acknowledged())
         };
+        let on = match (self.segment.is_whole(), self.segments.len()) {
+            (false, _) => format!("{} ({})", self.namespace, self.segment),
+            (true, n) if n > 1 => format!("{} ({n} segments merged)", self.namespace),
+            _ => self.namespace.clone(),
+        };
         let mut out = format!(
-            "{} {} on {}: {} after {:.1}s, {done}, {:.0} ops/s{}\n",
+            "{} {} on {on}: {} after {:.1}s, {done}, {:.0} ops/s{}\n",
             self.command,
             if self.error.is_some() { "stopped" } else { "finished" },
-            self.namespace,
             self.ending.name(),
             self.duration_s,
             self.achieved_rate,
@@ -221,6 +225,7 @@ impl Report {
                 schedule.slipped_s
             ));
         }
+        out.push_str(&self.segment_table());
         for verdict in &self.thresholds {
             out.push_str(&format!("  threshold {verdict}\n"));
         }
@@ -229,6 +234,40 @@ impl Report {
         }
         if let Some(e) = &self.error {
             out.push_str(&format!("  error: {e}\n"));
+        }
+        out
+    }
+
+    /// The segments a merged report is made of whose run did not complete, or that
+    /// no report was merged for.
+    pub fn incomplete_segments(&self) -> Vec<&SegmentRow> {
+        self.segments.iter().filter(|s| !matches!(s.ending, Some(Ending::Completed | Ending::Exhausted))).collect()
+    }
+
+    /// A merged report's segments, one line each.
+    fn segment_table(&self) -> String {
+        if self.segments.len() < 2 {
+            return String::new();
+        }
+        let mut out = format!(
+            "  {:<8} {:<12} {:>9} {:>7} {:>8} {:>9}  {}\n",
+            "segment", "ending", "done", "errors", "time", "ops/s", "response p99 (ms)"
+        );
+        for s in &self.segments {
+            let Some(ending) = s.ending else {
+                out.push_str(&format!("  {:<8} {:<12} no report\n", s.index, "missing"));
+                continue;
+            };
+            out.push_str(&format!(
+                "  {:<8} {:<12} {:>9} {:>7} {:>7.1}s {:>9.0}  {}\n",
+                s.index,
+                ending.name(),
+                s.done,
+                s.errors,
+                s.duration_s,
+                s.achieved_rate,
+                s.response_p99_ms.map_or("-".into(), short_ms)
+            ));
         }
         out
     }

@@ -9,6 +9,7 @@ use mongodb::Collection;
 use tokio::runtime::Handle;
 
 use crate::plan::{IdKey, PlanError, Sampling, TargetSource};
+use crate::segment::Segment;
 
 /// The collection could not be sampled for targets.
 #[derive(Debug, thiserror::Error)]
@@ -23,9 +24,15 @@ pub struct CollectionTargets {
     pub batch: usize,
     /// The field that orders documents by age for weighted-recent (default `_id`).
     pub recent_field: String,
+    /// The documents this process may target: its segment's (`Segment::owns`).
+    pub segment: Segment,
     /// Where the sequential walk stands.
     last: Option<Bson>,
 }
+
+/// Fetches a segment tries before it concludes the collection holds none of its
+/// documents (each fetch holds about 1/N of them).
+const SEGMENT_TRIES: usize = 16;
 
 impl CollectionTargets {
     pub fn new(
@@ -35,7 +42,7 @@ impl CollectionTargets {
         batch: usize,
         recent_field: String,
     ) -> Self {
-        CollectionTargets { coll, handle, sampling, batch, recent_field, last: None }
+        CollectionTargets { coll, handle, sampling, batch, recent_field, segment: Segment::WHOLE, last: None }
     }
 
     async fn fetch(&mut self) -> Result<Vec<RawDocumentBuf>, mongodb::error::Error> {
@@ -80,7 +87,20 @@ fn id_of(doc: &RawDocumentBuf) -> Option<Bson> {
 impl TargetSource for CollectionTargets {
     fn refill(&mut self, skip: &HashSet<IdKey>) -> Result<Vec<RawDocumentBuf>, PlanError> {
         let handle = self.handle.clone();
-        let docs = handle.block_on(self.fetch()).map_err(TargetsError)?;
-        Ok(docs.into_iter().filter(|d| id_of(d).is_none_or(|id| !skip.contains(&IdKey::of(&id)))).collect())
+        for _ in 0..SEGMENT_TRIES {
+            let docs = handle.block_on(self.fetch()).map_err(TargetsError)?;
+            let fetched = docs.len();
+            let mine: Vec<_> = docs
+                .into_iter()
+                .filter(|d| id_of(d).is_some_and(|id| self.segment.owns(&id)))
+                .filter(|d| id_of(d).is_none_or(|id| !skip.contains(&IdKey::of(&id))))
+                .collect();
+            // Another segment's documents only: fetch on (the walk goes on, a sample
+            // is drawn again).
+            if !mine.is_empty() || fetched == 0 || self.segment.is_whole() {
+                return Ok(mine);
+            }
+        }
+        Ok(Vec::new())
     }
 }

@@ -26,6 +26,7 @@ pub use write::{Change, Expectation, OpPlan, State, Write};
 
 use crate::generate::Generator;
 use crate::seed::{self, Rng, Stream};
+use crate::segment::Segment;
 
 /// One planned operation: what the planner decides, in plan order.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +103,9 @@ pub struct PlannerConfig {
     pub id_cache_size: usize,
     /// Index of the first inserted document (`--start`).
     pub first_document: u64,
+    /// The part of the run's operation stream this planner plans: its global
+    /// operation indices, its inserts' document indices, the `_id`s it may target.
+    pub segment: Segment,
     /// Shards (`--workers`) that operations are routed to.
     pub shards: usize,
     /// Whether a delete takes its `_id` out of the targets (the delete behavior's
@@ -111,8 +115,12 @@ pub struct PlannerConfig {
 
 pub struct Planner {
     seed: u64,
+    segment: Segment,
+    /// Operations planned (this segment's).
     next: u64,
+    /// Documents inserted (this segment's).
     inserts: u64,
+    first_document: u64,
     selector: OpSelector,
     generator: Arc<Generator>,
     shards: usize,
@@ -131,8 +139,10 @@ impl Planner {
     pub fn new(config: PlannerConfig) -> Self {
         Planner {
             seed: config.seed,
+            segment: config.segment,
             next: 0,
-            inserts: config.first_document,
+            inserts: 0,
+            first_document: config.first_document,
             selector: config.selector,
             generator: config.generator,
             shards: config.shards.max(1),
@@ -176,16 +186,27 @@ impl Planner {
         self.next
     }
 
+    pub fn segment(&self) -> Segment {
+        self.segment
+    }
+
+    /// The global index of the next operation.
+    fn next_index(&mut self) -> u64 {
+        let index = self.segment.global(self.next);
+        self.next += 1;
+        index
+    }
+
     /// An insert, whatever the mix says: warm-up before the measured run.
     pub fn next_insert(&mut self, out: &mut Vec<(usize, ShardInput)>) {
-        let index = self.next;
-        self.next += 1;
+        let index = self.next_index();
         let op = self.insert(index, out);
         out.push((op.shard, ShardInput::Op(op)));
     }
 
     fn insert(&mut self, index: u64, out: &mut Vec<(usize, ShardInput)>) -> PlannedOp {
-        let document = self.inserts;
+        // Globally unique across segments: segment K's m-th insert is document m·N + K.
+        let document = self.first_document + self.segment.global(self.inserts);
         self.inserts += 1;
         let id = self.generator.id(document);
         // A pure bulk load never targets anything: skip the bookkeeping.
@@ -202,8 +223,7 @@ impl Planner {
     /// (documents to know, `_id`s to forget). Returns false when a mutation run has no
     /// target left.
     pub fn next_op(&mut self, out: &mut Vec<(usize, ShardInput)>) -> Result<bool, PlanError> {
-        let index = self.next;
-        self.next += 1;
+        let index = self.next_index();
         let mut rng = seed::rng(self.seed, Stream::Operation, index);
         let mut kind = self.selector.pick(&mut rng);
         if kind != OpKind::Insert && self.cache.is_empty() {
@@ -270,6 +290,10 @@ mod tests {
     use crate::schema::Schema;
 
     pub(crate) fn planner(ratios: &str, cache: usize, shards: usize, delete_removes: bool) -> Planner {
+        segment_planner(ratios, cache, shards, delete_removes, Segment::WHOLE)
+    }
+
+    fn segment_planner(ratios: &str, cache: usize, shards: usize, delete_removes: bool, segment: Segment) -> Planner {
         let schema = Arc::new(Schema::from_json_str(crate::examples::CUSTOMERS.json).unwrap());
         Planner::new(PlannerConfig {
             seed: 5,
@@ -277,6 +301,7 @@ mod tests {
             generator: Arc::new(Generator::new(schema, 5)),
             id_cache_size: cache,
             first_document: 0,
+            segment,
             shards,
             delete_removes,
         })
@@ -369,5 +394,34 @@ mod tests {
         let deletes: Vec<_> = all.iter().filter(|o| o.kind == OpKind::Delete).collect();
         assert!(deletes.len() > 5);
         assert!(deletes.iter().all(|d| !d.last));
+    }
+    #[test]
+    fn segments_split_the_stream_and_keep_to_their_own_documents() {
+        let mix = "insert:40,update:40,replace:10,delete:10";
+        let whole = ops(&mut planner(mix, 100, 2, true), 300);
+        let mut owner = std::collections::HashMap::new();
+        let mut indices = Vec::new();
+        for segment in Segment::all(3) {
+            let mine = ops(&mut segment_planner(mix, 100, 2, true, segment), 100);
+            assert_eq!(mine, ops(&mut segment_planner(mix, 100, 2, true, segment), 100), "same (seed, N, K)");
+            for op in mine {
+                assert_eq!(op.index % 3, segment.index);
+                // The kind is the whole stream's, drawn from (seed, global index), unless
+                // an empty cache turned an update into an insert.
+                let unsplit = &whole[op.index as usize];
+                if op.kind != OpKind::Insert {
+                    assert_eq!(op.kind, unsplit.kind, "op {}", op.index);
+                }
+                if let Some(document) = op.document {
+                    assert_eq!(document % 3, segment.index, "globally unique documents");
+                    assert!(owner.insert(IdKey::of(&op.id), segment.index).is_none(), "one insert per _id");
+                } else {
+                    assert_eq!(owner.get(&IdKey::of(&op.id)), Some(&segment.index), "targets its own _ids");
+                }
+                indices.push(op.index);
+            }
+        }
+        indices.sort();
+        assert_eq!(indices, (0..300).collect::<Vec<_>>());
     }
 }

@@ -20,6 +20,8 @@ pub struct Forge {
     has_uri: bool,
     report: Option<tempfile::TempDir>,
     alone: bool,
+    /// The caller holds the machine (for several processes that measure together).
+    held: bool,
 }
 
 impl Forge {
@@ -27,7 +29,7 @@ impl Forge {
     fn new(subcommand: &str) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_forge"));
         cmd.env_remove("MONGODB_URI").arg(subcommand);
-        Forge { cmd, needs_server: false, has_uri: false, report: None, alone: false }
+        Forge { cmd, needs_server: false, has_uri: false, report: None, alone: false, held: false }
     }
 
     pub fn generate() -> Self {
@@ -136,9 +138,20 @@ impl Forge {
         self
     }
 
+    /// Runs under a [`MachineGuard`] the caller holds ([`super::alone`]): several
+    /// processes that measure together.
+    pub fn held(mut self, _guard: &MachineGuard) -> Self {
+        self.held = true;
+        self
+    }
+
     /// Starts the command with stdout and stderr piped; see [`Running`].
     pub fn spawn(mut self) -> Running {
-        let machine = if self.alone { super::alone() } else { super::busy() };
+        let machine = match (self.held, self.alone) {
+            (true, _) => None,
+            (false, true) => Some(super::alone()),
+            (false, false) => Some(super::busy()),
+        };
         if self.needs_server && !self.has_uri {
             self.cmd.arg("--uri").arg(super::server_uri());
         }
@@ -162,8 +175,8 @@ impl Forge {
 pub struct Running {
     child: Child,
     report: Option<tempfile::TempDir>,
-    /// The machine, shared or alone, until forge ends.
-    _machine: MachineGuard,
+    /// The machine, shared or alone, until forge ends (none: the caller holds it).
+    _machine: Option<MachineGuard>,
 }
 
 impl Running {

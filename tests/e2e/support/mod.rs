@@ -134,7 +134,7 @@ pub fn busy() -> MachineGuard {
 }
 
 /// The machine to oneself, once every share in use is given back.
-fn alone() -> MachineGuard {
+pub fn alone() -> MachineGuard {
     let mut m = machine();
     m.waiting_alone += 1;
     while m.alone || m.shares > 0 {

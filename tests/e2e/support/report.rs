@@ -31,6 +31,26 @@ pub struct Report {
     /// The thresholds checked.
     pub thresholds: Vec<Verdict>,
     pub achieved_rate: f64,
+    /// The run's (or this segment's share of the) `--rate-limit`.
+    pub target_rate: Option<f64>,
+    /// This process's segment: `{index, count}`.
+    pub segment: Segment,
+    /// A merged report's segments (empty in a segment's own report).
+    pub segments: Vec<SegmentRow>,
+    pub duration_s: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Segment {
+    pub index: u64,
+    pub count: u64,
+}
+
+/// One segment's line in a merged report.
+#[derive(Debug, Deserialize)]
+pub struct SegmentRow {
+    pub index: u64,
+    pub done: u64,
 }
 
 /// The report's `latency`.

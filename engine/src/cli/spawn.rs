@@ -1,0 +1,185 @@
+//! `--segments N --spawn`: the N segments of a run as N processes of this machine,
+//! started with the same command line (plus `--segment K`), side by side; their
+//! reports merged into the run's. What a Kubernetes Indexed Job does across machines,
+//! on one: to use every core with processes that share nothing, or to rehearse a Job.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use super::error::Error;
+use crate::metrics::report::Report;
+
+/// When the segments start if `--start-at` is not given: time for every process to
+/// load its schema and plugins and connect.
+const START_DELAY: Duration = Duration::from_secs(2);
+
+/// Flags the parent gives each segment itself (dropped from the command line it copies).
+const REPLACED: [&str; 5] = ["--report", "--report-html", "--start-at", "--segment", "--seed"];
+
+/// What the parent needs to know to run the segments.
+pub struct Spawn<'a> {
+    pub segments: u64,
+    /// The run's seed, as given or drawn: every segment gets the same.
+    pub seed: &'a str,
+    pub start_at: Option<SystemTime>,
+    /// Where the merged report goes, and its page.
+    pub report: Option<PathBuf>,
+    pub report_html: Option<PathBuf>,
+}
+
+/// Runs the segments, relays their stderr line by line (prefixed with their
+/// segment), waits for all, and prints the merged report.
+pub fn run(spawn: Spawn) -> Result<(), Error> {
+    let dir = tempfile::Builder::new()
+        .prefix("forge-segments-")
+        .tempdir()
+        .map_err(|e| Error::Runtime(format!("cannot create a directory for the segments' reports: {e}")))?;
+    let start = spawn.start_at.unwrap_or_else(|| SystemTime::now() + START_DELAY);
+    let start = bson::DateTime::from_system_time(start).try_to_rfc3339_string().unwrap_or_default();
+    let exe = std::env::current_exe().map_err(|e| Error::Runtime(format!("cannot find forge's own binary: {e}")))?;
+    let given: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // A Ctrl-C reaches every process of the terminal's group: the segments stop and
+    // report, and this process waits for them instead of dying first.
+    ignore_interrupts();
+    let paths: Vec<PathBuf> = (0..spawn.segments).map(|k| dir.path().join(format!("segment-{k}.json"))).collect();
+    let mut children = Vec::new();
+    for (k, report) in paths.iter().enumerate() {
+        let args = child_args(&given, k as u64, spawn.seed, &start, report);
+        let child = Command::new(&exe)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::Runtime(format!("cannot start segment {k}: {e}")))?;
+        children.push(relay(child, k));
+    }
+    let mut codes = Vec::new();
+    for (k, (mut child, relay)) in children.into_iter().enumerate() {
+        let status = child.wait().map_err(|e| Error::Runtime(format!("segment {k}: {e}")))?;
+        let _ = relay.join();
+        codes.push((k, status.code()));
+    }
+    // Bad flags are refused by every segment alike: say it once.
+    if let Some((k, _)) = codes.iter().find(|(_, code)| *code == Some(2)) {
+        return Err(Error::Usage(format!("segment {k} refused its flags (above)")));
+    }
+    let reports: Vec<(PathBuf, Report)> = paths
+        .iter()
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(p).ok()?;
+            Some((p.clone(), serde_json::from_str(&text).ok()?))
+        })
+        .collect();
+    if reports.is_empty() {
+        return Err(Error::Runtime("no segment wrote a report".into()));
+    }
+    let (paths, reports): (Vec<PathBuf>, Vec<Report>) = reports.into_iter().unzip();
+    super::report::conclude(&reports, &paths, spawn.report.as_ref(), spawn.report_html.as_ref())
+}
+
+/// The command line of segment `k`: this one without `--spawn` and the flags the
+/// parent sets, with `--segment k`, the shared seed and start time, its report file,
+/// and `--quiet` (the parent shows the progress that matters: the merged report).
+fn child_args(given: &[OsString], k: u64, seed: &str, start: &str, report: &Path) -> Vec<OsString> {
+    let mut args = Vec::new();
+    let mut skip_value = false;
+    for arg in given {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        let text = arg.to_string_lossy();
+        if text == "--spawn" || text == "--quiet" || text == "-q" {
+            continue;
+        }
+        if REPLACED.contains(&text.as_ref()) {
+            skip_value = true;
+            continue;
+        }
+        if REPLACED.iter().any(|flag| text.starts_with(&format!("{flag}="))) {
+            continue;
+        }
+        args.push(arg.clone());
+    }
+    let k = k.to_string();
+    for (flag, value) in [("--segment", OsStr::new(&k)), ("--seed", seed.as_ref()), ("--start-at", start.as_ref())] {
+        args.extend([OsString::from(flag), value.to_os_string()]);
+    }
+    args.extend([OsString::from("--report"), report.as_os_str().to_os_string(), OsString::from("--quiet")]);
+    args
+}
+
+/// Relays a segment's stderr, each line prefixed with its segment, on a thread.
+fn relay(mut child: Child, k: usize) -> (Child, std::thread::JoinHandle<()>) {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let handle = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            errln!("[segment {k}] {line}");
+        }
+    });
+    (child, handle)
+}
+
+fn ignore_interrupts() {
+    // SIGINT is caught, not ignored: an ignored signal would stay ignored in the
+    // children (exec keeps SIG_IGN), and they must stop on Ctrl-C.
+    extern "C" fn noted(_: libc::c_int) {}
+    // SAFETY: installs a handler that does nothing, before any child is started.
+    unsafe {
+        libc::signal(libc::SIGINT, noted as *const () as libc::sighandler_t);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_segment_gets_the_command_line_with_its_own_flags() {
+        let given: Vec<OsString> = [
+            "generate",
+            "--output",
+            "mongo-cdc",
+            "--segments",
+            "3",
+            "--spawn",
+            "--report",
+            "r.json",
+            "--seed=9",
+            "-q",
+            "--start-at",
+            "+5s",
+            "--journal",
+            "j-{segment}.jsonl",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        let args = child_args(&given, 2, "9", "2026-12-02T15:00:00Z", Path::new("/tmp/s-2.json"));
+        let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(
+            args,
+            [
+                "generate",
+                "--output",
+                "mongo-cdc",
+                "--segments",
+                "3",
+                "--journal",
+                "j-{segment}.jsonl",
+                "--segment",
+                "2",
+                "--seed",
+                "9",
+                "--start-at",
+                "2026-12-02T15:00:00Z",
+                "--report",
+                "/tmp/s-2.json",
+                "--quiet"
+            ]
+        );
+    }
+}
