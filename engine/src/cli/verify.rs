@@ -75,7 +75,9 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     let differences = report.differences();
     if differences > 0 {
-        return Err(Error::Reported(format!("{differences} documents differ from the journal")));
+        let journal =
+            if report.segments.as_ref().is_some_and(|s| s.journals.len() > 1) { "journals" } else { "journal" };
+        return Err(Error::Reported(format!("{differences} documents differ from the {journal}")));
     }
     outln!("  everything matches");
     Ok(())
@@ -156,9 +158,6 @@ fn print(report: &Report, searched: &[Searched]) {
                 report.operations,
                 f.documents
             );
-            for j in &s.journals {
-                outln!("  segment {}: {} ({} operations)", j.segment, j.path.display(), j.operations);
-            }
         }
     }
     for dir in searched {
@@ -169,6 +168,9 @@ fn print(report: &Report, searched: &[Searched]) {
             n => format!(" ({n} other files passed over)"),
         };
         outln!("  {journals} found in {}{others}", dir.dir.display());
+    }
+    for j in report.segments.iter().flat_map(|s| &s.journals) {
+        outln!("  segment {}: {} ({} operations)", j.segment, j.path.display(), j.operations);
     }
     let missing = report.segments.as_ref().map_or(&[][..], |s| s.segments_missing.as_slice());
     if f.journaled_only && !missing.is_empty() {
