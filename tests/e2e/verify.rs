@@ -217,3 +217,139 @@ async fn on_a_collection_that_held_documents_only_the_journaled_ones_are_checked
     let diff: VerifyReport = out.report();
     assert_eq!((diff.stale, diff.missing.len(), diff.extra.len()), (vec![inserted.clone()], 0, 0), "{}", out.stdout);
 }
+
+/// Segment `k` of 3 of the run of `n` operations and `seed` into `db.c`, journaled to
+/// `dir/segment-{k}.jsonl`.
+fn segment_of_three(db: &str, n: u64, seed: u64, k: u64, dir: &Path) -> Forge {
+    let run = Forge::generate().output("mongo-cdc").db(db).collection("c").quiet().count(n).seed(seed);
+    let run = run.arg("--operation-ratios", "insert:40,update:40,replace:10,delete:10");
+    let run = run.arg("--segments", "3").arg("--segment", k.to_string());
+    run.arg("--journal", dir.join("segment-{segment}.jsonl"))
+}
+
+/// The `_id`s a journal leaves with a known content (their last entry records a hash).
+fn known_content(path: &Path) -> Vec<Bson> {
+    let mut last = std::collections::HashMap::new();
+    for (id, _, state) in journal_writes(path) {
+        last.insert(id.to_string(), (id, state));
+    }
+    last.into_values().filter(|(_, s)| s.as_deref().is_some_and(|h| h != "gone")).map(|(id, _)| id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_journals_of_a_run_s_segments_verify_together_and_without_one_segment_check_the_rest() {
+    let client = support::client().await;
+    let db = fresh_db("verify_segments");
+    let dir = tempfile::tempdir().unwrap();
+    for k in 0..3 {
+        segment_of_three(&db, 3000, 31, k, dir.path()).run_async().await.success();
+    }
+    std::fs::write(dir.path().join("NOTES"), "not a journal\n").unwrap();
+    let all = || Forge::verify().arg("--journal", dir.path()).uri(server_uri());
+
+    let out = all().report().run_async().await.success();
+    let found = format!("3 journals found in {} (1 other file passed over)", dir.path().display());
+    assert!(
+        out.stdout.contains("against 3 journals, segments 0, 1, 2 of 3 (3000 journaled operations"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(&found) && out.stdout.contains("everything matches"), "{}", out.stdout);
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    let report: Value = out.report();
+    assert_eq!(
+        (&report["segments_checked"], &report["segments_missing"]),
+        (&serde_json::json!([0, 1, 2]), &serde_json::json!([]))
+    );
+    assert_eq!((report["operations"].as_u64(), report["journaled_only"].as_bool()), (Some(3000), Some(false)));
+
+    // The stream from the earliest segment's start shows every segment's writes.
+    let out = all().flag("--change-stream").report().run_async().await.success();
+    assert!(out.stdout.contains("missing 0, duplicated 0, out of order 0 documents, unexpected 0\n"), "{}", out.stdout);
+    let report: Value = out.report();
+    assert!(report["change_stream"]["events"].as_u64().unwrap() > 1500, "{report}");
+
+    // A copy, damaged: a document of segment 1 lost, one of segment 2 altered, one invented.
+    let src = client.database(&db).collection::<Document>("c");
+    let copy = client.database(&db).collection::<Document>("copy");
+    let docs: Vec<Document> = src.find(doc! {}).await.unwrap().try_collect().await.unwrap();
+    copy.insert_many(&docs).await.unwrap();
+    let (s1, s2) = (dir.path().join("segment-1.jsonl"), dir.path().join("segment-2.jsonl"));
+    let (lost, altered) = (known_content(&s1).remove(0), known_content(&s2).remove(0));
+    copy.delete_one(doc! { "_id": lost.clone() }).await.unwrap();
+    copy.update_one(doc! { "_id": altered.clone() }, doc! { "$set": { "status": "tampered" } }).await.unwrap();
+    let invented = Bson::ObjectId(bson::oid::ObjectId::new());
+    copy.insert_one(doc! { "_id": invented.clone(), "name": "nobody" }).await.unwrap();
+    let out = all().db(&db).collection("copy").report().run_async().await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let diff: VerifyReport = out.report();
+    assert_eq!((diff.missing, diff.stale, diff.extra), (vec![lost], vec![altered.clone()], vec![invented]));
+
+    // Segment 1's journal lost: its documents are neither missing nor extra, the rest is checked.
+    std::fs::remove_file(&s1).unwrap();
+    let warning = "warning: segment 1 of 3 has no journal here: its documents are not checked, and extra documents cannot be detected\n";
+    let out = all().flag("--change-stream").report().run_async().await.success();
+    assert!(out.stderr.contains(warning), "{}", out.stderr);
+    assert!(out.stdout.contains("against 2 journals, segments 0, 2 of 3") && out.stdout.contains("everything matches"));
+    assert!(out.stdout.contains("unexpected 0 (") && out.stdout.contains("these journals do not know not checked"));
+    let report: Value = out.report();
+    assert_eq!(
+        (&report["segments_checked"], &report["segments_missing"]),
+        (&serde_json::json!([0, 2]), &serde_json::json!([1]))
+    );
+    assert_eq!(report["journaled_only"], true);
+    assert!(report["documents"].as_u64().unwrap() < docs.len() as u64, "segment 1's documents not read: {report}");
+    assert!(report["change_stream"]["unchecked"].as_u64().unwrap() > 500, "segment 1's events: {report}");
+    let out = all().db(&db).collection("copy").report().run_async().await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stderr.contains(warning), "{}", out.stderr);
+    let diff: VerifyReport = out.report();
+    assert_eq!((diff.missing.len(), diff.stale, diff.extra.len()), (0, vec![altered], 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn journals_of_one_segment_twice_or_of_different_runs_are_refused() {
+    let db = fresh_db("verify_not_one_run");
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, whole) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("whole.jsonl"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    // The whole run first: its documents are segment 0's too (same seed), so it goes.
+    let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().count(300).seed(41);
+    run.arg("--journal", &whole).run_async().await.success();
+    support::client().await.database(&db).collection::<Document>("c").drop().await.unwrap();
+    for (seed, k, into) in [(41, 0, &a), (41, 1, &a), (42, 1, &b)] {
+        segment_of_three(&db, 300, seed, k, into).run_async().await.success();
+    }
+    let (s0, s1, other_s1) = (a.join("segment-0.jsonl"), a.join("segment-1.jsonl"), b.join("segment-1.jsonl"));
+    let again = a.join("segment-0-again.jsonl");
+    std::fs::copy(&s0, &again).unwrap();
+
+    let refused = |journals: &[&Path], says: String| {
+        let check = journals.iter().fold(Forge::verify().uri(server_uri()), |f, j| f.arg("--journal", j));
+        let out = check.run();
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
+        assert!(out.stderr.contains(&says), "want {says:?}: {}", out.stderr);
+    };
+    let d = |p: &Path| p.display().to_string();
+    refused(&[&s0, &again], format!("--journal: journals '{}' and '{}' both record segment 0 of 3", d(&s0), d(&again)));
+    // In a directory, in file-name order ('-' before '.').
+    refused(&[&a], format!("journals '{}' and '{}' both record segment 0 of 3", d(&again), d(&s0)));
+    std::fs::remove_file(&again).unwrap();
+    refused(
+        &[&s0, &other_s1],
+        format!("journals '{}' and '{}' are not of one run: their seeds are 41 and 42", d(&s0), d(&other_s1)),
+    );
+    refused(
+        &[&s1, &whole],
+        format!(
+            "journals '{}' and '{}' are not of one run: one records a whole run, the other segment 1 of 3",
+            d(&whole),
+            d(&s1)
+        ),
+    );
+    // Those of one run are taken, though a segment is missing.
+    let out = Forge::verify().arg("--journal", &a).uri(server_uri()).run_async().await.success();
+    assert!(out.stderr.contains("warning: segment 2 of 3 has no journal here"), "{}", out.stderr);
+}

@@ -1,6 +1,7 @@
 //! `forge verify`: does a collection hold what the journal says was written? Run it
-//! against the source, or against the copy a CDC pipeline made of it. The comparisons
-//! live in [`crate::verify`]; this file parses flags, connects and renders the report.
+//! against the source, or against the copy a CDC pipeline made of it; with the journals
+//! of a run's segments, against what they wrote together. The comparisons live in
+//! [`crate::verify`]; this file parses flags, connects and renders the report.
 
 use std::path::{Path, PathBuf};
 
@@ -8,16 +9,17 @@ use bson::{Bson, Document};
 
 use super::error::Error;
 use super::traffic::ConnectionArgs;
-use crate::verify::{ChangeStreamOptions, Check, Report, VerifyError};
+use crate::verify::{ChangeStreamOptions, Check, Journals, Report, Searched, VerifyError};
 
 /// Differences listed in full, per kind.
 const SHOWN: usize = 20;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The journal a `--journal` run wrote
-    #[arg(long, value_name = "FILE")]
-    journal: PathBuf,
+    /// The journal a `--journal` run wrote. Repeat it for the journals of the segments
+    /// of one run (`--segments`), or give a directory: every journal in it is read
+    #[arg(long, value_name = "FILE|DIR", required = true)]
+    journal: Vec<PathBuf>,
 
     /// Connection and collection to check (default database and collection: the
     /// journal's)
@@ -52,10 +54,10 @@ pub fn run(args: Args) -> Result<(), Error> {
     } else {
         None
     };
-    let check = Check::load(&args.journal, change_stream).map_err(|e| cli_error(e, &args.journal))?;
-    if let Some(line) = check.incomplete_line() {
-        errln!("warning: journal line {line} is incomplete; reading stops there");
-    }
+    let journals = Journals::find(&args.journal).map_err(|e| cli_error(e, false))?;
+    let several = journals.len() > 1;
+    let check = Check::load(&journals, change_stream).map_err(|e| cli_error(e, several))?;
+    warn_of_gaps(&check);
     let (default_db, default_coll) =
         check.header().namespace.split_once('.').unwrap_or(("forge", &check.header().namespace));
     let db = args.connection.db.clone().unwrap_or_else(|| default_db.to_string());
@@ -65,42 +67,119 @@ pub fn run(args: Args) -> Result<(), Error> {
     let report = runtime.block_on(async {
         let (client, _) = crate::mongo::connect(&args.connection.uri, Some(&db)).await?;
         let coll = client.database(&db).collection::<Document>(&coll_name);
-        check.run(&coll).await.map_err(|e| cli_error(e, &args.journal))
+        check.run(&coll).await.map_err(|e| cli_error(e, several))
     })?;
-    print(&report);
+    print(&report, journals.searched());
     if let Some(path) = &args.report {
         write_json(&report, path)?;
     }
     let differences = report.differences();
     if differences > 0 {
-        return Err(Error::Reported(format!("{differences} documents differ from the journal")));
+        let journal =
+            if report.segments.as_ref().is_some_and(|s| s.journals.len() > 1) { "journals" } else { "journal" };
+        return Err(Error::Reported(format!("{differences} documents differ from the {journal}")));
     }
     outln!("  everything matches");
     Ok(())
 }
 
-/// The library's error, with the flag it concerns.
-fn cli_error(e: VerifyError, journal: &Path) -> Error {
+/// The library's error, with the flag it concerns. `several`: more than one journal,
+/// so a message names the one it is about.
+fn cli_error(e: VerifyError, several: bool) -> Error {
     match e {
-        VerifyError::Journal(e) => Error::Usage(format!("--journal: cannot read '{}': {e}", journal.display())),
-        VerifyError::NoStartTime => {
+        VerifyError::Journal { journal, source } => {
+            Error::Usage(format!("--journal: cannot read '{}': {source}", journal.display()))
+        }
+        e @ (VerifyError::Directory { .. }
+        | VerifyError::NoJournalIn { .. }
+        | VerifyError::NoJournal
+        | VerifyError::NotOneRun(_)) => Error::Usage(format!("--journal: {e}")),
+        VerifyError::NoStartTime { journal } if several => Error::Usage(format!(
+            "--change-stream: the journal '{}' has no start time; give --resume-after",
+            journal.display()
+        )),
+        VerifyError::NoStartTime { .. } => {
             Error::Usage("--change-stream: the journal has no start time; give --resume-after".into())
         }
         e @ (VerifyError::ChangeStream { .. } | VerifyError::Collection { .. }) => Error::Runtime(e.to_string()),
     }
 }
 
+/// One line each for what the journals cannot vouch for: segments without a journal,
+/// journals cut short.
+fn warn_of_gaps(check: &Check) {
+    let missing = check.missing_segments();
+    if !missing.is_empty() {
+        let count = check.header().segment.count;
+        let (segments, have, their) =
+            if missing.len() == 1 { ("segment", "has", "its") } else { ("segments", "have", "their") };
+        errln!(
+            "warning: {segments} {} of {count} {have} no journal here: {their} documents are not checked, and extra documents cannot be detected",
+            list(missing)
+        );
+    }
+    let several = check.journals().len() > 1 || !check.header().segment.is_whole();
+    for journal in check.journals() {
+        match journal.incomplete_line {
+            Some(line) if several => {
+                errln!("warning: {}: journal line {line} is incomplete; reading stops there", journal.path.display())
+            }
+            Some(line) => errln!("warning: journal line {line} is incomplete; reading stops there"),
+            None => {}
+        }
+    }
+}
+
+/// Numbers, comma-separated.
+fn list(numbers: &[u64]) -> String {
+    numbers.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+}
+
 /// The report as text on stdout.
-fn print(report: &Report) {
+fn print(report: &Report, searched: &[Searched]) {
     let f = &report.final_state;
-    outln!(
-        "verify {} against {} ({} journaled operations, {} documents):",
-        report.namespace,
-        report.journal.display(),
-        report.operations,
-        f.documents
-    );
-    if f.journaled_only {
+    match &report.segments {
+        None => outln!(
+            "verify {} against {} ({} journaled operations, {} documents):",
+            report.namespace,
+            report.journal.display(),
+            report.operations,
+            f.documents
+        ),
+        Some(s) => {
+            let journals =
+                if s.journals.len() == 1 { "1 journal".to_string() } else { format!("{} journals", s.journals.len()) };
+            let segments = if s.segments_checked.len() == 1 { "segment" } else { "segments" };
+            outln!(
+                "verify {} against {journals}, {segments} {} of {} ({} journaled operations, {} documents):",
+                report.namespace,
+                list(&s.segments_checked),
+                s.segment_count,
+                report.operations,
+                f.documents
+            );
+        }
+    }
+    for dir in searched {
+        let journals = if dir.journals == 1 { "1 journal".to_string() } else { format!("{} journals", dir.journals) };
+        let others = match dir.others {
+            0 => String::new(),
+            1 => " (1 other file passed over)".into(),
+            n => format!(" ({n} other files passed over)"),
+        };
+        outln!("  {journals} found in {}{others}", dir.dir.display());
+    }
+    for j in report.segments.iter().flat_map(|s| &s.journals) {
+        outln!("  segment {}: {} ({} operations)", j.segment, j.path.display(), j.operations);
+    }
+    let missing = report.segments.as_ref().map_or(&[][..], |s| s.segments_missing.as_slice());
+    if f.journaled_only && !missing.is_empty() {
+        outln!(
+            "  checked the {} documents these journals wrote ({} found); documents they do not know were not read",
+            f.journaled_documents,
+            f.documents
+        );
+    } else if f.journaled_only {
         outln!(
             "  checked the {} documents the run wrote ({} found); the collection held documents before the run, the others were not read",
             f.journaled_documents,
@@ -115,8 +194,12 @@ fn print(report: &Report) {
             0 => String::new(),
             n => format!(" ({n} more explained by forge's own retries)"),
         };
+        let unchecked = match c.unchecked {
+            0 => String::new(),
+            n => format!(" ({n} events of documents these journals do not know not checked)"),
+        };
         outln!(
-            "change stream: {} events; missing {}, duplicated {}{retries}, out of order {} documents, unexpected {}",
+            "change stream: {} events; missing {}, duplicated {}{retries}, out of order {} documents, unexpected {}{unchecked}",
             c.events,
             c.missing,
             c.duplicated,

@@ -13,5 +13,5 @@ pub use entry::{Entry, encode_expect};
 pub use error::JournalError;
 pub use hash::doc_hash;
 pub use header::{Header, VERSION};
-pub use reader::Reader;
+pub use reader::{Reader, probe};
 pub use writer::JournalWriter;

@@ -1,10 +1,27 @@
 //! Reading a journal back: its header, then its entries in turn.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Lines};
+use std::io::{BufRead, BufReader, Lines, Read};
 use std::path::Path;
 
 use super::{Entry, Header, JournalError, VERSION};
+
+/// A header line is far shorter: a longer first line is not one.
+const HEADER_MAX: u64 = 64 * 1024;
+
+/// The header of the file at `path` if its first line is a journal header, `None` for
+/// any other file (of which at most [`HEADER_MAX`] bytes are read): to pick the
+/// journals out of a directory. A journal of another format version is an error, not
+/// another file.
+pub fn probe(path: &Path) -> Result<Option<Header>, JournalError> {
+    let mut first = Vec::new();
+    BufReader::new(File::open(path)?).take(HEADER_MAX).read_until(b'\n', &mut first)?;
+    let Ok(header) = serde_json::from_slice::<Header>(&first) else { return Ok(None) };
+    if header.forge_journal != VERSION {
+        return Err(JournalError::Version(header.forge_journal));
+    }
+    Ok(Some(header))
+}
 
 /// A journal being read: the header is read on opening, entries by iterating.
 /// Iteration ends at the first incomplete line (see [`Reader::incomplete_line`]).
@@ -114,6 +131,29 @@ mod tests {
         let err = read(&v2).err().unwrap();
         assert!(matches!(err, JournalError::Version(2)));
         assert_eq!(err.to_string(), "journal version 2; this forge reads version 1");
+    }
+
+    #[test]
+    fn a_probe_tells_journals_from_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        let journal = write("j", format!("{HEADER}\n{ENTRY}\n").as_bytes());
+        assert_eq!(probe(&journal).unwrap().unwrap().namespace, "forge.c");
+        assert_eq!(probe(&write("header-only", HEADER.as_bytes())).unwrap().unwrap().seed, 1);
+        for (name, bytes) in
+            [("empty", &b""[..]), ("json", b"{\"a\":1}\n"), ("binary", b"\xff\xfe\x00\n"), ("entry", ENTRY.as_bytes())]
+        {
+            assert!(probe(&write(name, bytes)).unwrap().is_none(), "{name}");
+        }
+        let long = write("long", &vec![b'x'; 200_000]);
+        assert!(probe(&long).unwrap().is_none());
+        let v2 = write("v2", HEADER.replace("\"forge_journal\":1", "\"forge_journal\":2").as_bytes());
+        assert!(matches!(probe(&v2), Err(JournalError::Version(2))));
+        assert!(matches!(probe(&dir.path().join("absent")), Err(JournalError::Io(_))));
     }
 
     #[test]

@@ -1,5 +1,9 @@
-//! A verification: the journal read first (before anything is asked of the server),
-//! then the collection, and optionally its change stream, compared with it.
+//! A verification: the journals read first (before anything is asked of the server),
+//! then the collection, and optionally its change stream, compared with them.
+//!
+//! The journals of a run's segments are read one after the other into one expected
+//! state: each document has one writer, so its entries are all in one journal, in
+//! write order; across journals no order is needed.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -12,7 +16,8 @@ use mongodb::change_stream::event::ResumeToken;
 use super::VerifyError;
 use super::change_stream::ExpectedEvents;
 use super::final_state::FinalState;
-use super::report::{FinalStateCheck, Report};
+use super::journals::Journals;
+use super::report::{FinalStateCheck, JournalRead, Report, SegmentsRead};
 use super::server::{self, StreamStart};
 use crate::journal::{Header, Reader};
 
@@ -28,58 +33,91 @@ pub struct ChangeStreamOptions {
     pub idle: Duration,
 }
 
-/// A verification prepared from a journal, ready to run against a collection.
+/// A verification prepared from journals, ready to run against a collection.
 #[derive(Debug)]
 pub struct Check {
-    journal: PathBuf,
+    /// The first journal's header (namespace, seed and segment count are all journals').
     header: Header,
-    operations: u64,
-    incomplete_line: Option<u64>,
+    /// The journals read, in segment order.
+    journals: Vec<JournalRead>,
+    segment_count: u64,
+    /// Segments of the run without a journal here.
+    missing: Vec<u64>,
+    /// The collection held documents before the run.
+    preexisting: bool,
+    /// Where the change stream starts, or a journal that does not say.
+    start: Result<(u32, u32), PathBuf>,
     final_state: FinalState,
     change_stream: Option<(ChangeStreamOptions, ExpectedEvents)>,
 }
 
 impl Check {
-    /// Reads the journal at `path`; with `change_stream`, the stream is checked too.
-    pub fn load(path: &Path, change_stream: Option<ChangeStreamOptions>) -> Result<Self, VerifyError> {
-        Check::from_reader(path.to_path_buf(), Reader::open(path)?, change_stream)
+    /// Reads `journals`; with `change_stream`, the stream is checked too.
+    pub fn load(journals: &Journals, change_stream: Option<ChangeStreamOptions>) -> Result<Self, VerifyError> {
+        let mut check = Check::expecting(journals, change_stream);
+        for (path, _) in journals.iter() {
+            let reader = Reader::open(path).map_err(|source| VerifyError::Journal { journal: path.into(), source })?;
+            check.read(path, reader)?;
+        }
+        Ok(check)
     }
 
-    /// Reads a journal from `reader`; `journal` is the name the report gives it.
-    pub fn from_reader<R: BufRead>(
-        journal: PathBuf,
-        mut reader: Reader<R>,
-        change_stream: Option<ChangeStreamOptions>,
-    ) -> Result<Self, VerifyError> {
-        let mut final_state = FinalState::new(reader.header().server_time_field.clone());
-        // Expected events are collected only when asked for: they cost memory per write.
-        let mut change_stream = change_stream.map(|options| (options, ExpectedEvents::default()));
+    /// A check of `journals` before any entry is read.
+    fn expecting(journals: &Journals, change_stream: Option<ChangeStreamOptions>) -> Self {
+        let header = journals.header().clone();
+        let missing = journals.missing();
+        let expected = if missing.is_empty() { ExpectedEvents::default() } else { ExpectedEvents::of_some_writers() };
+        Check {
+            final_state: FinalState::new(header.server_time_field.clone()),
+            // Expected events are collected only when asked for: they cost memory per write.
+            change_stream: change_stream.map(|options| (options, expected)),
+            journals: Vec::new(),
+            segment_count: journals.segment_count(),
+            missing,
+            preexisting: journals.preexisting(),
+            start: journals.start_operation_time().map_err(Path::to_path_buf),
+            header,
+        }
+    }
+
+    /// Reads the entries of the journal at `path` from `reader`.
+    fn read<R: BufRead>(&mut self, path: &Path, mut reader: Reader<R>) -> Result<(), VerifyError> {
         let mut operations = 0;
         for entry in &mut reader {
-            let entry = entry?;
+            let entry = entry.map_err(|source| VerifyError::Journal { journal: path.into(), source })?;
             operations += 1;
-            final_state.record(&entry);
-            if let Some((_, events)) = &mut change_stream {
+            self.final_state.record(&entry);
+            if let Some((_, events)) = &mut self.change_stream {
                 events.record(&entry);
             }
         }
-        let incomplete_line = reader.incomplete_line();
-        Ok(Check { journal, header: reader.header().clone(), operations, incomplete_line, final_state, change_stream })
+        self.journals.push(JournalRead {
+            path: path.into(),
+            segment: reader.header().segment.index,
+            operations,
+            incomplete_line: reader.incomplete_line(),
+        });
+        Ok(())
     }
 
-    /// The journal's header.
+    /// The first journal's header: its namespace, seed and segment count are all journals'.
     pub fn header(&self) -> &Header {
         &self.header
     }
 
-    /// The journal line where reading stopped because it was torn, if it did.
-    pub fn incomplete_line(&self) -> Option<u64> {
-        self.incomplete_line
+    /// The journals read, in segment order.
+    pub fn journals(&self) -> &[JournalRead] {
+        &self.journals
     }
 
-    /// Entries read from the journal.
+    /// The segments of the run that have no journal here.
+    pub fn missing_segments(&self) -> &[u64] {
+        &self.missing
+    }
+
+    /// Entries read from the journals.
     pub fn operations(&self) -> u64 {
-        self.operations
+        self.journals.iter().map(|j| j.operations).sum()
     }
 
     /// Compares `coll` (after its change stream, when asked for) with the journal.
@@ -91,9 +129,11 @@ impl Check {
             }
             None => None,
         };
-        let final_state = if self.header.preexisting {
-            // Documents the run never wrote are not read: memory and time follow the
-            // journal, not the collection.
+        let operations = self.operations();
+        let final_state = if self.preexisting || !self.missing.is_empty() {
+            // Documents the journals do not know are not read (they may be there before
+            // the run, or a missing segment's): memory and time follow the journals,
+            // not the collection.
             let mut found = FinalStateCheck { journaled_only: true, ..Default::default() };
             for batch in self.final_state.into_batches(LOOKUP_BATCH) {
                 let ids = batch.ids();
@@ -108,21 +148,34 @@ impl Check {
             server::compare_documents(coll, &mut comparison).await?;
             comparison.finish()
         };
+        let segments = (self.segment_count > 1).then(|| SegmentsRead {
+            segment_count: self.segment_count,
+            segments_checked: self.journals.iter().map(|j| j.segment).collect(),
+            segments_missing: self.missing,
+            journals: self.journals.clone(),
+        });
+        let incomplete_journal_line = match self.journals.as_slice() {
+            [one] => one.incomplete_line,
+            _ => None,
+        };
         Ok(Report {
             namespace: coll.namespace().to_string(),
-            journal: self.journal,
-            operations: self.operations,
+            journal: self.journals.first().map(|j| j.path.clone()).unwrap_or_default(),
+            operations,
             final_state,
             change_stream,
-            incomplete_journal_line: self.incomplete_line,
+            incomplete_journal_line,
+            segments,
         })
     }
 
+    /// Where the stream starts: after the token given, or where every journal's
+    /// writes are in it (the earliest start).
     fn stream_start(&self, options: &ChangeStreamOptions) -> Result<StreamStart, VerifyError> {
         if let Some(token) = &options.resume_after {
             return Ok(StreamStart::After(token.clone()));
         }
-        let (time, increment) = self.header.start_operation_time.ok_or(VerifyError::NoStartTime)?;
+        let (time, increment) = self.start.clone().map_err(|journal| VerifyError::NoStartTime { journal })?;
         Ok(StreamStart::At(bson::Timestamp { time, increment }))
     }
 }
@@ -130,26 +183,136 @@ impl Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::materialize::model::Expect;
+    use crate::segment::Segment;
+    use crate::verify::tests::entry;
+    use bson::{Bson, doc};
 
     const HEADER: &str = r#"{"forge_journal":1,"namespace":"db.c","seed":1,"started_at":"","server_time_field":null,"start_operation_time":null}"#;
 
-    fn check(text: &str, change_stream: bool) -> Check {
+    /// A check of journals given as (name, text), read as `load` reads files.
+    fn check_of(journals: &[(&str, &str)], change_stream: bool) -> Result<Check, VerifyError> {
         let options = change_stream.then_some(ChangeStreamOptions { resume_after: None, idle: Duration::ZERO });
-        Check::from_reader("j".into(), Reader::new(text.as_bytes()).unwrap(), options).unwrap()
+        fn reader(text: &str) -> Reader<&[u8]> {
+            Reader::new(text.as_bytes()).unwrap()
+        }
+        let headers = journals.iter().map(|(name, text)| (PathBuf::from(name), reader(text).header().clone()));
+        let set = Journals::new(headers.collect())?;
+        let mut check = Check::expecting(&set, options);
+        for (path, _) in set.iter() {
+            let (_, text) = journals.iter().find(|(name, _)| Path::new(name) == path).unwrap();
+            check.read(path, reader(text))?;
+        }
+        Ok(check)
+    }
+
+    fn check(text: &str, change_stream: bool) -> Check {
+        check_of(&[("j", text)], change_stream).unwrap()
     }
 
     #[test]
     fn counts_every_entry_and_notes_a_torn_last_line() {
         let entry = r#"{"s":0,"k":"insert","w":"insert","id":1,"t":0,"m":0,"h":null}"#;
         let check = check(&format!("{HEADER}\n{entry}\n{entry}\n{{\"s\":"), false);
-        assert_eq!((check.operations(), check.incomplete_line()), (2, Some(4)));
+        assert_eq!((check.operations(), check.journals()[0].incomplete_line), (2, Some(4)));
         assert_eq!(check.header().namespace, "db.c");
+        assert!(check.missing_segments().is_empty());
     }
 
     #[test]
     fn the_change_stream_needs_a_start() {
         let check = check(HEADER, true);
         let options = &check.change_stream.as_ref().unwrap().0;
-        assert!(matches!(check.stream_start(options), Err(VerifyError::NoStartTime)));
+        let err = check.stream_start(options).err().unwrap();
+        assert!(matches!(err, VerifyError::NoStartTime { journal } if journal == Path::new("j")));
+    }
+
+    /// The journal of segment `k` of `n`: its header and `entries`.
+    fn segment_journal(k: u64, n: u64, start: (u32, u32), entries: &[crate::journal::Entry]) -> String {
+        let header = Header {
+            forge_journal: crate::journal::VERSION,
+            namespace: "db.c".into(),
+            seed: 5,
+            started_at: String::new(),
+            server_time_field: None,
+            start_operation_time: Some(start),
+            preexisting: k > 0,
+            segment: Segment::new(k, n).unwrap(),
+        };
+        let mut text = serde_json::to_string(&header).unwrap() + "\n";
+        for e in entries {
+            text += &(serde_json::to_string(e).unwrap() + "\n");
+        }
+        text
+    }
+
+    fn hash(d: &Document) -> Expect {
+        Expect::Exists(crate::journal::doc_hash(d, None))
+    }
+
+    #[test]
+    fn the_union_of_segment_journals_expects_each_segment_s_last_state_of_its_documents() {
+        let (a, a2, b) = (doc! { "_id": 1, "v": 1 }, doc! { "_id": 1, "v": 2 }, doc! { "_id": 2 });
+        let s0 = segment_journal(
+            0,
+            2,
+            (200, 1),
+            &[entry("insert", Bson::Int32(1), 1, 0, hash(&a)), entry("update", Bson::Int32(1), 1, 1, hash(&a2))],
+        );
+        let s1 = segment_journal(
+            1,
+            2,
+            (100, 7),
+            &[
+                entry("insert", Bson::Int32(2), 1, 0, hash(&b)),
+                entry("insert", Bson::Int32(3), 1, 0, Expect::Unknown),
+                entry("delete", Bson::Int32(3), 1, 0, Expect::Gone),
+            ],
+        );
+        // Given in any order, read in segment order.
+        let check = check_of(&[("s1", &s1), ("s0", &s0)], true).unwrap();
+        let segments: Vec<u64> = check.journals().iter().map(|j| j.segment).collect();
+        assert_eq!((segments, check.operations(), check.missing_segments()), (vec![0, 1], 5, &[][..]));
+        assert!(!check.preexisting, "segment 0 found the collection empty");
+        let options = &check.change_stream.as_ref().unwrap().0;
+        let Ok(StreamStart::At(ts)) = check.stream_start(options) else { panic!("no start") };
+        assert_eq!((ts.time, ts.increment), (100, 7), "the earliest segment's start");
+
+        let mut comparison = check.final_state.compare();
+        comparison.document(&b);
+        comparison.document(&a);
+        comparison.document(&doc! { "_id": 3 });
+        let found = comparison.finish();
+        assert_eq!((found.journaled_documents, found.documents), (3, 3));
+        assert_eq!((found.stale, found.extra, found.missing), (vec![Bson::Int32(1)], vec![Bson::Int32(3)], vec![]));
+    }
+
+    #[test]
+    fn segments_without_a_journal_are_named_and_their_events_unchecked() {
+        let s0 = segment_journal(0, 3, (100, 1), &[entry("insert", Bson::Int32(1), 1, 0, Expect::Unknown)]);
+        let s2 = segment_journal(2, 3, (100, 2), &[entry("insert", Bson::Int32(3), 1, 0, Expect::Unknown)]);
+        let check = check_of(&[("s0", &s0), ("s2", &s2)], true).unwrap();
+        assert_eq!(check.missing_segments(), [1]);
+        let mut seen = crate::verify::SeenEvents::default();
+        for id in [1, 2, 3] {
+            seen.push(&Bson::Int32(id), crate::verify::Event { operation: "insert".into(), wall_ms: 0 });
+        }
+        let stream = check.change_stream.as_ref().unwrap().1.compare(&seen);
+        assert_eq!((stream.unexpected, stream.unchecked, stream.differences()), (0, 1, 0));
+
+        let all = segment_journal(1, 3, (100, 3), &[entry("insert", Bson::Int32(2), 1, 0, Expect::Unknown)]);
+        let check = check_of(&[("s0", &s0), ("s1", &all), ("s2", &s2)], true).unwrap();
+        assert!(check.missing_segments().is_empty());
+        seen.push(&Bson::Int32(4), crate::verify::Event { operation: "insert".into(), wall_ms: 0 });
+        let stream = check.change_stream.as_ref().unwrap().1.compare(&seen);
+        assert_eq!((stream.unexpected, stream.unchecked), (1, 0), "with every segment, an unknown _id is unexpected");
+    }
+
+    #[test]
+    fn journals_of_other_runs_are_refused_before_any_entry_is_read() {
+        let s0 = segment_journal(0, 2, (1, 1), &[]);
+        let other_seed = segment_journal(1, 2, (1, 1), &[]).replace("\"seed\":5", "\"seed\":6");
+        let err = check_of(&[("s0", &s0), ("s1", &other_seed)], false).unwrap_err();
+        assert_eq!(err.to_string(), "journals 's0' and 's1' are not of one run: their seeds are 5 and 6");
     }
 }

@@ -1,5 +1,6 @@
 //! `forge verify`'s comparisons: does a collection (or a pipeline's copy of it), and
-//! optionally its change stream, show what a run's journal says was acknowledged?
+//! optionally its change stream, show what a run's journal (or the journals of its
+//! segments) says was acknowledged?
 //! The comparisons themselves need no server; [`Check::run`] reads the server and
 //! feeds them.
 
@@ -7,6 +8,7 @@ mod change_stream;
 mod check;
 mod error;
 mod final_state;
+mod journals;
 mod report;
 mod server;
 
@@ -16,7 +18,8 @@ pub use change_stream::{Event, ExpectedEvents, SeenEvents};
 pub use check::{ChangeStreamOptions, Check};
 pub use error::VerifyError;
 pub use final_state::{Comparison, FinalState};
-pub use report::{ChangeStreamCheck, FinalStateCheck, Report};
+pub use journals::{Journals, NotOneRun, Searched};
+pub use report::{ChangeStreamCheck, FinalStateCheck, JournalRead, Report, SegmentsRead};
 
 use crate::journal::Entry;
 

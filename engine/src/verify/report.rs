@@ -12,9 +12,9 @@ use serde::{Serialize, Serializer};
 pub struct Report {
     /// The collection checked, as `db.collection`.
     pub namespace: String,
-    /// The journal it was checked against.
+    /// The journal it was checked against (with several, the first: see `segments`).
     pub journal: PathBuf,
-    /// Entries read from the journal.
+    /// Entries read from the journal (from all of them).
     pub operations: u64,
     /// The final-state check (its keys sit at the top level of the JSON).
     #[serde(flatten)]
@@ -22,9 +22,42 @@ pub struct Report {
     /// The change-stream check, when one was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_stream: Option<ChangeStreamCheck>,
-    /// The journal line where reading stopped because it was torn (a run killed mid-write).
+    /// The journal line where reading stopped because it was torn (a run killed
+    /// mid-write), when one journal was read; with several, each journal's is in
+    /// `segments`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incomplete_journal_line: Option<u64>,
+    /// The journals of the segments of a run split into segments (its keys sit at the
+    /// top level of the JSON); absent for a whole run's journal.
+    #[serde(flatten)]
+    pub segments: Option<SegmentsRead>,
+}
+
+/// Which segments of a run had their journals read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SegmentsRead {
+    /// How many segments the run was split into.
+    pub segment_count: u64,
+    /// The segments whose journals were read, in order.
+    pub segments_checked: Vec<u64>,
+    /// The segments that had no journal: their documents were not checked (nor could
+    /// documents no journal knows be called extra).
+    pub segments_missing: Vec<u64>,
+    /// The journals read, in segment order.
+    pub journals: Vec<JournalRead>,
+}
+
+/// One journal read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JournalRead {
+    pub path: PathBuf,
+    /// Its segment's index.
+    pub segment: u64,
+    /// Entries read from it.
+    pub operations: u64,
+    /// The line where reading stopped because it was torn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete_line: Option<u64>,
 }
 
 impl Report {
@@ -42,8 +75,9 @@ pub struct FinalStateCheck {
     /// Documents the journal says something about (exist with some content, or gone).
     pub journaled_documents: u64,
     /// Only the journaled documents were read, by `_id`: the collection held documents
-    /// before the run (the journal says so), whose content forge cannot know, so
-    /// documents the run never wrote are neither read nor called extra.
+    /// before the run (the journal says so), whose content forge cannot know, or
+    /// segments of the run had no journal; so documents the journals do not know are
+    /// neither read nor called extra.
     pub journaled_only: bool,
     /// `_id`s the journal says exist that the collection lacks.
     #[serde(serialize_with = "canonical_ids")]
@@ -90,6 +124,10 @@ pub struct ChangeStreamCheck {
     pub out_of_order: u64,
     /// Events of documents the journal does not know.
     pub unexpected: u64,
+    /// Events of documents no journal knows when some segments had no journal: they
+    /// may be those segments' writes, so they are not differences.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unchecked: u64,
     /// Median of event time minus acknowledgement time, in milliseconds (negative: the
     /// event's commit preceded the acknowledgement).
     pub lag_p50: i64,
@@ -102,6 +140,10 @@ impl ChangeStreamCheck {
     pub fn differences(&self) -> u64 {
         self.missing + self.duplicated + self.out_of_order + self.unexpected
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `_id`s as canonical Extended JSON, so that they read back with their BSON types.
@@ -129,6 +171,7 @@ mod tests {
             },
             change_stream,
             incomplete_journal_line: None,
+            segments: None,
         }
     }
 
@@ -148,6 +191,29 @@ mod tests {
                 }
             })
         );
+    }
+
+    #[test]
+    fn a_split_run_adds_its_segments_and_journals() {
+        let journals = vec![
+            JournalRead { path: "s0".into(), segment: 0, operations: 4, incomplete_line: None },
+            JournalRead { path: "s2".into(), segment: 2, operations: 5, incomplete_line: Some(7) },
+        ];
+        let segments =
+            SegmentsRead { segment_count: 3, segments_checked: vec![0, 2], segments_missing: vec![1], journals };
+        let stream = ChangeStreamCheck { events: 5, unchecked: 2, ..Default::default() };
+        let value = serde_json::to_value(Report { segments: Some(segments), ..report(Some(stream)) }).unwrap();
+        assert_eq!(value["segment_count"], 3);
+        assert_eq!((&value["segments_checked"], &value["segments_missing"]), (&json!([0, 2]), &json!([1])));
+        assert_eq!(
+            value["journals"],
+            json!([
+                { "path": "s0", "segment": 0, "operations": 4 },
+                { "path": "s2", "segment": 2, "operations": 5, "incomplete_line": 7 }
+            ])
+        );
+        assert_eq!(value["change_stream"]["unchecked"], 2);
+        assert_eq!(value["namespace"], "forge.c", "the rest as for one journal");
     }
 
     #[test]
