@@ -147,6 +147,11 @@ async fn three_pods_of_a_job_hold_the_total_rate_and_merge_into_one_exact_report
     assert!(parts.iter().any(|p| p.latency.all.response.p99_ms != p99), "a p99 no single segment had");
     assert_eq!(merged.target_rate, Some(600.0));
     assert!((merged.achieved_rate - 600.0).abs() < 12.0, "{}", merged.achieved_rate);
+
+    // The three journals verify together: the collection and its change stream.
+    let check = Forge::verify().arg("--journal", dir.path()).flag("--change-stream").uri(support::server_uri());
+    let out = check.run_async().await.success();
+    assert!(out.stdout.contains("segments 0, 1, 2 of 3"), "{}", out.stdout);
 }
 
 /// Whether a journaled write shows in the change stream: inserts and deletes that
@@ -241,6 +246,13 @@ async fn a_killed_segment_is_named_by_the_merge_and_the_others_still_verify() {
     let m = read_report(&merged);
     assert_eq!(m.segments.iter().map(|s| s.ending.is_some()).collect::<Vec<_>>(), [true, false, true]);
     assert_eq!(m.acknowledged(), read_report(&r0).acknowledged() + read_report(&r2).acknowledged());
+
+    // The others' journals still check what they wrote; segment 1's documents are
+    // neither missing nor extra.
+    let (j0, j2) = (dir.path().join("segment-0.jsonl"), dir.path().join("segment-2.jsonl"));
+    let check = Forge::verify().arg("--journal", &j0).arg("--journal", &j2).flag("--change-stream");
+    let out = check.uri(support::server_uri()).run_async().await.success();
+    assert!(out.stderr.contains("warning: segment 1 of 3 has no journal here"), "{}", out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -351,4 +363,25 @@ fn reports_of_different_runs_are_refused_naming_both_files() {
     let out = merge(&a, &c);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("both reports of segment 0 of 2"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_a_segment_like_ctrl_c_with_its_report_and_journal() {
+    let db = fresh_db("segments_sigterm");
+    let dir = tempfile::tempdir().unwrap();
+    let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().seed(6).report();
+    let run = run.arg("--segments", "2").arg("--segment", "0").arg("--rate-limit", "300").arg("--duration", "60s");
+    let running = run.arg("--journal", dir.path().join("j.jsonl")).spawn();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    running.signal(libc::SIGTERM);
+    let out = tokio::task::spawn_blocking(move || running.wait(Duration::from_secs(30))).await.unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Report = out.report();
+    assert_eq!(report.ending, support::Ending::Interrupted);
+    let held = support::client().await.database(&db).collection::<Document>("c").count_documents(bson::doc! {}).await;
+    assert_eq!(held.unwrap(), report.ops[&support::Kind::Insert].acknowledged);
+    assert_eq!(
+        journal(&dir.path().join("j.jsonl")).len() as u64,
+        report.ops.values().map(|c| c.acknowledged).sum::<u64>()
+    );
 }

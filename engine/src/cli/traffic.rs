@@ -427,7 +427,8 @@ impl TrafficArgs {
             config.writer.api = self.bulk_api.resolve(client).await?;
         }
         let metrics = Arc::new(Metrics::default());
-        let endpoint = listener.map(|l| super::metrics_listen::Endpoint::start(l, metrics.clone(), segment.index, quiet));
+        let endpoint =
+            listener.map(|l| super::metrics_listen::Endpoint::start(l, metrics.clone(), segment.index, quiet));
         let goal = Goal { count: config.segment_count(), duration: config.duration, warmup: config.segment_warmup() };
         let progress = (!quiet).then(|| Progress::start(metrics.clone(), goal));
         let Workload { planner, shards, settings } = workload;
@@ -453,9 +454,20 @@ pub struct Workload {
     pub settings: Settings,
 }
 
-/// Resolves at the first Ctrl-C; a second one quits at once.
+/// Resolves at the first Ctrl-C or SIGTERM (how Kubernetes and most supervisors stop
+/// a process); a second Ctrl-C quits at once.
 async fn interrupted() {
-    if tokio::signal::ctrl_c().await.is_err() {
+    let terminated = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => term.recv().await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    let signalled = tokio::select! {
+        ctrl_c = tokio::signal::ctrl_c() => ctrl_c.is_ok(),
+        _ = terminated => true,
+    };
+    if !signalled {
         return std::future::pending().await; // no signal handling: never interrupted
     }
     errln!("\nstopping after the batches in flight (Ctrl-C again to quit at once)");
