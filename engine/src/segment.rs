@@ -16,8 +16,10 @@ use std::fmt;
 use bson::Bson;
 use serde::{Deserialize, Serialize};
 
-/// Segment `index` of `count`.
+/// Segment `index` of `count`. Read back (from a report or a journal) only if it can
+/// be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Fields")]
 pub struct Segment {
     /// K: 0-based.
     pub index: u64,
@@ -32,6 +34,21 @@ pub enum SegmentError {
     NoSegments,
     #[error("segment {index} does not exist: segments are numbered 0 to {last}", last = count - 1)]
     OutOfRange { index: u64, count: u64 },
+}
+
+/// A segment as written, before it is checked.
+#[derive(Deserialize)]
+struct Fields {
+    index: u64,
+    count: u64,
+}
+
+impl TryFrom<Fields> for Segment {
+    type Error = SegmentError;
+
+    fn try_from(f: Fields) -> Result<Self, SegmentError> {
+        Segment::new(f.index, f.count)
+    }
 }
 
 impl Default for Segment {
@@ -126,5 +143,8 @@ mod tests {
             Segment::new(3, 3).unwrap_err().to_string(),
             "segment 3 does not exist: segments are numbered 0 to 2"
         );
+        let read = |json| serde_json::from_str::<Segment>(json).map_err(|e| e.to_string());
+        assert_eq!(read(r#"{"index":1,"count":3}"#), Ok(Segment::new(1, 3).unwrap()));
+        assert!(read(r#"{"index":0,"count":0}"#).unwrap_err().contains("at least one segment"));
     }
 }

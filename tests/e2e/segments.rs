@@ -90,7 +90,12 @@ async fn three_pods_of_a_job_hold_the_total_rate_and_merge_into_one_exact_report
     while start + 10_000 <= last {
         let n = times.iter().filter(|t| **t >= start && **t < start + 10_000).count() as f64;
         let all_writes = n * writes_per_event(dir.path());
-        assert!((all_writes - 6000.0).abs() <= 120.0, "{all_writes:.0} writes in the 10 s from +{} ms", start - first);
+        assert!(
+            (all_writes - 6000.0).abs() <= 120.0,
+            "{all_writes:.0} writes in the 10 s from +{} ms; schedules: {:?}",
+            start - first,
+            (0..3).map(|k| read_report(&dir.path().join(format!("{k}.json"))).schedule).collect::<Vec<_>>()
+        );
         start += 500;
         windows += 1;
     }
@@ -144,7 +149,6 @@ async fn three_pods_of_a_job_hold_the_total_rate_and_merge_into_one_exact_report
     }
     let p99 = added.percentiles().response.p99_ms;
     assert_eq!(merged.latency.all.response.p99_ms, p99);
-    assert!(parts.iter().any(|p| p.latency.all.response.p99_ms != p99), "a p99 no single segment had");
     assert_eq!(merged.target_rate, Some(600.0));
     assert!((merged.achieved_rate - 600.0).abs() < 12.0, "{}", merged.achieved_rate);
 
@@ -262,7 +266,10 @@ async fn a_segment_that_starts_late_says_so_and_joins_the_schedule_without_a_bur
     let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").seed(2).count(300).report();
     let run = run.arg("--segments", "2").arg("--segment", "1").arg("--rate-limit", "200");
     let out = run.arg("--start-at", past.try_to_rfc3339_string().unwrap()).run_async().await.success();
-    assert!(out.stderr.contains("warning: segment 1 of 2 started 3s"), "{}", out.stderr);
+    // 3 s and what starting took.
+    let late = out.stderr.split("warning: segment 1 of 2 started ").nth(1).and_then(|rest| rest.split(" after").next());
+    let late = humantime::parse_duration(late.unwrap_or_else(|| panic!("no late-start warning: {}", out.stderr)));
+    assert!(late.unwrap() >= Duration::from_secs(3), "{}", out.stderr);
     let report: Report = out.report();
     let schedule = report.schedule.as_ref().expect("a paced run reports its schedule");
     assert!(schedule.slipped_s >= 2.9, "{schedule:?}");
@@ -371,8 +378,17 @@ async fn sigterm_stops_a_segment_like_ctrl_c_with_its_report_and_journal() {
     let dir = tempfile::tempdir().unwrap();
     let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().seed(6).report();
     let run = run.arg("--segments", "2").arg("--segment", "0").arg("--rate-limit", "300").arg("--duration", "60s");
-    let running = run.arg("--journal", dir.path().join("j.jsonl")).spawn();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let path = dir.path().join("j.jsonl");
+    let running = run.arg("--journal", &path).spawn();
+    // Signalled once it writes (its handlers are in place by then), not after a guess.
+    let writing = || std::fs::read_to_string(&path).is_ok_and(|j| j.lines().count() > 100);
+    for _ in 0..600 {
+        if writing() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(writing(), "the run wrote nothing in 30 s");
     running.signal(libc::SIGTERM);
     let out = tokio::task::spawn_blocking(move || running.wait(Duration::from_secs(30))).await.unwrap();
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -380,8 +396,34 @@ async fn sigterm_stops_a_segment_like_ctrl_c_with_its_report_and_journal() {
     assert_eq!(report.ending, support::Ending::Interrupted);
     let held = support::client().await.database(&db).collection::<Document>("c").count_documents(bson::doc! {}).await;
     assert_eq!(held.unwrap(), report.ops[&support::Kind::Insert].acknowledged);
-    assert_eq!(
-        journal(&dir.path().join("j.jsonl")).len() as u64,
-        report.ops.values().map(|c| c.acknowledged).sum::<u64>()
+    assert_eq!(journal(&path).len() as u64, report.ops.values().map(|c| c.acknowledged).sum::<u64>());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ctrl_c_to_spawn_stops_every_segment_and_the_merged_report_prints() {
+    let db = fresh_db("segments_spawn_stop");
+    let dir = tempfile::tempdir().unwrap();
+    let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().seed(9).report();
+    let run = run.arg("--segments", "2").flag("--spawn").arg("--rate-limit", "200").arg("--duration", "60s");
+    let running = run.arg("--journal", dir.path().join("j-{segment}.jsonl")).spawn();
+    let writing =
+        |k: u64| std::fs::read_to_string(dir.path().join(format!("j-{k}.jsonl"))).is_ok_and(|j| j.lines().count() > 50);
+    for _ in 0..600 {
+        if writing(0) && writing(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(writing(0) && writing(1), "the segments wrote nothing in 30 s");
+    running.signal(libc::SIGINT); // to the parent alone: it passes it on
+    let out = tokio::task::spawn_blocking(move || running.wait(Duration::from_secs(30))).await.unwrap();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the run is incomplete: segments 0 (interrupted), 1 (interrupted) of 2"),
+        "{}",
+        out.stderr
     );
+    let report: Report = out.report();
+    let held = support::client().await.database(&db).collection::<Document>("c").count_documents(bson::doc! {}).await;
+    assert_eq!(held.unwrap(), report.ops[&support::Kind::Insert].acknowledged, "the merged report counts every write");
 }

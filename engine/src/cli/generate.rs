@@ -150,6 +150,8 @@ fn check_flags(args: &Args) -> Result<(), Error> {
         ("--warmup-inserts", args.warmup_inserts > 0),
         ("--operation-ratios", args.operation_ratios != "insert:100"),
         ("--segments", t.segments.segments > 1),
+        ("--segment", t.segments.segment.is_some()),
+        ("--start-at", t.segments.start_at.is_some()),
         ("--spawn", args.spawn),
     ];
     let file_only = [("--out", args.out != "-"), ("--threads", args.threads.is_some())];
@@ -181,6 +183,12 @@ fn check_spawn(args: &Args) -> Result<(), Error> {
         && !journal.to_string_lossy().contains("{segment}")
     {
         return refuse("every segment writes its own journal: put {segment} in --journal's file name");
+    }
+    let merged = [("--report", &t.report), ("--report-html", &t.report_html)];
+    if let Some((flag, _)) =
+        merged.iter().find(|(_, p)| p.as_ref().is_some_and(|p| p.to_string_lossy().contains("{segment}")))
+    {
+        return refuse(&format!("{flag} is the merged report's: a name without {{segment}}"));
     }
     Ok(())
 }

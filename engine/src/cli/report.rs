@@ -107,6 +107,11 @@ fn merged(reports: &[Report], paths: &[PathBuf]) -> Result<Report, Error> {
             MergeError::SameSegment { first, other, segment } => {
                 format!("'{}' and '{}' are both reports of {segment}", name(first), name(other))
             }
+            MergeError::WholeRuns { first, other } => format!(
+                "'{}' and '{}' are both reports of a whole run: only the segments of one run (--segments) merge",
+                name(first),
+                name(other)
+            ),
             MergeError::Histogram { report, source } => format!("'{}': {source}", name(report)),
             MergeError::Empty => "no report to merge".into(),
         })

@@ -44,6 +44,12 @@ impl SegmentArgs {
     fn segment_from(&self, job_index: Option<String>) -> Result<Segment, Error> {
         let (index, source) = match (self.segment, job_index) {
             (Some(k), _) => (k, "--segment"),
+            (None, Some(text)) if self.segments == 1 && text.trim() != "0" => {
+                return Err(Error::Usage(format!(
+                    "{JOB_INDEX_VAR} is {text} but there is no --segments: give --segments N (the Job's completions), \
+                     or every pod would run the whole run"
+                )));
+            }
             (None, _) if self.segments == 1 => (0, "--segment"),
             (None, Some(text)) => match text.trim().parse() {
                 Ok(k) => (k, JOB_INDEX_VAR),
@@ -98,12 +104,14 @@ mod tests {
     fn the_segment_comes_from_the_flag_or_the_job_index() {
         assert_eq!(args(3, Some(1)).segment_from(Some("2".into())).unwrap(), Segment::new(1, 3).unwrap());
         assert_eq!(args(3, None).segment_from(Some("2".into())).unwrap(), Segment::new(2, 3).unwrap());
-        assert_eq!(args(1, None).segment_from(Some("2".into())).unwrap(), Segment::WHOLE);
+        assert_eq!(args(1, None).segment_from(Some("0".into())).unwrap(), Segment::WHOLE);
+        assert_eq!(args(1, None).segment_from(None).unwrap(), Segment::WHOLE);
         let message = |r: Result<Segment, Error>| r.unwrap_err().to_string();
         assert!(message(args(3, None).segment_from(None)).contains("--segment K (0 to 2)"));
         assert!(message(args(3, None).segment_from(Some("x".into()))).starts_with("JOB_COMPLETION_INDEX: 'x'"));
         assert!(message(args(3, None).segment_from(Some("3".into()))).starts_with("JOB_COMPLETION_INDEX: segment 3"));
         assert!(message(args(3, Some(5)).segment_from(None)).starts_with("--segment: segment 5 does not exist"));
+        assert!(message(args(1, None).segment_from(Some("2".into()))).contains("there is no --segments"));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::error::Error;
@@ -41,31 +43,40 @@ pub fn run(spawn: Spawn) -> Result<(), Error> {
     let start = bson::DateTime::from_system_time(start).try_to_rfc3339_string().unwrap_or_default();
     let exe = std::env::current_exe().map_err(|e| Error::Runtime(format!("cannot find forge's own binary: {e}")))?;
     let given: Vec<OsString> = std::env::args_os().skip(1).collect();
-    // A Ctrl-C reaches every process of the terminal's group: the segments stop and
-    // report, and this process waits for them instead of dying first.
-    ignore_interrupts();
+    // Ctrl-C and SIGTERM reach this process alone (the segments have a process group
+    // of their own): each is passed on to every segment once, which stops and reports,
+    // and this process waits for them to merge what they did.
+    catch_signals();
     let paths: Vec<PathBuf> = (0..spawn.segments).map(|k| dir.path().join(format!("segment-{k}.json"))).collect();
     let mut children = Vec::new();
     for (k, report) in paths.iter().enumerate() {
         let args = child_args(&given, k as u64, spawn.seed, &start, report);
-        let child = Command::new(&exe)
+        let started = Command::new(&exe)
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::Runtime(format!("cannot start segment {k}: {e}")))?;
-        children.push(relay(child, k));
+            .process_group(0)
+            .spawn();
+        match started {
+            Ok(child) => children.push(relay(child, k)),
+            Err(e) => {
+                for (child, _) in &mut children {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                return Err(Error::Runtime(format!("cannot start segment {k}: {e}")));
+            }
+        }
     }
-    let mut codes = Vec::new();
-    for (k, (mut child, relay)) in children.into_iter().enumerate() {
-        let status = child.wait().map_err(|e| Error::Runtime(format!("segment {k}: {e}")))?;
+    let codes = wait_all(&mut children)?;
+    for (_, relay) in children {
         let _ = relay.join();
-        codes.push((k, status.code()));
     }
-    // Bad flags are refused by every segment alike: say it once.
-    if let Some((k, _)) = codes.iter().find(|(_, code)| *code == Some(2)) {
-        return Err(Error::Usage(format!("segment {k} refused its flags (above)")));
+    // Bad flags are refused by every segment alike: say it once. One segment's own
+    // trouble (its journal file, say) leaves it missing from the merge instead.
+    if codes.iter().all(|code| *code == Some(2)) {
+        return Err(Error::Usage("the segments refused their flags (above)".into()));
     }
     let reports: Vec<(PathBuf, Report)> = paths
         .iter()
@@ -104,11 +115,18 @@ fn child_args(given: &[OsString], k: u64, seed: &str, start: &str, report: &Path
         }
         args.push(arg.clone());
     }
+    // `--flag=value`: a value may start with '-' (a seed of -7).
     let k = k.to_string();
-    for (flag, value) in [("--segment", OsStr::new(&k)), ("--seed", seed.as_ref()), ("--start-at", start.as_ref())] {
-        args.extend([OsString::from(flag), value.to_os_string()]);
+    for (flag, value) in [
+        ("--segment", OsStr::new(&k)),
+        ("--seed", seed.as_ref()),
+        ("--start-at", start.as_ref()),
+        ("--report", report.as_os_str()),
+    ] {
+        let mut arg = OsString::from(format!("{flag}="));
+        arg.push(value);
+        args.push(arg);
     }
-    args.extend([OsString::from("--report"), report.as_os_str().to_os_string()]);
     args
 }
 
@@ -123,13 +141,49 @@ fn relay(mut child: Child, k: usize) -> (Child, std::thread::JoinHandle<()>) {
     (child, handle)
 }
 
-fn ignore_interrupts() {
-    // SIGINT is caught, not ignored: an ignored signal would stay ignored in the
-    // children (exec keeps SIG_IGN), and they must stop on Ctrl-C.
-    extern "C" fn noted(_: libc::c_int) {}
-    // SAFETY: installs a handler that does nothing, before any child is started.
+/// Signals received and not yet passed on to the segments.
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn count_signal(_: libc::c_int) {
+    SIGNALS.fetch_add(1, Ordering::Relaxed);
+}
+
+fn catch_signals() {
+    // SAFETY: the handler only increments an atomic, which is async-signal-safe.
     unsafe {
-        libc::signal(libc::SIGINT, noted as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, count_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, count_signal as *const () as libc::sighandler_t);
+    }
+}
+
+/// Waits for every segment, passing each signal this process gets on to those still
+/// running (as a Ctrl-C: the first stops a segment after its batches in flight, a
+/// second quits it at once); their exit codes.
+fn wait_all(children: &mut [(Child, std::thread::JoinHandle<()>)]) -> Result<Vec<Option<i32>>, Error> {
+    let mut codes: Vec<Option<Option<i32>>> = vec![None; children.len()];
+    let mut passed_on = 0;
+    loop {
+        let received = SIGNALS.load(Ordering::Relaxed);
+        while passed_on < received {
+            for (k, (child, _)) in children.iter().enumerate() {
+                if codes[k].is_none() {
+                    // SAFETY: a plain syscall on the pid of a child not yet waited for.
+                    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+                }
+            }
+            passed_on += 1;
+        }
+        for (k, (child, _)) in children.iter_mut().enumerate() {
+            if codes[k].is_none()
+                && let Some(status) = child.try_wait().map_err(|e| Error::Runtime(format!("segment {k}: {e}")))?
+            {
+                codes[k] = Some(status.code());
+            }
+        }
+        if codes.iter().all(Option::is_some) {
+            return Ok(codes.into_iter().flatten().collect());
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -158,7 +212,7 @@ mod tests {
         .iter()
         .map(OsString::from)
         .collect();
-        let args = child_args(&given, 2, "9", "2026-12-02T15:00:00Z", Path::new("/tmp/s-2.json"));
+        let args = child_args(&given, 2, "-9", "2026-12-02T15:00:00Z", Path::new("/tmp/s-2.json"));
         let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         assert_eq!(
             args,
@@ -171,14 +225,10 @@ mod tests {
                 "-q",
                 "--journal",
                 "j-{segment}.jsonl",
-                "--segment",
-                "2",
-                "--seed",
-                "9",
-                "--start-at",
-                "2026-12-02T15:00:00Z",
-                "--report",
-                "/tmp/s-2.json"
+                "--segment=2",
+                "--seed=-9",
+                "--start-at=2026-12-02T15:00:00Z",
+                "--report=/tmp/s-2.json"
             ]
         );
     }

@@ -304,6 +304,9 @@ impl TrafficArgs {
     /// The run's configuration; a threshold on the target rate without one is a usage
     /// error.
     pub fn config(&self, count: Option<u64>, warmup_inserts: u64) -> Result<TrafficConfig, Error> {
+        if count.is_some_and(|n| n.checked_add(warmup_inserts).is_none()) {
+            return Err(Error::Usage("--count plus --warmup-inserts overflows".into()));
+        }
         if self.rate_limit.is_none()
             && let Some(t) = self.thresholds.iter().find(|t| t.needs_target())
         {
@@ -455,27 +458,29 @@ pub struct Workload {
 }
 
 /// Resolves at the first Ctrl-C or SIGTERM (how Kubernetes and most supervisors stop
-/// a process); a second Ctrl-C quits at once.
+/// a process); a second one quits at once.
 async fn interrupted() {
-    let terminated = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => term.recv().await,
-            Err(_) => std::future::pending().await,
-        }
-    };
-    let signalled = tokio::select! {
-        ctrl_c = tokio::signal::ctrl_c() => ctrl_c.is_ok(),
-        _ = terminated => true,
-    };
-    if !signalled {
+    let Some(signal) = signalled().await else {
         return std::future::pending().await; // no signal handling: never interrupted
-    }
-    errln!("\nstopping after the batches in flight (Ctrl-C again to quit at once)");
+    };
+    errln!("\nstopping after the batches in flight ({signal} again to quit at once)");
     tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(130);
+        match signalled().await {
+            Some("Ctrl-C") => std::process::exit(130),
+            Some(_) => std::process::exit(143),
+            None => {}
         }
     });
+}
+
+/// The next Ctrl-C or SIGTERM, by name; `None` where signals cannot be handled.
+async fn signalled() -> Option<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok()?;
+    tokio::select! {
+        ctrl_c = tokio::signal::ctrl_c() => ctrl_c.ok().map(|()| "Ctrl-C"),
+        _ = term.recv() => Some("SIGTERM"),
+    }
 }
 
 /// `--threshold`: parsed where the flag is read, so a malformed one is a usage error.

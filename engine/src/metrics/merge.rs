@@ -23,6 +23,8 @@ pub enum MergeError {
     Mismatch { first: usize, other: usize, what: String },
     #[error("reports {first} and {other} are both of {segment}")]
     SameSegment { first: usize, other: usize, segment: Segment },
+    #[error("reports {first} and {other} are both of a whole run: only the segments of one run merge")]
+    WholeRuns { first: usize, other: usize },
     #[error("report {report}: {source}")]
     Histogram {
         report: usize,
@@ -77,6 +79,10 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
     let count = first.segment.count;
     // Every segment has its share of the run's target; the run's is all of them.
     merged.target_rate = first.target_rate.map(|share| share * count as f64);
+    // The run's target in every interval too, whichever segments reported.
+    for sample in &mut merged.series {
+        sample.target_rate = merged.target_rate;
+    }
     let (started_at, duration_s) = union_window(reports);
     merged.started_at = started_at;
     merged.duration_s = duration_s;
@@ -127,6 +133,9 @@ fn check_one_run(reports: &[Report]) -> Result<(), MergeError> {
             Some(format!("{} and {} segments", first.segment.count, r.segment.count))
         } else if r.dry_run != first.dry_run {
             Some("a dry run and a run that wrote".into())
+        } else if r.target_rate != first.target_rate {
+            let rate = |t: Option<f64>| t.map_or("no rate limit".to_string(), |t| format!("{t} ops/s"));
+            Some(format!("{} and {} per segment", rate(first.target_rate), rate(r.target_rate)))
         } else {
             None
         };
@@ -134,6 +143,9 @@ fn check_one_run(reports: &[Report]) -> Result<(), MergeError> {
             return Err(MergeError::Mismatch { first: 0, other: i, what });
         }
         if let Some(j) = reports[..i].iter().position(|o| o.segment == r.segment) {
+            if r.segment.is_whole() {
+                return Err(MergeError::WholeRuns { first: j, other: i });
+            }
             return Err(MergeError::SameSegment { first: j, other: i, segment: r.segment });
         }
     }
