@@ -427,3 +427,29 @@ async fn a_ctrl_c_to_spawn_stops_every_segment_and_the_merged_report_prints() {
     let held = support::client().await.database(&db).collection::<Document>("c").count_documents(bson::doc! {}).await;
     assert_eq!(held.unwrap(), report.ops[&support::Kind::Insert].acknowledged, "the merged report counts every write");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thresholds_are_checked_again_on_the_merged_figures() {
+    let db = fresh_db("segments_thresholds");
+    let dir = tempfile::tempdir().unwrap();
+    // Each segment runs 100 of the 200 operations: alone, each misses `count>=150`.
+    for k in 0..2 {
+        let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().seed(3).count(200);
+        let run = run.arg("--segments", "2").arg("--segment", k.to_string()).arg("--threshold", "count>=150");
+        let out = run.arg("--report", dir.path().join(format!("{k}.json"))).run_async().await;
+        assert_eq!(out.code, 99, "{}", out.stderr);
+    }
+    let (a, b, merged) = (dir.path().join("0.json"), dir.path().join("1.json"), dir.path().join("m.json"));
+    let out = forge(&[
+        "report".as_ref(),
+        "merge".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+        "--out".as_ref(),
+        merged.as_os_str(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    assert_eq!(report.thresholds.len(), 1, "each threshold once: {:?}", report.thresholds);
+    assert!(report.thresholds[0].passed, "{:?}", report.thresholds);
+}
