@@ -43,6 +43,27 @@ fn forge(args: &[&std::ffi::OsStr]) -> Ran {
     Ran { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
 }
 
+/// `forge report merge REPORTS… [--out OUT]`.
+fn report_merge(reports: &[&Path], out: Option<&Path>) -> Ran {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["report".as_ref(), "merge".as_ref()];
+    args.extend(reports.iter().map(|p| p.as_os_str()));
+    if let Some(out) = out {
+        args.extend(["--out".as_ref(), out.as_os_str()]);
+    }
+    forge(&args)
+}
+
+/// Waits up to 30 s for `done`; whether it came.
+async fn wait_for(done: impl Fn() -> bool) -> bool {
+    for _ in 0..600 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done()
+}
+
 fn read_report(path: &Path) -> forge::metrics::report::Report {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -128,10 +149,7 @@ async fn three_pods_of_a_job_hold_the_total_rate_and_merge_into_one_exact_report
     // The merged report: the sum of the three, and the p99 of their histograms added.
     let paths: Vec<_> = (0..3).map(|k| dir.path().join(format!("{k}.json"))).collect();
     let merged_path = dir.path().join("merged.json");
-    let mut args: Vec<&std::ffi::OsStr> = vec!["report".as_ref(), "merge".as_ref()];
-    args.extend(paths.iter().map(|p| p.as_os_str()));
-    args.extend(["--out".as_ref(), merged_path.as_os_str()]);
-    let out = forge(&args);
+    let out = report_merge(&paths.iter().map(|p| p.as_path()).collect::<Vec<_>>(), Some(&merged_path));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("3 segments merged"), "{}", out.stderr);
     let parts: Vec<_> = paths.iter().map(|p| read_report(p)).collect();
@@ -236,14 +254,7 @@ async fn a_killed_segment_is_named_by_the_merge_and_the_others_still_verify() {
     assert!(!dir.path().join("1.json").exists(), "a killed process writes no report");
 
     let (r0, r2, merged) = (dir.path().join("0.json"), dir.path().join("2.json"), dir.path().join("merged.json"));
-    let out = forge(&[
-        "report".as_ref(),
-        "merge".as_ref(),
-        r0.as_os_str(),
-        r2.as_os_str(),
-        "--out".as_ref(),
-        merged.as_os_str(),
-    ]);
+    let out = report_merge(&[&r0, &r2], Some(&merged));
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("the run is incomplete: segment 1 (no report) of 3"), "{}", out.stderr);
     assert!(out.stderr.contains("missing"), "the segment table shows it: {}", out.stderr);
@@ -361,7 +372,7 @@ fn reports_of_different_runs_are_refused_naming_both_files() {
         path
     };
     let (a, b, c) = (report("1", "0"), report("2", "1"), report("1", "0"));
-    let merge = |x: &Path, y: &Path| forge(&["report".as_ref(), "merge".as_ref(), x.as_os_str(), y.as_os_str()]);
+    let merge = |x: &Path, y: &Path| report_merge(&[x, y], None);
     let out = merge(&a, &b);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
@@ -382,13 +393,7 @@ async fn sigterm_stops_a_segment_like_ctrl_c_with_its_report_and_journal() {
     let running = run.arg("--journal", &path).spawn();
     // Signalled once it writes (its handlers are in place by then), not after a guess.
     let writing = || std::fs::read_to_string(&path).is_ok_and(|j| j.lines().count() > 100);
-    for _ in 0..600 {
-        if writing() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(writing(), "the run wrote nothing in 30 s");
+    assert!(wait_for(writing).await, "the run wrote nothing in 30 s");
     running.signal(libc::SIGTERM);
     let out = tokio::task::spawn_blocking(move || running.wait(Duration::from_secs(30))).await.unwrap();
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -408,13 +413,7 @@ async fn a_ctrl_c_to_spawn_stops_every_segment_and_the_merged_report_prints() {
     let running = run.arg("--journal", dir.path().join("j-{segment}.jsonl")).spawn();
     let writing =
         |k: u64| std::fs::read_to_string(dir.path().join(format!("j-{k}.jsonl"))).is_ok_and(|j| j.lines().count() > 50);
-    for _ in 0..600 {
-        if writing(0) && writing(1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(writing(0) && writing(1), "the segments wrote nothing in 30 s");
+    assert!(wait_for(|| writing(0) && writing(1)).await, "the segments wrote nothing in 30 s");
     running.signal(libc::SIGINT); // to the parent alone: it passes it on
     let out = tokio::task::spawn_blocking(move || running.wait(Duration::from_secs(30))).await.unwrap();
     assert_eq!(out.code, 1, "{}", out.stderr);
@@ -440,14 +439,7 @@ async fn thresholds_are_checked_again_on_the_merged_figures() {
         assert_eq!(out.code, 99, "{}", out.stderr);
     }
     let (a, b, merged) = (dir.path().join("0.json"), dir.path().join("1.json"), dir.path().join("m.json"));
-    let out = forge(&[
-        "report".as_ref(),
-        "merge".as_ref(),
-        a.as_os_str(),
-        b.as_os_str(),
-        "--out".as_ref(),
-        merged.as_os_str(),
-    ]);
+    let out = report_merge(&[&a, &b], Some(&merged));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let report: Report = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
     assert_eq!(report.thresholds.len(), 1, "each threshold once: {:?}", report.thresholds);

@@ -146,7 +146,7 @@ fn html(path: &Path, output: Option<PathBuf>) -> Result<(), Error> {
 }
 
 /// The report in `path`; anything else is one line naming the file.
-fn read(path: &Path) -> Result<Report, Error> {
+pub(super) fn read(path: &Path) -> Result<Report, Error> {
     let text =
         std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("cannot read '{}': {e}", path.display())))?;
     serde_json::from_str(&text)

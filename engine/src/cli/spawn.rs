@@ -78,13 +78,9 @@ pub fn run(spawn: Spawn) -> Result<(), Error> {
     if codes.iter().all(|code| *code == Some(2)) {
         return Err(Error::Usage("the segments refused their flags (above)".into()));
     }
-    let reports: Vec<(PathBuf, Report)> = paths
-        .iter()
-        .filter_map(|p| {
-            let text = std::fs::read_to_string(p).ok()?;
-            Some((p.clone(), serde_json::from_str(&text).ok()?))
-        })
-        .collect();
+    // A segment that wrote no report (it crashed, or was killed) is merged as missing.
+    let reports: Vec<(PathBuf, Report)> =
+        paths.iter().filter_map(|p| Some((p.clone(), super::report::read(p).ok()?))).collect();
     if reports.is_empty() {
         return Err(Error::Runtime("no segment wrote a report".into()));
     }
