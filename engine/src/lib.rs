@@ -16,6 +16,7 @@ pub mod plan;
 pub mod plugin;
 pub mod prometheus;
 pub mod rate;
+pub mod scenario;
 pub mod schema;
 pub mod seed;
 pub mod segment;

@@ -20,6 +20,10 @@ pub enum Stream {
     /// The plugin call of operation `i`: apart from the planner's draws for it, so the
     /// plugin sees the same stream whichever shard runs it.
     Mutation = 4,
+    /// Collection `i` of a scenario (`i`: a hash of its name): its own run seed.
+    Collection = 5,
+    /// The references operation `i` draws (`x-gen.ref`).
+    Reference = 6,
 }
 
 /// SplitMix64's finaliser: a bijective mix with good avalanche.

@@ -24,8 +24,8 @@ use crate::metrics::report::{Ending, LatencyReport, Report};
 use crate::metrics::threshold::{Observed, Threshold};
 use crate::metrics::{Metrics, Outcome, Settled, latency};
 use crate::mongo::writer::{WriteError, Writer, WriterConfig};
-use crate::plan::{OpKind, OpPlan, PlanError, Planner, ShardInput};
-use crate::rate::Pace;
+use crate::plan::{Acknowledged, OpKind, OpPlan, PlanError, PlannedOp, Planner, ShardInput};
+use crate::rate::{Pace, Profile, Stage};
 use crate::segment::Segment;
 
 #[derive(Debug, Clone)]
@@ -36,6 +36,8 @@ pub struct TrafficConfig {
     pub duration: Option<Duration>,
     /// Operations per second, paced at admission; `None`: as fast as possible.
     pub rate: Option<f64>,
+    /// A scenario's phases, paced at admission instead of `rate` (whole runs only).
+    pub profile: Option<Profile>,
     /// Shards: each `_id` belongs to one, whose materializer and writer handle every
     /// operation on it in plan order.
     pub workers: usize,
@@ -156,12 +158,14 @@ pub struct Traffic {
     pub journal: Option<Arc<JournalWriter>>,
     /// Counters the writers fill; shared so the caller can show progress.
     pub metrics: Arc<Metrics>,
+    /// Where acknowledged inserts go when other collections reference this one.
+    pub acknowledged: Option<Arc<Acknowledged>>,
 }
 
 /// Runs the traffic until it is done, fails, or `shutdown` resolves (then it stops
 /// after the batches in flight). The report always comes back.
 pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report {
-    let Traffic { planner, shards, settings, sink, config, info, journal, metrics } = traffic;
+    let Traffic { planner, shards, settings, sink, config, info, journal, metrics, acknowledged } = traffic;
     assert_eq!(shards.len(), planner.shards(), "one set of plugins per shard");
     assert_eq!(planner.segment(), config.segment, "the planner plans the run's segment");
     let requested_mix = planner.mix().into_iter().collect();
@@ -191,8 +195,11 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
     let started_at = bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default();
     let settings = Arc::new(settings);
     // The segment's share of the target rate: its own figures are checked against it.
-    let rate = config.rate.map(|r| r / config.segment.count as f64);
+    let rate = config.rate.map(|r| r / config.segment.count as f64).or(config.profile.as_ref().and_then(mean_rate));
     metrics.begin(rate);
+    if let Some(profile) = &config.profile {
+        metrics.set_phases((0..profile.stages().len()).map(|s| profile.stage_start_op(s)).collect());
+    }
     let flow = Arc::new(Flow { metrics: metrics.clone(), skipped: AtomicU64::new(0) });
 
     let (namespace, dry_run) = match &sink {
@@ -216,6 +223,7 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
                     journal: journal.clone(),
                     corrections: corrections.clone(),
                     server_time_field: plugins.delete.server_time_field(),
+                    acknowledged: acknowledged.clone(),
                 };
                 let stop = stop.clone();
                 writers.push(tokio::spawn(async move {
@@ -227,7 +235,7 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
                 }));
                 Output::Writer(tx)
             }
-            Sink::Null { .. } => Output::Null(metrics.clone()),
+            Sink::Null { .. } => Output::Null(metrics.clone(), acknowledged.clone()),
         };
         let (tx, rx) = sync_channel(SHARD_QUEUE);
         inputs.push(tx);
@@ -326,6 +334,11 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         thresholds: Vec::new(),
         retries: metrics.retries(),
         flags: info.flags,
+        phases: metrics
+            .phases()
+            .into_iter()
+            .map(|(acknowledged, started_s)| crate::metrics::report::PhaseTally { acknowledged, started_s })
+            .collect(),
     }
 }
 
@@ -425,7 +438,8 @@ const NULL_BATCH: usize = 1024;
 /// Where a materializer's writes go.
 enum Output {
     Writer(mpsc::Sender<OpPlan>),
-    Null(Arc<Metrics>),
+    /// Counted as not sent; an insert counts as acknowledged for what references it.
+    Null(Arc<Metrics>, Option<Arc<Acknowledged>>),
 }
 
 /// A shard's materializer loop, on a thread of its own: until the planner closes its
@@ -445,6 +459,12 @@ fn materialize(
     let queued = inputs.into_iter().take_while(|_| !stop.load(Ordering::Relaxed));
     'inputs: for (input, scheduled) in queued.flatten() {
         let is_op = matches!(input, ShardInput::Op(_));
+        // A reference is written only after its target's insert was acknowledged.
+        if let ShardInput::Op(PlannedOp { refs: Some(refs), .. }) = &input
+            && !refs.wait(stop)
+        {
+            break 'inputs;
+        }
         let op = match materializer.materialize(input, scheduled) {
             Ok(Some(op)) => op,
             Ok(None) => {
@@ -465,8 +485,14 @@ fn materialize(
                     break 'inputs; // the writer failed; it says why
                 }
             }
-            Output::Null(metrics) => {
+            Output::Null(metrics, acknowledged) => {
                 bytes = bytes.wrapping_add(op.write.encoded_len());
+                metrics.count_in_phase(op.index);
+                if let Some(acknowledged) = acknowledged
+                    && op.kind == OpKind::Insert
+                {
+                    acknowledged.insert([&op.id]);
+                }
                 // Never sent, so no service time; its response time runs to now,
                 // when it would have gone.
                 let response = Some(op.scheduled.elapsed());
@@ -478,7 +504,7 @@ fn materialize(
             }
         }
     }
-    if let Output::Null(metrics) = &output {
+    if let Output::Null(metrics, _) = &output {
         metrics.record(&unsent);
         std::hint::black_box(bytes);
     }
@@ -540,7 +566,7 @@ fn plan(
     stop: &AtomicBool,
 ) -> Stop {
     let segment = config.segment;
-    let batch = if config.rate.is_some() { 1 } else { SHARD_BATCH };
+    let batch = if config.rate.is_some() || config.profile.is_some() { 1 } else { SHARD_BATCH };
     let mut handover =
         Handover { inputs, pending: inputs.iter().map(|_| Vec::with_capacity(batch)).collect(), batch, admitted: 0 };
     let mut out = Vec::new();
@@ -552,16 +578,23 @@ fn plan(
             return Stop::Interrupted;
         }
     }
-    let mut pace = config.rate.map(|rate| {
-        // All segments share one schedule: global op i (after the warm-up) is due
-        // i / rate after the start; this segment's ops are every Nth slot of it. A
-        // warm-up delays the schedule's start until it is done.
-        let start = if warmup > 0 { Instant::now() } else { schedule.start };
-        let first = segment.global(warmup).saturating_sub(config.warmup_inserts);
-        let share = rate / segment.count as f64;
-        let pace = Pace::starting(share, start + Duration::from_secs_f64(first as f64 / rate));
-        (pace, window(config, share))
+    let profiled = config.profile.as_ref().map(|profile| {
+        let peak = profile.stages().iter().map(peak_rate).fold(1.0, f64::max);
+        (Pace::profile(profile.clone(), schedule.start, 0, 1), window(config, peak))
     });
+    let mut pace = profiled.or_else(|| {
+        config.rate.map(|rate| {
+            // All segments share one schedule: global op i (after the warm-up) is due
+            // i / rate after the start; this segment's ops are every Nth slot of it. A
+            // warm-up delays the schedule's start until it is done.
+            let start = if warmup > 0 { Instant::now() } else { schedule.start };
+            let first = segment.global(warmup).saturating_sub(config.warmup_inserts);
+            let share = rate / segment.count as f64;
+            let pace = Pace::starting(share, start + Duration::from_secs_f64(first as f64 / rate));
+            (pace, window(config, share))
+        })
+    });
+    let mut phase = None;
     // A late start is schedule lost, like a stall's.
     if schedule.late > crate::rate::LATE
         && let Some((pace, _)) = &pace
@@ -583,8 +616,15 @@ fn plan(
         let scheduled = match &mut pace {
             None => Instant::now(),
             Some((pace, window)) => {
+                if pace.done() {
+                    break Stop::Done;
+                }
                 if !pace.wait(stop) {
                     break Stop::Interrupted;
+                }
+                if pace.stage() != phase {
+                    phase = pace.stage();
+                    phase.inspect(|p| flow.metrics.phase_started(*p));
                 }
                 // A wait as long as the window's own share of the schedule is a stall:
                 // its backlog goes out at once when the server answers, so the
@@ -613,7 +653,45 @@ fn plan(
     };
     // What was planned is materialized and written, however the planning ended.
     handover.flush();
+    // A scenario that ends with a pause lasts until the pause is over.
+    if let (Stop::Done, Some(profile)) = (&reason, &config.profile) {
+        flow.metrics.end_schedule();
+        let rest: Duration = profile
+            .stages()
+            .iter()
+            .rev()
+            .map_while(|s| match s {
+                Stage::Pause(d) => Some(*d),
+                _ => None,
+            })
+            .sum();
+        let until = Instant::now() + rest;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
+        }
+    }
     reason
+}
+
+/// A profile's operations over its time, when every stage is paced (the target the
+/// run's figures are checked against).
+fn mean_rate(profile: &Profile) -> Option<f64> {
+    let mut time = 0.0;
+    for stage in profile.stages() {
+        match stage {
+            Stage::Paced { duration, .. } | Stage::Pause(duration) => time += duration.as_secs_f64(),
+            Stage::Unpaced { .. } => return None,
+        }
+    }
+    Some(profile.total_ops()? as f64 / time).filter(|r| r.is_finite())
+}
+
+/// The highest rate of a stage.
+fn peak_rate(stage: &Stage) -> f64 {
+    match stage {
+        Stage::Paced { from, to, .. } => from.max(*to),
+        _ => 0.0,
+    }
 }
 
 /// Waits while `window` or more admitted ops are in flight: how long it waited, or

@@ -23,6 +23,7 @@ mod progress;
 mod prometheus;
 mod rate_limit;
 mod report_html;
+mod scenarios;
 mod secrets;
 mod segments;
 mod server_roundtrip;

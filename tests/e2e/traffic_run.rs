@@ -40,6 +40,7 @@ fn traffic(client: mongodb::Client, db: &str, count: Option<u64>) -> Traffic {
             count,
             duration: None,
             rate: Some(2_000.0),
+            profile: None,
             workers: 2,
             writer: WriterConfig {
                 batch_size: 100,
@@ -58,6 +59,7 @@ fn traffic(client: mongodb::Client, db: &str, count: Option<u64>) -> Traffic {
         info: RunInfo { command: "test".into(), seed: 9, seed_given: "9".into(), flags: Vec::new() },
         journal: None,
         metrics: Default::default(),
+        acknowledged: None,
     }
 }
 

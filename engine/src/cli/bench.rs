@@ -267,6 +267,7 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
             let settings =
                 Settings { keep_documents: false, ..Settings::new(args.seed, coll.name(), generator.clone()) };
             let config = TrafficConfig {
+                profile: None,
                 count: Some(args.mongo_count),
                 duration: None,
                 rate: None,
@@ -300,6 +301,7 @@ fn mongo_vs_driver(uri: &str, args: &Args) -> Result<(), Error> {
                 info,
                 journal: None,
                 metrics: Default::default(),
+                acknowledged: None,
             };
             let report = crate::traffic::run(traffic, std::future::pending()).await;
             if report.acknowledged() != args.mongo_count {

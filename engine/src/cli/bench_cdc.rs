@@ -182,6 +182,7 @@ impl MixedRun<'_> {
             delete_removes: true,
         });
         let config = TrafficConfig {
+            profile: None,
             count: Some(self.ops),
             duration: None,
             rate: None,
@@ -211,6 +212,7 @@ impl MixedRun<'_> {
             info,
             journal: None,
             metrics: Default::default(),
+            acknowledged: None,
         })
     }
 }

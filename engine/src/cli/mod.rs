@@ -18,6 +18,7 @@ mod mutate;
 mod plugin;
 mod progress;
 mod report;
+mod run;
 mod segments;
 mod spawn;
 mod traffic;
@@ -51,6 +52,9 @@ pub struct Cli {
 pub enum Command {
     /// Generate documents from a schema: to a file, into MongoDB, or as CDC traffic
     Generate(generate::Args),
+    /// Run a scenario file: several collections at once, through phases (ramps,
+    /// spikes, pauses), with references between them
+    Run(run::Args),
     /// Update and delete documents of an existing collection
     Mutate(mutate::Args),
     /// Write a schema (for generate) describing a live collection
@@ -72,6 +76,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Generate(args) => generate::run(args),
+        Command::Run(args) => run::run(args),
         Command::Mutate(args) => mutate::run(args),
         Command::Infer(args) => infer::run(args),
         Command::Validate(args) => validate::run(args),

@@ -313,6 +313,7 @@ impl TrafficArgs {
             return Err(Error::Usage(format!("--threshold '{}': there is no target without --rate-limit", t.text)));
         }
         Ok(TrafficConfig {
+            profile: None,
             count,
             duration: self.duration,
             rate: self.rate_limit,
@@ -435,7 +436,7 @@ impl TrafficArgs {
         let goal = Goal { count: config.segment_count(), duration: config.duration, warmup: config.segment_warmup() };
         let progress = (!quiet).then(|| Progress::start(metrics.clone(), goal));
         let Workload { planner, shards, settings } = workload;
-        let traffic = Traffic { planner, shards, settings, sink, config, info, journal, metrics };
+        let traffic = Traffic { planner, shards, settings, sink, config, info, journal, metrics, acknowledged: None };
         let mut report = crate::traffic::run(traffic, interrupted()).await;
         if let Some(progress) = progress {
             progress.finish();
@@ -459,7 +460,7 @@ pub struct Workload {
 
 /// Resolves at the first Ctrl-C or SIGTERM (how Kubernetes and most supervisors stop
 /// a process); a second one quits at once.
-async fn interrupted() {
+pub(super) async fn interrupted() {
     let Some(signal) = signalled().await else {
         return std::future::pending().await; // no signal handling: never interrupted
     };
@@ -484,11 +485,11 @@ async fn signalled() -> Option<&'static str> {
 }
 
 /// `--threshold`: parsed where the flag is read, so a malformed one is a usage error.
-fn threshold(text: &str) -> Result<Threshold, String> {
+pub(super) fn threshold(text: &str) -> Result<Threshold, String> {
     Threshold::parse(text).map_err(|e| e.why)
 }
 
-fn positive_duration(text: &str) -> Result<Duration, String> {
+pub(super) fn positive_duration(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
         Ok(d) if d.is_zero() => Err("must be more than zero".into()),
         Ok(d) => Ok(d),

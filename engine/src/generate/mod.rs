@@ -6,6 +6,7 @@
 
 mod ids;
 pub mod length;
+pub mod refs;
 pub mod scalars;
 mod sink;
 pub mod text;

@@ -207,6 +207,12 @@ impl Materializer {
     }
 
     fn write(&mut self, op: PlannedOp, scheduled: Instant) -> Result<Option<OpPlan>, PluginError> {
+        // Its references, for the generator and the plugins that generate.
+        let refs = op.refs.clone();
+        crate::generate::refs::with(refs.as_deref().map(crate::plan::RefDraws::values), || self.write_op(op, scheduled))
+    }
+
+    fn write_op(&mut self, op: PlannedOp, scheduled: Instant) -> Result<Option<OpPlan>, PluginError> {
         if let Some(document) = op.document {
             return Ok(Some(self.insert(op, document, scheduled)));
         }

@@ -267,6 +267,7 @@ mod tests {
             }],
             retries: Default::default(),
             flags: vec!["forge".into(), "generate".into(), "--rate-limit".into(), "300".into()],
+            phases: Vec::new(),
         }
     }
 

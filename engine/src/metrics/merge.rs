@@ -280,6 +280,7 @@ mod tests {
             thresholds: Vec::new(),
             retries: Default::default(),
             flags: Vec::new(),
+            phases: Vec::new(),
         }
     }
 

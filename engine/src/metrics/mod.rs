@@ -212,6 +212,18 @@ pub struct Metrics {
     /// Whether latencies are recorded (off only to measure what they cost).
     latencies: bool,
     samples: tokio::sync::watch::Sender<Option<Arc<Sample>>>,
+    /// A scenario's phases, when the run has them.
+    phases: std::sync::OnceLock<Phases>,
+}
+
+/// Acknowledged operations per phase (by operation index, so an op counts in the
+/// phase that planned it however late it settles), and when each phase started.
+#[derive(Debug)]
+struct Phases {
+    /// The first global operation index of each phase.
+    starts: Vec<u64>,
+    done: Vec<AtomicU64>,
+    started: Mutex<Vec<Option<Instant>>>,
 }
 
 impl Default for Metrics {
@@ -232,6 +244,7 @@ impl Default for Metrics {
             settled: AtomicU64::new(0),
             latencies: true,
             samples: tokio::sync::watch::Sender::new(None),
+            phases: std::sync::OnceLock::new(),
         }
     }
 }
@@ -287,6 +300,50 @@ impl Metrics {
         s.target_rate = target_rate;
     }
 
+    /// Counts acknowledged operations per phase from now on; `starts`: each phase's
+    /// first global operation index, in order.
+    pub fn set_phases(&self, starts: Vec<u64>) {
+        let phases = Phases {
+            done: starts.iter().map(|_| AtomicU64::new(0)).collect(),
+            started: Mutex::new(vec![None; starts.len()]),
+            starts,
+        };
+        let _ = self.phases.set(phases);
+    }
+
+    /// An operation the server acknowledged (or, in a dry run, would have been sent).
+    pub fn count_in_phase(&self, index: u64) {
+        if let Some(p) = self.phases.get() {
+            let phase = p.starts.partition_point(|start| *start <= index).saturating_sub(1);
+            p.done[phase].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Phase `phase`'s first operation was admitted now.
+    pub fn phase_started(&self, phase: usize) {
+        if let Some(p) = self.phases.get() {
+            let mut started = p.started.lock().expect("no panics while holding it");
+            if let Some(at @ None) = started.get_mut(phase) {
+                *at = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Per phase: acknowledged operations and when it started (seconds after the run
+    /// began; `None`: never reached).
+    pub fn phases(&self) -> Vec<(u64, Option<f64>)> {
+        let Some(p) = self.phases.get() else { return Vec::new() };
+        let begun = self.state().started;
+        let started = p.started.lock().expect("no panics while holding it");
+        p.done
+            .iter()
+            .zip(started.iter())
+            .map(|(done, at)| {
+                (done.load(Ordering::Relaxed), at.map(|at| at.saturating_duration_since(begun).as_secs_f64()))
+            })
+            .collect()
+    }
+
     /// Records settled operations: outcomes and latencies.
     pub fn record(&self, ops: &[Settled]) {
         let mut s = self.state();
@@ -309,6 +366,11 @@ impl Metrics {
         s.schedule.late_ops += u64::from(late);
         s.schedule.slipped_s += slipped.as_secs_f64();
         s.next_due = Some(next_due);
+    }
+
+    /// The schedule has no more slots: no lag accrues from now on (a closing pause).
+    pub fn end_schedule(&self) {
+        self.state().next_due = None;
     }
 
     /// Ops sent again after an earlier op's error.

@@ -111,6 +111,19 @@ pub struct Report {
     pub retries: Retries,
     /// The command line, password redacted.
     pub flags: Vec<String>,
+    /// A scenario's phases, in order (empty for other runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseTally>,
+}
+
+/// What a run did in one phase of a scenario.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PhaseTally {
+    /// Operations the phase planned that the server acknowledged.
+    pub acknowledged: u64,
+    /// When its first operation was admitted, in seconds after the run started;
+    /// `None` for a pause, or a phase the run never reached.
+    pub started_s: Option<f64>,
 }
 
 /// Latency percentiles of a run.

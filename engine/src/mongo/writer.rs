@@ -32,7 +32,7 @@ use crate::journal::{Entry, JournalWriter, doc_hash, encode_expect};
 use crate::materialize::Corrections;
 use crate::materialize::model::{Expect, expect_of, transition};
 use crate::metrics::{Metrics, Outcome, Settled};
-use crate::plan::{Change, IdKey, OpPlan, State, Write};
+use crate::plan::{Change, IdKey, OpKind, OpPlan, State, Write};
 
 /// MongoDB's duplicate key error: an insert whose `_id` exists.
 const DUPLICATE_KEY: &str = "11000";
@@ -59,6 +59,9 @@ pub struct Writer {
     pub corrections: Arc<Corrections>,
     /// The top-level field left out of content hashes (the tombstone time).
     pub server_time_field: Option<String>,
+    /// Where acknowledged inserts are recorded when other collections reference this
+    /// one: a reference is written only after its target's insert.
+    pub acknowledged: Option<Arc<crate::plan::Acknowledged>>,
 }
 
 /// Why a writer stopped early.
@@ -238,6 +241,7 @@ impl Writer {
         }
         let mut entries = Vec::new();
         let mut counted = Vec::with_capacity(settled.len());
+        let mut inserted = Vec::new();
         let now = bson::DateTime::now().timestamp_millis();
         let answered_at = Instant::now();
         let service = answered_at - pending.sent;
@@ -253,6 +257,12 @@ impl Writer {
             if let Some(entry) = journal_entry(op, outcome, exact, pending.retried[*i], now) {
                 entries.push(entry);
             }
+            if let Outcome::Acked { matched, .. } = outcome {
+                self.metrics.count_in_phase(op.index);
+                if op.kind == OpKind::Insert && *matched > 0 && self.acknowledged.is_some() {
+                    inserted.push(op.id.clone());
+                }
+            }
             // Latencies of the ops the server answered; a lost or never-tried op has none.
             let answered = !matches!(outcome, Outcome::Unknown | Outcome::NotExecuted | Outcome::NotSent);
             counted.push(Settled {
@@ -264,6 +274,9 @@ impl Writer {
         }
         if let Some(journal) = &self.journal {
             journal.append(&entries).map_err(WriteError::Journal)?;
+        }
+        if let Some(acknowledged) = &self.acknowledged {
+            acknowledged.insert(&inserted);
         }
         self.metrics.record(&counted);
         Ok(())

@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod id_cache;
+pub mod reference;
 pub mod selector;
 pub mod shard;
 pub mod write;
@@ -20,6 +21,7 @@ use bson::{Bson, RawDocumentBuf};
 
 pub use error::PlanError;
 pub use id_cache::{IdCache, IdKey};
+pub use reference::{Acknowledged, RefDraws, ReferenceSource};
 pub use selector::{OpKind, OpSelector, RatiosError};
 pub use shard::shard_of;
 pub use write::{Change, Expectation, OpPlan, State, Write};
@@ -44,6 +46,8 @@ pub struct PlannedOp {
     /// The planner never targets `id` again after this operation (it was removed, or
     /// taken by a sequential walk): its shard may forget the document.
     pub last: bool,
+    /// The `_id`s its `x-gen.ref` fields take, when its schema has any.
+    pub refs: Option<Arc<RefDraws>>,
 }
 
 /// What a shard's materializer receives, in plan order.
@@ -130,6 +134,12 @@ pub struct Planner {
     source: Option<Box<dyn TargetSource>>,
     tracking: DeleteTracking,
     deleted: HashSet<IdKey>,
+    /// Op mixes that take over from an operation index on (a scenario's phases).
+    phase_mixes: Vec<(u64, OpSelector)>,
+    references: Option<Box<dyn ReferenceSource>>,
+    /// Keep the inserted `_id`s even when nothing targets them (a replay that
+    /// references draw from).
+    keep_targets: bool,
     /// Updates and deletes that found no target and became inserts.
     pub converted_to_insert: u64,
 }
@@ -152,7 +162,38 @@ impl Planner {
             source: None,
             tracking: DeleteTracking::None,
             deleted: HashSet::new(),
+            phase_mixes: Vec::new(),
+            references: None,
+            keep_targets: false,
             converted_to_insert: 0,
+        }
+    }
+
+    /// Mixes that replace the planner's from a global operation index on, in order of
+    /// their first index (a scenario's phases).
+    pub fn with_phase_mixes(mut self, mixes: Vec<(u64, OpSelector)>) -> Self {
+        self.phase_mixes = mixes;
+        self
+    }
+
+    /// Keeps its inserted `_id`s as targets even when its mix only inserts: a replay
+    /// whose targets references draw from.
+    pub fn keeping_targets(mut self) -> Self {
+        self.keep_targets = true;
+        self
+    }
+
+    /// Draws every operation's references from `source`.
+    pub fn with_references(mut self, source: Box<dyn ReferenceSource>) -> Self {
+        self.references = Some(source);
+        self
+    }
+
+    /// The mix that holds at global operation `index`.
+    fn selector_at(&self, index: u64) -> &OpSelector {
+        match self.phase_mixes.iter().rev().find(|(from, _)| *from <= index) {
+            Some((_, selector)) => selector,
+            None => &self.selector,
         }
     }
 
@@ -164,9 +205,20 @@ impl Planner {
         self
     }
 
+    /// A live `_id` (one the planner inserted and still targets), if any: what a
+    /// reference to this collection draws from.
+    pub fn live_id(&self, rng: &mut Rng) -> Option<Bson> {
+        self.cache.pick(rng).cloned()
+    }
+
+    /// Whether it holds any live `_id`.
+    pub fn holds_targets(&self) -> bool {
+        !self.cache.is_empty()
+    }
+
     /// Whether every operation is an insert (a bulk load).
     pub fn inserts_only(&self) -> bool {
-        self.selector.inserts_only()
+        self.selector.inserts_only() && self.phase_mixes.iter().all(|(_, s)| s.inserts_only())
     }
 
     pub fn shards(&self) -> usize {
@@ -210,13 +262,13 @@ impl Planner {
         self.inserts += 1;
         let id = self.generator.id(document);
         // A pure bulk load never targets anything: skip the bookkeeping.
-        if !self.selector.inserts_only()
+        if (self.keep_targets || !self.inserts_only())
             && let Some(evicted) = self.cache.insert(id.clone())
         {
             out.push((shard_of(&evicted, self.shards), ShardInput::Forget(evicted)));
         }
         let shard = shard_of(&id, self.shards);
-        PlannedOp { index, kind: OpKind::Insert, id, shard, document: Some(document), last: false }
+        PlannedOp { index, kind: OpKind::Insert, id, shard, document: Some(document), last: false, refs: None }
     }
 
     /// Plans the next operation into `out`, after the notices its shards need first
@@ -225,7 +277,7 @@ impl Planner {
     pub fn next_op(&mut self, out: &mut Vec<(usize, ShardInput)>) -> Result<bool, PlanError> {
         let index = self.next_index();
         let mut rng = seed::rng(self.seed, Stream::Operation, index);
-        let mut kind = self.selector.pick(&mut rng);
+        let mut kind = self.selector_at(index).pick(&mut rng);
         if kind != OpKind::Insert && self.cache.is_empty() {
             self.refill(out)?;
             if self.cache.is_empty() {
@@ -249,8 +301,12 @@ impl Planner {
                 }
             }
             let shard = shard_of(&id, self.shards);
-            PlannedOp { index, kind, id, shard, document: None, last }
+            PlannedOp { index, kind, id, shard, document: None, last, refs: None }
         };
+        let mut op = op;
+        if let Some(references) = &mut self.references {
+            op.refs = references.draw(index);
+        }
         out.push((op.shard, ShardInput::Op(op)));
         Ok(true)
     }

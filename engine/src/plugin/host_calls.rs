@@ -65,6 +65,7 @@ fn bson_type(node: &Node) -> BsonType {
             Scalar::DateTime { .. } => BsonType::DateTime,
             Scalar::Binary { .. } | Scalar::Uuid => BsonType::Binary,
             Scalar::Timestamp { .. } => BsonType::Timestamp,
+            Scalar::Ref { .. } => BsonType::Mixed,
         },
         Node::Enum(values) => common_type(values),
         Node::WeightedEnum(f) => common_type(&f.values),

@@ -95,6 +95,9 @@ pub struct Hints {
     pub weights: Vec<f64>,
     /// String length distribution (as `forge infer` observed it).
     pub length: Option<LenHint>,
+    /// `ref: {collection, path}`: the value is an `_id` of another collection of the
+    /// scenario, drawn from the documents the run inserted there and still holds.
+    pub reference: Option<String>,
 }
 
 /// The `{min, max, p50, p90, p99, strategy}` form of `arrayLen` and `keyCount`.
@@ -206,6 +209,7 @@ impl Hints {
                         .ok_or_else(|| SchemaError::new(&at, "decimals must be a whole number from 0 to 30"))?;
                     hints.decimals = Some(d as u32);
                 }
+                "ref" => hints.reference = Some(parse_reference(v, &at)?),
                 "faker" => {
                     let name = v.as_str().ok_or_else(|| SchemaError::new(&at, "faker must be a string"))?;
                     hints.faker = Some(name.to_string());
@@ -356,6 +360,23 @@ impl NumericRange {
 }
 
 /// `enum: {"distribution": {"value": count, ...}}`; an empty distribution is no hint.
+/// `ref: {collection: NAME, path: _id}`: the referenced collection's name.
+fn parse_reference(v: &Value, path: &str) -> Result<String, SchemaError> {
+    let obj = v.as_object().ok_or_else(|| SchemaError::new(path, "ref must be {collection, path}"))?;
+    if let Some(key) = obj.keys().find(|k| !matches!(k.as_str(), "collection" | "path")) {
+        return Err(SchemaError::new(format!("{path}/{key}"), "unknown key (expected collection, path)"));
+    }
+    let collection = obj
+        .get("collection")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| SchemaError::new(format!("{path}/collection"), "ref needs a collection name"))?;
+    match obj.get("path").map(|p| p.as_str()) {
+        None | Some(Some("_id")) => Ok(collection.to_string()),
+        Some(_) => Err(SchemaError::new(format!("{path}/path"), "a reference can only point at _id")),
+    }
+}
+
 fn parse_enum(v: &Value, path: &str) -> Result<Option<Vec<(String, f64)>>, SchemaError> {
     let dist = v
         .get("distribution")

@@ -21,6 +21,8 @@ pub struct CompiledSchema {
     /// have a finite expansion; the generator's minimal mode follows decreasing ranks,
     /// so even a recursive schema always ends.
     pub rank: Vec<u32>,
+    /// Its `x-gen.ref`s: (schema path, referenced collection).
+    pub references: Vec<(String, String)>,
 }
 
 impl CompiledSchema {
@@ -192,6 +194,11 @@ pub enum Scalar {
         max_len: u32,
     },
     Uuid,
+    /// An `_id` of `collection`, drawn for the operation by the scenario's references
+    /// (`x-gen.ref`); null where nothing drew one.
+    Ref {
+        collection: String,
+    },
     Timestamp {
         min_s: u32,
         max_s: u32,

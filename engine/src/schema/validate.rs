@@ -176,6 +176,8 @@ fn scalar(s: &Scalar, v: &Bson) -> Option<String> {
             out_of(b.bytes.len() as f64, *min_len as f64, *max_len as f64)
         }
         (Scalar::Uuid, Bson::Binary(b)) if b.subtype == BinarySubtype::Uuid => None,
+        // Any `_id` type: the referenced collection's schema says which.
+        (Scalar::Ref { .. }, _) => None,
         (Scalar::Timestamp { min_s, max_s }, Bson::Timestamp(t)) => out_of(t.time as f64, *min_s as f64, *max_s as f64),
         (expected, found) => Some(format!("expected {}, found {:?}", scalar_name(expected), found.element_type())),
     }
@@ -194,6 +196,7 @@ fn scalar_name(s: &Scalar) -> &'static str {
         Scalar::DateTime { .. } => "a date",
         Scalar::Binary { .. } => "binary data",
         Scalar::Uuid => "a UUID",
+        Scalar::Ref { .. } => "a reference",
         Scalar::Timestamp { .. } => "a timestamp",
     }
 }

@@ -36,6 +36,18 @@ impl Forge {
         Self::new("generate")
     }
 
+    /// `forge run SCENARIO`.
+    pub fn new_run(scenario: &std::path::Path) -> Self {
+        let mut forge = Self::new("run");
+        forge.cmd.arg(scenario);
+        forge
+    }
+
+    /// `forge run --print-schema`.
+    pub fn new_print_schema() -> Self {
+        Self::new("run").flag("--print-schema")
+    }
+
     pub fn mutate() -> Self {
         Self::new("mutate")
     }

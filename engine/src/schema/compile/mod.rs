@@ -38,11 +38,20 @@ pub struct Compiler<'a> {
     refs: HashMap<String, NodeId>,
     warned: HashSet<String>,
     pub warnings: Vec<String>,
+    /// `x-gen.ref`s met: (schema path, referenced collection).
+    references: Vec<(String, String)>,
 }
 
 impl<'a> Compiler<'a> {
     pub fn new(doc: &'a Value) -> Self {
-        Compiler { doc, nodes: Vec::new(), refs: HashMap::new(), warned: HashSet::new(), warnings: Vec::new() }
+        Compiler {
+            doc,
+            nodes: Vec::new(),
+            refs: HashMap::new(),
+            warned: HashSet::new(),
+            warnings: Vec::new(),
+            references: Vec::new(),
+        }
     }
 
     pub fn compile_document(mut self) -> Result<(CompiledSchema, Vec<String>), SchemaError> {
@@ -65,6 +74,7 @@ impl<'a> Compiler<'a> {
             ));
         }
         termination::prune_endless(&mut self.nodes, &rank, &mut self.warnings);
-        Ok((CompiledSchema { nodes: self.nodes, root, id, rank }, self.warnings))
+        let references = self.references;
+        Ok((CompiledSchema { nodes: self.nodes, root, id, rank, references }, self.warnings))
     }
 }

@@ -63,6 +63,10 @@ impl Compiler<'_> {
             );
         }
 
+        if let Some(collection) = &hints.reference {
+            self.references.push((format!("{path}/x-gen/ref"), collection.clone()));
+            return Ok(self.add(Node::Scalar(Scalar::Ref { collection: collection.clone() })));
+        }
         if let Some(c) = obj.get("const") {
             let value = to_bson(c, hints.mongo_type, &format!("{path}/const"))?;
             return Ok(self.add(Node::Const(value)));

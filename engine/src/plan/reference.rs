@@ -1,0 +1,117 @@
+//! References between collections (`x-gen.ref`), as planners see them: the `_id`s an
+//! operation may reference, drawn when it is planned, and the acknowledgements it
+//! waits for before it is written, so that it never points at a document the server
+//! does not hold yet.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use bson::Bson;
+
+use super::IdKey;
+use crate::generate::refs::Drawn;
+
+/// What a planner draws references from (a scenario's referenced collections).
+pub trait ReferenceSource: Send {
+    /// The `_id`s operation `index` may reference; `None` when there is nothing to
+    /// reference yet.
+    fn draw(&mut self, index: u64) -> Option<Arc<RefDraws>>;
+}
+
+/// The `_id`s one operation may reference, and whose inserts it waits for.
+pub struct RefDraws {
+    values: Arc<Drawn>,
+    waits: Vec<(Arc<Acknowledged>, IdKey)>,
+}
+
+impl RefDraws {
+    /// `values` per referenced collection; each `_id` waits in its collection's
+    /// `Acknowledged` (given in the same order as `values`).
+    pub fn new(values: Vec<(Arc<str>, Vec<Bson>)>, acknowledged: &[Arc<Acknowledged>]) -> RefDraws {
+        let waits = values
+            .iter()
+            .zip(acknowledged)
+            .flat_map(|((_, ids), acked)| ids.iter().map(|id| (acked.clone(), IdKey::of(id))))
+            .collect();
+        RefDraws { values: Arc::from(values), waits }
+    }
+
+    pub fn values(&self) -> &Arc<Drawn> {
+        &self.values
+    }
+
+    /// Blocks until the server acknowledged every drawn `_id`'s insert; false if `stop`
+    /// was raised first.
+    pub fn wait(&self, stop: &AtomicBool) -> bool {
+        self.waits.iter().all(|(acked, id)| acked.wait_for(id, stop))
+    }
+}
+
+impl PartialEq for RefDraws {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
+}
+
+impl std::fmt::Debug for RefDraws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.values.iter()).finish()
+    }
+}
+
+/// The `_id`s of a collection whose insert the server acknowledged: what references
+/// to it wait for.
+#[derive(Debug, Default)]
+pub struct Acknowledged {
+    ids: Mutex<HashSet<IdKey>>,
+    changed: Condvar,
+}
+
+/// How often a waiting reference looks at the stop flag.
+const NAP: Duration = Duration::from_millis(50);
+
+impl Acknowledged {
+    /// Records acknowledged inserts.
+    pub fn insert<'a>(&self, ids: impl IntoIterator<Item = &'a Bson>) {
+        let mut set = self.ids.lock().expect("no panics while holding the set");
+        let before = set.len();
+        set.extend(ids.into_iter().map(IdKey::of));
+        if set.len() > before {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Blocks until `id`'s insert is acknowledged; false if `stop` was raised first.
+    pub fn wait_for(&self, id: &IdKey, stop: &AtomicBool) -> bool {
+        let mut set = self.ids.lock().expect("no panics while holding the set");
+        while !set.contains(id) {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            set = self.changed.wait_timeout(set, NAP).expect("no panics while holding the set").0;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reference_waits_for_the_acknowledgement_or_the_stop() {
+        let acked = Arc::new(Acknowledged::default());
+        let draws = RefDraws::new(vec![(Arc::from("c"), vec![Bson::Int32(7)])], std::slice::from_ref(&acked));
+        let stop = AtomicBool::new(true);
+        assert!(!draws.wait(&stop), "not acknowledged: stops");
+        let later = acked.clone();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            later.insert([&Bson::Int64(7)]);
+        });
+        assert!(draws.wait(&AtomicBool::new(false)));
+        writer.join().unwrap();
+    }
+}

@@ -1,0 +1,141 @@
+//! A scenario file as written (YAML): what `forge run` reads, and what the published
+//! JSON Schema (`forge run --print-schema`) describes. Unknown keys are errors, so a
+//! misspelt option never silently does nothing.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A forge scenario: several collections written at once, through a sequence of
+/// phases (ramps, steady rates, spikes, pauses).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Seed of every random choice: an integer, or any text (hashed). `forge run
+    /// --seed` overrides it; without either, a random seed is drawn and printed.
+    #[serde(default)]
+    pub seed: Option<SeedText>,
+    /// Database of the collections (default: --db, else the one in --uri, else forge).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// WebAssembly plugin files (relative to this file) whose strategies and delete
+    /// behaviors collections may name.
+    #[serde(default)]
+    pub plugins: Vec<String>,
+    /// The collections, by name.
+    pub collections: IndexMap<String, CollectionFile>,
+    /// What happens, in order. Each phase's rate and operation count is shared by the
+    /// collections in proportion to their `share`.
+    pub phases: Vec<PhaseFile>,
+}
+
+/// A seed: an integer or any text.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SeedText {
+    Number(u64),
+    Text(String),
+}
+
+/// One collection of the scenario and how it is written.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionFile {
+    /// JSON Schema file of its documents (relative to this file; x-gen hints, and
+    /// `x-gen.ref: {collection, path: _id}` for references), or example:NAME.
+    pub schema: String,
+    /// Its share of every phase's rate and operations (default 1).
+    #[serde(default)]
+    pub share: Option<f64>,
+    /// Operation mix: relative weights, e.g. insert:60,update:30,delete:10 (default
+    /// insert:100).
+    #[serde(default)]
+    pub mix: Option<String>,
+    /// What an update does: regenerate, partial, increment, lifecycle, drift, array,
+    /// mixed, or a plugin's name (default partial).
+    #[serde(default)]
+    pub update_strategy: Option<String>,
+    /// What a delete does: remove, keep, tombstone, or a plugin's name (default remove).
+    #[serde(default)]
+    pub delete_behavior: Option<String>,
+    /// How many recent _ids updates and deletes choose from (default 10000).
+    #[serde(default)]
+    pub id_cache_size: Option<u64>,
+    /// Plugin arguments: PLUGIN: {KEY: VALUE}.
+    #[serde(default)]
+    pub plugin_args: BTreeMap<String, BTreeMap<String, ArgValue>>,
+}
+
+/// A plugin argument's value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ArgValue {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+}
+
+impl ArgValue {
+    pub fn text(&self) -> String {
+        match self {
+            ArgValue::Text(t) => t.clone(),
+            ArgValue::Number(n) => n.to_string(),
+            ArgValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// One phase: operations at a rate for a time (or a count), or a pause.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseFile {
+    /// Its name in reports (default: phase-N).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// How long it lasts (30s, 5m); with a rate, its operation count follows from it.
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// How many operations, all collections together: without a rate (as fast as
+    /// possible), or instead of a duration.
+    #[serde(default)]
+    pub ops: Option<u64>,
+    /// Operations per second, all collections together: a number, or {from, to} for
+    /// a linear ramp. Without one, as fast as possible (then `ops` is needed).
+    #[serde(default)]
+    pub rate: Option<RateFile>,
+    /// A pause: no operations for this long (a consumer's catch-up, the change
+    /// stream's history window). A pause has no other keys but `name`.
+    #[serde(default)]
+    pub pause: Option<String>,
+    /// Operation mixes for this phase: COLLECTION: kind:weight.
+    #[serde(default)]
+    pub mix: BTreeMap<String, String>,
+    /// Shares for this phase: COLLECTION: share (0: the collection rests).
+    #[serde(default)]
+    pub share: BTreeMap<String, f64>,
+}
+
+/// A constant rate, or a linear ramp.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RateFile {
+    Constant(f64),
+    Ramp(Ramp),
+}
+
+/// A linear ramp of the rate over the phase.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ramp {
+    /// Operations per second at the start.
+    pub from: f64,
+    /// Operations per second at the end.
+    pub to: f64,
+}
+
+/// The JSON Schema of the format, for editors.
+pub fn json_schema() -> String {
+    serde_json::to_string_pretty(&schemars::schema_for!(ScenarioFile)).expect("schemas serialise")
+}

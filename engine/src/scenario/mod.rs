@@ -1,0 +1,339 @@
+//! Scenarios: several collections written at once through phases (`forge run FILE`).
+//!
+//! A scenario file ([`format`]) is read and checked whole before anything is written
+//! ([`Scenario::load`]); every mistake names its key. Each collection then runs as a
+//! traffic run of its own (its planner, shards, writers, journal and report), all on
+//! one schedule: the phases make one rate profile ([`crate::rate::Profile`]) that each
+//! collection follows scaled by its share, from one shared start time. Everything
+//! random is drawn from the scenario seed, so the same seed gives the same
+//! per-collection operation streams. References between collections
+//! ([`references`]) are drawn by the planners, deterministically.
+
+pub mod error;
+pub mod format;
+pub mod references;
+pub mod report;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::ScenarioError;
+use format::{PhaseFile, RateFile, ScenarioFile};
+
+use crate::plan::{OpKind, OpSelector};
+use crate::rate::{Profile, Stage};
+use crate::schema::Schema;
+
+/// A scenario, checked and ready to run.
+#[derive(Debug)]
+pub struct Scenario {
+    /// The seed as written in the file, if it has one.
+    pub seed: Option<String>,
+    pub database: Option<String>,
+    /// Plugin files, resolved against the scenario's directory.
+    pub plugins: Vec<PathBuf>,
+    pub collections: Vec<Collection>,
+    pub phases: Vec<Phase>,
+}
+
+/// One collection of a scenario.
+#[derive(Debug)]
+pub struct Collection {
+    pub name: String,
+    pub schema: Arc<Schema>,
+    /// The mix of every phase that does not set its own.
+    pub mix: OpSelector,
+    /// Per phase: its share of the phase's operations (0: it rests), and its mix.
+    pub phases: Vec<(f64, OpSelector)>,
+    pub update_strategy: String,
+    pub delete_behavior: String,
+    pub id_cache_size: usize,
+    /// Plugin arguments by plugin name.
+    pub plugin_args: BTreeMap<String, Vec<(String, String)>>,
+    /// The collections its schema references (indices into the scenario's).
+    pub references: Vec<usize>,
+}
+
+/// One phase: its name and its stage of the rate profile (all collections together).
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub name: String,
+    pub stage: Stage,
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file; schemas and plugins are resolved against its
+    /// directory.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { file: file.clone(), source })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Scenario::parse(&text, &file, &base)
+    }
+
+    /// Checks a scenario's text; `file` names it in errors, `base` resolves its paths.
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Scenario, ScenarioError> {
+        let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+        let parsed: ScenarioFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.inner().to_string();
+            ScenarioError::Format { file: file.into(), path: if path == "." { "(top)".into() } else { path }, message }
+        })?;
+        Checker { file, base }.scenario(parsed)
+    }
+
+    /// The profile of the whole scenario: its phases' stages, in order.
+    pub fn profile(&self) -> Profile {
+        Profile::new(self.phases.iter().map(|p| p.stage.clone()).collect()).expect("stages checked when loaded")
+    }
+
+    /// Collection `c`'s profile: each phase's stage scaled by the collection's part of
+    /// it (its share over all the collections' shares in that phase).
+    pub fn collection_profile(&self, c: usize) -> Profile {
+        let stages = self
+            .phases
+            .iter()
+            .enumerate()
+            .map(|(i, phase)| {
+                let total: f64 = self.collections.iter().map(|other| other.phases[i].0).sum();
+                let part = if total > 0.0 { self.collections[c].phases[i].0 / total } else { 0.0 };
+                scale(&phase.stage, part)
+            })
+            .collect();
+        Profile::new(stages).expect("scaled stages stay valid")
+    }
+
+    /// The seed of collection `c` in a scenario seeded with `seed`: its own, so two
+    /// collections with one schema differ, and fixed by its name.
+    pub fn collection_seed(&self, seed: u64, c: usize) -> u64 {
+        crate::seed::derive(seed, crate::seed::Stream::Collection, crate::seed::from_text(&self.collections[c].name))
+    }
+}
+
+/// A stage at `share` of its rate or operations; a collection that rests in it
+/// waits as long as it lasts.
+fn scale(stage: &Stage, share: f64) -> Stage {
+    let scaled = Profile::new(vec![stage.clone()]).expect("stages checked when loaded").scaled(share);
+    match scaled.stages().first() {
+        Some(Stage::Paced { duration, .. }) if share == 0.0 => Stage::Pause(*duration),
+        Some(stage) => stage.clone(),
+        None => Stage::Unpaced { ops: 0 },
+    }
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    base: &'a Path,
+}
+
+impl Checker<'_> {
+    fn invalid(&self, path: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::Invalid { file: self.file.into(), path: path.into(), message: message.into() }
+    }
+
+    fn scenario(&self, file: ScenarioFile) -> Result<Scenario, ScenarioError> {
+        if file.collections.is_empty() {
+            return Err(self.invalid("collections", "a scenario needs at least one collection"));
+        }
+        if file.phases.is_empty() {
+            return Err(self.invalid("phases", "a scenario needs at least one phase"));
+        }
+        let names: Vec<String> = file.collections.keys().cloned().collect();
+        let phases =
+            file.phases.iter().enumerate().map(|(i, p)| self.phase(i, p, &names)).collect::<Result<Vec<_>, _>>()?;
+        let mut collections = Vec::new();
+        for (name, c) in &file.collections {
+            let at = format!("collections.{name}");
+            if name.is_empty() || name.contains('$') || name.contains('\0') {
+                return Err(self.invalid(&at, "not a collection name"));
+            }
+            let schema = self.schema(&c.schema, &format!("{at}.schema"))?;
+            let mix = match &c.mix {
+                Some(mix) => self.mix(mix, &format!("{at}.mix"))?,
+                None => OpSelector::only(OpKind::Insert),
+            };
+            let share = c.share.unwrap_or(1.0);
+            if !(share.is_finite() && share > 0.0) {
+                return Err(self.invalid(format!("{at}.share"), format!("must be more than zero, not {share}")));
+            }
+            let phase_settings = file
+                .phases
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let mix = match p.mix.get(name) {
+                        Some(m) => self.mix(m, &format!("phases[{i}].mix.{name}"))?,
+                        None => mix.clone(),
+                    };
+                    Ok((p.share.get(name).copied().unwrap_or(share), mix))
+                })
+                .collect::<Result<Vec<_>, ScenarioError>>()?;
+            let mut references = Vec::new();
+            for (path, target) in &schema.compiled.references {
+                let at = format!("{at}.schema: {path}");
+                let Some(index) = names.iter().position(|n| n == target) else {
+                    return Err(self.invalid(
+                        at,
+                        format!("no collection '{target}' in the scenario (collections: {})", names.join(", ")),
+                    ));
+                };
+                if *target == *name {
+                    return Err(self.invalid(at, "a collection cannot reference itself"));
+                }
+                if !references.contains(&index) {
+                    references.push(index);
+                }
+            }
+            let id_cache_size = c.id_cache_size.unwrap_or(10_000);
+            if !(1..=100_000_000).contains(&id_cache_size) {
+                return Err(self.invalid(format!("{at}.id_cache_size"), "must be from 1 to 100000000"));
+            }
+            collections.push(Collection {
+                name: name.clone(),
+                schema: Arc::new(schema),
+                mix,
+                phases: phase_settings,
+                update_strategy: c.update_strategy.clone().unwrap_or_else(|| "partial".into()),
+                delete_behavior: c.delete_behavior.clone().unwrap_or_else(|| "remove".into()),
+                id_cache_size: id_cache_size as usize,
+                plugin_args: c
+                    .plugin_args
+                    .iter()
+                    .map(|(plugin, args)| (plugin.clone(), args.iter().map(|(k, v)| (k.clone(), v.text())).collect()))
+                    .collect(),
+                references,
+            });
+        }
+        self.acyclic(&collections)?;
+        Ok(Scenario {
+            seed: file.seed.map(|s| match s {
+                format::SeedText::Number(n) => n.to_string(),
+                format::SeedText::Text(t) => t,
+            }),
+            database: file.database,
+            plugins: file.plugins.iter().map(|p| self.base.join(p)).collect(),
+            collections,
+            phases,
+        })
+    }
+
+    fn phase(&self, i: usize, p: &PhaseFile, names: &[String]) -> Result<Phase, ScenarioError> {
+        let at = format!("phases[{i}]");
+        let name = p.name.clone().unwrap_or_else(|| format!("phase-{}", i + 1));
+        for key in p.mix.keys().chain(p.share.keys()) {
+            if !names.contains(key) {
+                let which = if p.mix.contains_key(key) { "mix" } else { "share" };
+                return Err(self.invalid(
+                    format!("{at}.{which}.{key}"),
+                    format!("no collection '{key}' in the scenario (collections: {})", names.join(", ")),
+                ));
+            }
+        }
+        for (key, share) in &p.share {
+            if !(share.is_finite() && *share >= 0.0) {
+                return Err(self.invalid(format!("{at}.share.{key}"), format!("must be zero or more, not {share}")));
+            }
+        }
+        if let Some(pause) = &p.pause {
+            let extra = [
+                ("duration", p.duration.is_some()),
+                ("ops", p.ops.is_some()),
+                ("rate", p.rate.is_some()),
+                ("mix", !p.mix.is_empty()),
+                ("share", !p.share.is_empty()),
+            ];
+            if let Some((key, _)) = extra.iter().find(|(_, given)| *given) {
+                return Err(self.invalid(format!("{at}.{key}"), "a pause has no operations: only name and pause"));
+            }
+            let duration = self.duration(pause, &format!("{at}.pause"))?;
+            return Ok(Phase { name, stage: Stage::Pause(duration) });
+        }
+        let duration = p.duration.as_ref().map(|d| self.duration(d, &format!("{at}.duration"))).transpose()?;
+        let stage = match (&p.rate, duration, p.ops) {
+            (_, Some(_), Some(_)) => return Err(self.invalid(format!("{at}.ops"), "give duration or ops, not both")),
+            (None, Some(_), None) => {
+                return Err(self.invalid(
+                    format!("{at}.duration"),
+                    "a phase without a rate runs as fast as possible: give its ops, or a rate",
+                ));
+            }
+            (None, None, None) | (Some(_), None, None) => {
+                return Err(self.invalid(&at, "needs a duration, ops or pause"));
+            }
+            (None, None, Some(ops)) => Stage::Unpaced { ops },
+            (Some(rate), duration, ops) => {
+                let (from, to) = match rate {
+                    RateFile::Constant(r) => (*r, *r),
+                    RateFile::Ramp(ramp) => (ramp.from, ramp.to),
+                };
+                let key = |end: &str| match rate {
+                    RateFile::Constant(_) => format!("{at}.rate"),
+                    RateFile::Ramp(_) => format!("{at}.rate.{end}"),
+                };
+                for (end, value) in [("from", from), ("to", to)] {
+                    if !value.is_finite() || value < 0.0 {
+                        return Err(self.invalid(key(end), format!("must be zero or more, not {value}")));
+                    }
+                }
+                if from + to <= 0.0 {
+                    return Err(self.invalid(key("to"), "a rate of zero throughout is a pause: use pause"));
+                }
+                let duration = match (duration, ops) {
+                    (Some(d), _) => d,
+                    // The time the count takes at the (average) rate.
+                    (None, Some(ops)) => Duration::from_secs_f64(2.0 * ops as f64 / (from + to)),
+                    (None, None) => unreachable!("matched above"),
+                };
+                Stage::Paced { from, to, duration }
+            }
+        };
+        Profile::new(vec![stage.clone()]).map_err(|e| self.invalid(&at, e.to_string()))?;
+        Ok(Phase { name, stage })
+    }
+
+    fn duration(&self, text: &str, at: &str) -> Result<Duration, ScenarioError> {
+        match humantime::parse_duration(text) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err(self.invalid(at, "must be more than zero")),
+            Err(e) => Err(self.invalid(at, format!("'{text}' is not a duration (30s, 5m): {e}"))),
+        }
+    }
+
+    fn mix(&self, text: &str, at: &str) -> Result<OpSelector, ScenarioError> {
+        OpSelector::parse(text, &OpKind::ALL).map_err(|e| self.invalid(at, e.to_string()))
+    }
+
+    fn schema(&self, spec: &str, at: &str) -> Result<Schema, ScenarioError> {
+        let loaded = match spec.strip_prefix("example:") {
+            Some(name) => match crate::examples::find(name) {
+                Some(example) => Schema::from_json_str(example.json),
+                None => return Err(self.invalid(at, format!("no built-in example '{name}'"))),
+            },
+            None => Schema::from_file(&self.base.join(spec)),
+        };
+        loaded.map_err(|e| self.invalid(at, e.to_string()))
+    }
+
+    /// References must not go round in a circle: each waits for the other.
+    fn acyclic(&self, collections: &[Collection]) -> Result<(), ScenarioError> {
+        fn reaches(collections: &[Collection], from: usize, to: usize, depth: usize) -> bool {
+            depth <= collections.len()
+                && collections[from].references.iter().any(|&r| r == to || reaches(collections, r, to, depth + 1))
+        }
+        for (i, c) in collections.iter().enumerate() {
+            if c.references.iter().any(|&r| reaches(collections, r, i, 0)) {
+                return Err(self.invalid(
+                    format!("collections.{}.schema", c.name),
+                    "its references go round in a circle back to it",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

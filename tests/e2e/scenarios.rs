@@ -1,0 +1,243 @@
+//! `forge run SCENARIO`: several collections at once, through phases, with
+//! references between them; checked on the server's data and change stream.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use bson::{Bson, Document};
+use futures_util::StreamExt;
+
+use crate::support::{self, Forge, fresh_db};
+
+fn example(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios").join(name)
+}
+
+fn run(scenario: &Path) -> Forge {
+    Forge::new_run(scenario)
+}
+
+/// One change event of the database: its collection, kind, wall time and document.
+struct Change {
+    coll: String,
+    op: String,
+    wall_ms: i64,
+    doc: Option<Document>,
+}
+
+async fn drain(
+    stream: &mut mongodb::change_stream::ChangeStream<mongodb::change_stream::event::ChangeStreamEvent<Document>>,
+) -> Vec<Change> {
+    let mut out = Vec::new();
+    while let Ok(Some(next)) = tokio::time::timeout(Duration::from_secs(3), stream.next()).await {
+        let e = next.expect("change event");
+        out.push(Change {
+            coll: e.ns.as_ref().and_then(|n| n.coll.clone()).unwrap_or_default(),
+            op: format!("{:?}", e.operation_type).to_lowercase(),
+            wall_ms: e.wall_time.expect("events carry wallTime").timestamp_millis(),
+            doc: e.full_document,
+        });
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ecommerce_example_holds_its_phases_references_and_journals() {
+    let client = support::client().await;
+    let db = fresh_db("scenario_shop");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("{collection}.jsonl");
+    let mut stream = client.database(&db).watch().await.unwrap();
+    let out = run(&example("ecommerce.yaml"))
+        .db(&db)
+        .arg("--journal", &journal)
+        .quiet()
+        .report()
+        .alone()
+        .run_async()
+        .await
+        .success();
+    let report: serde_json::Value = out.report();
+    let events = drain(&mut stream).await;
+
+    // Every order's customerId is a customer whose insert the change stream showed
+    // before the order's.
+    let mut customers: HashSet<String> = HashSet::new();
+    let mut orders = 0;
+    for e in &events {
+        if e.op != "insert" {
+            continue;
+        }
+        let doc = e.doc.as_ref().expect("inserts carry their document");
+        let id = doc.get("_id").unwrap().to_string();
+        match e.coll.as_str() {
+            "customers" => {
+                customers.insert(id);
+            }
+            "orders" => {
+                let customer = doc.get("customerId").expect("orders reference a customer");
+                assert!(!matches!(customer, Bson::Null), "order {id} has no customer");
+                assert!(
+                    customers.contains(&customer.to_string()),
+                    "order {id} refers to {customer}, not inserted before it"
+                );
+                orders += 1;
+            }
+            other => panic!("an event of {other}"),
+        }
+    }
+    assert!(orders > 1000, "{orders} orders");
+    // And in the final state too: customers are never deleted.
+    let held: HashSet<String> = client
+        .database(&db)
+        .collection::<Document>("customers")
+        .find(bson::doc! {})
+        .await
+        .unwrap()
+        .map(|d| d.unwrap().get("_id").unwrap().to_string())
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect();
+    let mut final_orders = client.database(&db).collection::<Document>("orders").find(bson::doc! {}).await.unwrap();
+    while let Some(order) = final_orders.next().await {
+        let order = order.unwrap();
+        assert!(held.contains(&order.get("customerId").unwrap().to_string()), "{order}");
+    }
+
+    // Each phase holds its rate in every 10 s window of the change stream (of what it
+    // wrote: the lifecycle strategy skips updates of orders in a final state, and
+    // the report counts them), and the ramp rises second by second.
+    let phases = report["phases"].as_array().unwrap();
+    let planned = |i: usize| phases[i]["planned"].as_f64().unwrap();
+    let written = |i: usize| phases[i]["acknowledged"].as_f64().unwrap() / planned(i);
+    let t0 = events.iter().map(|e| e.wall_ms).min().unwrap();
+    let count = |from_s: f64, to_s: f64| {
+        events
+            .iter()
+            .filter(|e| {
+                let t = (e.wall_ms - t0) as f64 / 1000.0;
+                t >= from_s && t < to_s
+            })
+            .count() as f64
+    };
+    for (i, from, to, rate) in [(1, 10.0, 20.0, 100.0), (1, 20.0, 30.0, 100.0)] {
+        let expected = rate * (to - from) * written(i);
+        let seen = count(from, to);
+        assert!(
+            (seen - expected).abs() <= 0.02 * expected,
+            "phase {i}: {seen} events in [{from}, {to}) s, expected {expected:.0}"
+        );
+    }
+    let spike = count(30.0, 35.0);
+    let expected = 300.0 * 5.0 * written(2);
+    assert!((spike - expected).abs() <= 0.02 * expected, "spike: {spike} events, expected {expected:.0}");
+    let ramp: Vec<f64> = (0..10).map(|s| count(s as f64, s as f64 + 1.0)).collect();
+    for pair in ramp.windows(2) {
+        assert!(pair[1] >= pair[0] * 0.95, "the ramp fell: {ramp:?}");
+    }
+    assert!(ramp[9] > 3.0 * ramp[1], "the ramp did not rise: {ramp:?}");
+    // The pause wrote nothing.
+    assert_eq!(count(35.5, 1e9), 0.0, "writes during the closing pause");
+
+    for coll in ["customers", "orders"] {
+        Forge::verify()
+            .db(&db)
+            .collection(coll)
+            .arg("--journal", dir.path().join(format!("{coll}.jsonl")))
+            .run_async()
+            .await
+            .success();
+    }
+}
+
+/// The final documents of every collection of a database, by collection.
+async fn contents(db: &str) -> BTreeMap<String, Vec<Document>> {
+    let client = support::client().await;
+    let mut out = BTreeMap::new();
+    for coll in ["customers", "orders"] {
+        let docs = client
+            .database(db)
+            .collection::<Document>(coll)
+            .find(bson::doc! {})
+            .sort(bson::doc! {"_id": 1})
+            .await
+            .unwrap();
+        out.insert(coll.to_string(), docs.map(|d| d.unwrap()).collect().await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_seed_gives_the_same_collections_whatever_the_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("fast.yaml");
+    std::fs::copy(example("customers.schema.json"), dir.path().join("customers.schema.json")).unwrap();
+    std::fs::copy(example("orders.schema.json"), dir.path().join("orders.schema.json")).unwrap();
+    std::fs::write(
+        &scenario,
+        "collections:
+  customers: {schema: customers.schema.json, mix: 'insert:60,update:30,delete:10', update_strategy: partial}
+  orders: {schema: orders.schema.json, share: 2, mix: 'insert:50,update:40,delete:10', update_strategy: regenerate}
+phases:
+  - {name: load, ops: 600}
+  - {name: churn, ops: 900, mix: {customers: 'update:1'}}
+",
+    )
+    .unwrap();
+    let (a, b) = (fresh_db("scenario_seed_a"), fresh_db("scenario_seed_b"));
+    run(&scenario).db(&a).arg("--seed", "7").arg("--workers", "1").quiet().run_async().await.success();
+    run(&scenario).db(&b).arg("--seed", "7").arg("--workers", "3").quiet().run_async().await.success();
+    let (first, second) = (contents(&a).await, contents(&b).await);
+    assert!(
+        first["orders"].len() > 100 && first["customers"].len() > 50,
+        "{:?}",
+        first.values().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert_eq!(first, second);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_scenario_fails_before_writing_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(example("customers.schema.json"), dir.path().join("customers.schema.json")).unwrap();
+    std::fs::copy(example("orders.schema.json"), dir.path().join("orders.schema.json")).unwrap();
+    let body = "collections:\n  customers: {schema: customers.schema.json}\n  orders: {schema: orders.schema.json}\nphases:\n  - {duration: 5s, rate: 10}\n";
+    let cases = [
+        (body.replace("phases:", "phasess: []\nphases:"), "phasess"),
+        (
+            body.replace("{schema: customers.schema.json}", "{schema: customers.schema.json, shares: 2}"),
+            "collections.customers",
+        ),
+        (body.replace("rate: 10", "rate: {from: -5, to: 10}"), "phases[0].rate.from"),
+        (
+            body.replace(
+                "  customers: {schema: customers.schema.json}\n",
+                "  buyers: {schema: customers.schema.json}\n",
+            ),
+            "collections.orders.schema: #/properties/customerId/x-gen/ref",
+        ),
+    ];
+    let db = fresh_db("scenario_malformed");
+    for (i, (text, culprit)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("bad-{i}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        let out = run(&path).db(&db).run_async().await;
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        let lines: Vec<_> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{}", out.stderr);
+        assert!(lines[0].contains(culprit), "case {i}: {}", lines[0]);
+    }
+    let names = support::client().await.database(&db).list_collection_names().await.unwrap();
+    assert!(names.is_empty(), "written: {names:?}");
+}
+
+#[test]
+fn the_published_json_schema_describes_the_format() {
+    let out = Forge::new_print_schema().run().success();
+    let schema: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(schema["additionalProperties"], false, "unknown keys are refused");
+    assert!(schema["properties"]["phases"].is_object());
+    assert!(schema["properties"]["collections"].is_object());
+}
