@@ -580,7 +580,9 @@ fn plan(
     }
     let profiled = config.profile.as_ref().map(|profile| {
         let peak = profile.stages().iter().map(peak_rate).fold(1.0, f64::max);
-        (Pace::profile(profile.clone(), schedule.start, 0, 1), window(config, peak))
+        // Twice the room: an operation that references another collection also waits
+        // for its target's batch to be acknowledged.
+        (Pace::profile(profile.clone(), schedule.start, 0, 1), 2 * window(config, peak))
     });
     let mut pace = profiled.or_else(|| {
         config.rate.map(|rate| {
