@@ -12,6 +12,7 @@ mod failures;
 mod faults;
 mod fuzz;
 mod generate_cli;
+mod hot_keys;
 mod infer;
 mod latency;
 mod mutate;

@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use super::error::Error;
 use super::traffic::{ConnectionArgs, TrafficArgs};
-use super::values::Seed;
+use super::values::{CdcSampling, Seed};
 use crate::generate::Generator;
 use crate::output::render::Job;
 use crate::output::{Target, TextFormat, ejson};
-use crate::plan::{DeleteTracking, OpKind, OpSelector};
+use crate::plan::{DeleteTracking, OpKind, OpSelector, Sampling};
 use crate::schema::Schema;
 use crate::traffic::{RunInfo, Sink};
 
@@ -93,6 +93,13 @@ pub struct Args {
     #[arg(long, value_name = "NAME", default_value = "partial", help_heading = "CDC simulation (--output mongo-cdc)")]
     update_strategy: String,
 
+    /// mongo-cdc: how updates, replaces and deletes choose their target among the
+    /// _ids this run inserted: the newest --id-cache-size of them, or for zipfian the
+    /// first ones (a full cache keeps its hot set; later inserts go untargeted until
+    /// deletes make room) [default: random]
+    #[arg(long, value_enum, value_name = "HOW", help_heading = "CDC simulation (--output mongo-cdc)")]
+    sampling: Option<CdcSampling>,
+
     /// mongo, mongo-cdc: plan, materialize (plugins included) and serialise every write,
     /// send nothing, and print the usual report: what your flags and plugins do, and how
     /// fast forge can do it, without a server
@@ -149,6 +156,7 @@ fn check_flags(args: &Args) -> Result<(), Error> {
         ("--db", args.connection.db.is_some()),
         ("--warmup-inserts", args.warmup_inserts > 0),
         ("--operation-ratios", args.operation_ratios != "insert:100"),
+        ("--sampling", args.sampling.is_some()),
         ("--segments", t.segments.segments > 1),
         ("--segment", t.segments.segment.is_some()),
         ("--start-at", t.segments.start_at.is_some()),
@@ -242,11 +250,14 @@ fn to_mongo(args: Args, schema: Schema, seed: Seed) -> Result<(), Error> {
         if args.operation_ratios != "insert:100" {
             return Err(Error::Usage("--operation-ratios needs --output mongo-cdc".into()));
         }
+        if args.sampling.is_some() {
+            return Err(Error::Usage("--sampling needs --output mongo-cdc".into()));
+        }
         OpSelector::only(OpKind::Insert)
     };
     let collection = args.connection.collection.clone().unwrap_or_else(|| default_collection(&schema));
     let generator = Arc::new(Generator::new(Arc::new(schema), seed.value));
-    let workload = args.traffic.workload(
+    let mut workload = args.traffic.workload(
         seed.value,
         selector,
         generator,
@@ -255,6 +266,7 @@ fn to_mongo(args: Args, schema: Schema, seed: Seed) -> Result<(), Error> {
         &collection,
         DeleteTracking::None,
     )?;
+    workload.planner = workload.planner.with_sampling(args.sampling.map_or(Sampling::Random, |s| s.0));
     let config = args.traffic.config(args.count, if cdc { args.warmup_inserts } else { 0 })?;
     let info = RunInfo {
         command: if cdc { "generate (mongo-cdc)" } else { "generate (mongo)" }.into(),

@@ -36,11 +36,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     schema: Option<String>,
 
-    /// How targets are drawn from the collection
+    /// How targets are drawn from the collection: each refill of --id-cache-size
+    /// documents is a $sample (random, zipfian), the next ones in _id order
+    /// (sequential), or the newest by --recent-field (weighted-recent, latest)
     #[arg(long, value_enum, default_value_t = Sampling::Random)]
     sampling: Sampling,
 
-    /// Field that orders documents by age for --sampling weighted-recent
+    /// Field that orders documents by age for --sampling weighted-recent and latest
     #[arg(long, value_name = "FIELD", default_value = "_id")]
     recent_field: String,
 

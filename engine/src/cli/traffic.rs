@@ -138,7 +138,8 @@ pub struct TrafficArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_retries: u32,
 
-    /// How many _ids updates and deletes choose from (the most recent ones)
+    /// How many _ids updates and deletes choose from: the most recent ones (with
+    /// generate's --sampling zipfian, the first ones, kept as the hot set)
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub id_cache_size: u64,
 

@@ -94,7 +94,7 @@ impl ValueEnum for Mode {
 
 impl ValueEnum for Sampling {
     fn value_variants<'a>() -> &'a [Self] {
-        &[Sampling::Random, Sampling::Sequential, Sampling::WeightedRecent]
+        &[Sampling::Random, Sampling::Sequential, Sampling::WeightedRecent, Sampling::Zipfian, Sampling::Latest]
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
@@ -103,8 +103,37 @@ impl ValueEnum for Sampling {
             Sampling::Sequential => {
                 PossibleValue::new("sequential").help("In _id order, through the whole collection, then again")
             }
-            Sampling::WeightedRecent => PossibleValue::new("weighted-recent").help("Favouring the newest documents"),
+            Sampling::WeightedRecent => PossibleValue::new("weighted-recent")
+                .help("Favouring the newest gently: half the picks among the newest eighth of the targets"),
+            Sampling::Zipfian => PossibleValue::new("zipfian").help(
+                "Hot keys: Zipf over the targets in the order they were cached (exponent 0.99), the oldest \
+                 the hottest: of 1,000 targets, one gets about 13% of the picks and 100 get two thirds",
+            ),
+            Sampling::Latest => PossibleValue::new("latest").help(
+                "Zipf over recency (exponent 0.99): the newest target the hottest, the k-th newest picked in \
+                 proportion to 1/k^0.99; far steeper than weighted-recent",
+            ),
         })
+    }
+}
+
+/// `generate --output mongo-cdc --sampling`: the samplings that make sense for targets
+/// the run inserted itself (a sequential walk is `mutate`'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CdcSampling(pub Sampling);
+
+impl ValueEnum for CdcSampling {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            CdcSampling(Sampling::Random),
+            CdcSampling(Sampling::WeightedRecent),
+            CdcSampling(Sampling::Zipfian),
+            CdcSampling(Sampling::Latest),
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        self.0.to_possible_value()
     }
 }
 

@@ -22,7 +22,8 @@ pub struct CollectionTargets {
     pub sampling: Sampling,
     /// How many `_id`s one refill fetches (the IdCache size).
     pub batch: usize,
-    /// The field that orders documents by age for weighted-recent (default `_id`).
+    /// The field that orders documents by age for weighted-recent and latest (default
+    /// `_id`).
     pub recent_field: String,
     /// The documents this process may target: its segment's (`Segment::owns`).
     pub segment: Segment,
@@ -49,7 +50,8 @@ impl CollectionTargets {
         let coll = self.coll.clone_with_type::<RawDocumentBuf>();
         let limit = self.batch as i64;
         Ok(match self.sampling {
-            Sampling::Random => {
+            // Zipfian: the hot documents are the sample's first ones, so any documents.
+            Sampling::Random | Sampling::Zipfian => {
                 let pipeline = [doc! { "$sample": { "size": limit } }];
                 let docs: Vec<Document> = self.coll.aggregate(pipeline).await?.try_collect().await?;
                 docs.iter().filter_map(|d| RawDocumentBuf::try_from(d).ok()).collect()
@@ -70,7 +72,7 @@ impl CollectionTargets {
                 }
                 Vec::new()
             }
-            Sampling::WeightedRecent => {
+            Sampling::WeightedRecent | Sampling::Latest => {
                 let cursor = coll.find(doc! {}).sort(doc! { self.recent_field.as_str(): -1 }).limit(limit);
                 let mut newest_first: Vec<RawDocumentBuf> = cursor.await?.try_collect().await?;
                 newest_first.reverse(); // the cache takes the newest last

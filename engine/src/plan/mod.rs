@@ -20,7 +20,7 @@ use std::sync::Arc;
 use bson::{Bson, RawDocumentBuf};
 
 pub use error::PlanError;
-pub use id_cache::{IdCache, IdKey};
+pub use id_cache::{IdCache, IdKey, ZIPF_EXPONENT};
 pub use reference::{Acknowledged, RefDraws, ReferenceSource};
 pub use selector::{OpKind, OpSelector, RatiosError};
 pub use shard::shard_of;
@@ -68,8 +68,15 @@ pub enum Sampling {
     Random,
     /// In `_id` order, through the whole collection, then again from the start.
     Sequential,
-    /// Favouring the newest documents.
+    /// Favouring the newest documents gently: half the picks among the newest eighth.
     WeightedRecent,
+    /// Hot keys: a Zipf distribution ([`ZIPF_EXPONENT`]) over the targets in the order
+    /// they were cached, the oldest being the hottest. A full cache keeps its targets
+    /// (the hot set stays put): later inserts are not targeted until deletes make room.
+    Zipfian,
+    /// A Zipf distribution ([`ZIPF_EXPONENT`]) over recency: the newest target is the
+    /// hottest.
+    Latest,
 }
 
 /// Where a planner's targets come from when its cache runs dry.
@@ -216,6 +223,12 @@ impl Planner {
         !self.cache.is_empty()
     }
 
+    /// How a CDC planner chooses its targets among the `_id`s it inserted.
+    pub fn with_sampling(mut self, sampling: Sampling) -> Self {
+        self.sampling = sampling;
+        self
+    }
+
     /// Whether every operation is an insert (a bulk load).
     pub fn inserts_only(&self) -> bool {
         self.selector.inserts_only() && self.phase_mixes.iter().all(|(_, s)| s.inserts_only())
@@ -261,14 +274,19 @@ impl Planner {
         let document = self.first_document + self.segment.global(self.inserts);
         self.inserts += 1;
         let id = self.generator.id(document);
+        let mut last = false;
         // A pure bulk load never targets anything: skip the bookkeeping.
-        if (self.keep_targets || !self.inserts_only())
-            && let Some(evicted) = self.cache.insert(id.clone())
-        {
-            out.push((shard_of(&evicted, self.shards), ShardInput::Forget(evicted)));
+        if self.keep_targets || !self.inserts_only() {
+            // Zipfian's hottest targets are the oldest: evicting them would make every
+            // _id hot in turn, so a full cache keeps them and the new _id goes untargeted.
+            if self.sampling == Sampling::Zipfian && self.cache.is_full() {
+                last = true;
+            } else if let Some(evicted) = self.cache.insert(id.clone()) {
+                out.push((shard_of(&evicted, self.shards), ShardInput::Forget(evicted)));
+            }
         }
         let shard = shard_of(&id, self.shards);
-        PlannedOp { index, kind: OpKind::Insert, id, shard, document: Some(document), last: false, refs: None }
+        PlannedOp { index, kind: OpKind::Insert, id, shard, document: Some(document), last, refs: None }
     }
 
     /// Plans the next operation into `out`, after the notices its shards need first
@@ -334,7 +352,9 @@ impl Planner {
         let (id, taken) = match self.sampling {
             Sampling::Random => (self.cache.pick(rng).cloned(), false),
             Sampling::Sequential => (self.cache.pop_oldest(), true),
-            Sampling::WeightedRecent => (self.cache.pick_recent(rng), false),
+            Sampling::WeightedRecent => (self.cache.pick_recent(rng).cloned(), false),
+            Sampling::Zipfian => (self.cache.pick_zipf_oldest(rng).cloned(), false),
+            Sampling::Latest => (self.cache.pick_zipf_newest(rng).cloned(), false),
         };
         (id.expect("cache checked non-empty"), taken)
     }
@@ -389,6 +409,70 @@ mod tests {
             ops.into_iter().map(|o| (o.index, o.kind, o.id, o.document, o.last)).collect::<Vec<_>>()
         };
         assert_eq!(strip(a), strip(b));
+    }
+
+    /// How many updates each `_id` got, most first.
+    fn update_counts(ops: &[PlannedOp]) -> Vec<usize> {
+        let mut counts: std::collections::HashMap<IdKey, usize> = std::collections::HashMap::new();
+        for op in ops.iter().filter(|o| o.kind == OpKind::Update) {
+            *counts.entry(IdKey::of(&op.id)).or_default() += 1;
+        }
+        let mut counts: Vec<usize> = counts.into_values().collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        counts
+    }
+
+    #[test]
+    fn hot_key_samplings_keep_the_stream_of_the_seed_whatever_the_shards() {
+        let mix = "insert:30,update:50,delete:20";
+        for sampling in [Sampling::Zipfian, Sampling::Latest] {
+            let run = |shards| {
+                let ops = ops(&mut planner(mix, 200, shards, true).with_sampling(sampling), 5000);
+                ops.into_iter().map(|o| (o.index, o.kind, o.id, o.document, o.last)).collect::<Vec<_>>()
+            };
+            assert_eq!(run(1), run(4), "{sampling:?}");
+        }
+        let ids = |sampling| ops(&mut planner(mix, 200, 1, true).with_sampling(sampling), 2000);
+        assert_ne!(ids(Sampling::Zipfian), ids(Sampling::Latest));
+    }
+
+    #[test]
+    fn zipfian_keeps_a_fixed_hot_set_as_inserts_go_on() {
+        // 40,000 inserts through a cache of 1,000: the oldest 1,000 stay the targets.
+        let all = ops(&mut planner("insert:40,update:60", 1000, 2, true).with_sampling(Sampling::Zipfian), 100_000);
+        let updates = all.iter().filter(|o| o.kind == OpKind::Update).count();
+        let counts = update_counts(&all);
+        assert!(counts.len() <= 1000, "{} _ids updated", counts.len());
+        let hottest = counts[0] as f64 / updates as f64;
+        assert!(hottest > 0.11, "the hottest _id got {hottest:.3} of the updates");
+        let top_tenth: usize = counts[..100].iter().sum();
+        assert!(top_tenth as f64 / updates as f64 > 0.6);
+        // Inserts past the full cache are never targeted, and their shard may forget them.
+        let inserts: Vec<_> = all.iter().filter(|o| o.kind == OpKind::Insert).collect();
+        assert!(inserts[..1000].iter().all(|o| !o.last) && inserts[1000..].iter().all(|o| o.last));
+    }
+
+    #[test]
+    fn latest_targets_the_newest_inserts() {
+        let all = ops(&mut planner("insert:10,update:90", 1000, 1, true).with_sampling(Sampling::Latest), 20_000);
+        let mut inserted = 0usize;
+        let mut newest = 0usize;
+        let mut updates = 0usize;
+        let position: std::collections::HashMap<IdKey, usize> =
+            all.iter().filter(|o| o.kind == OpKind::Insert).enumerate().map(|(i, o)| (IdKey::of(&o.id), i)).collect();
+        for op in &all {
+            match op.kind {
+                OpKind::Insert => inserted += 1,
+                _ => {
+                    updates += 1;
+                    // Within the 10 newest inserts so far (rank 1 is the newest).
+                    newest += usize::from(inserted - position[&IdKey::of(&op.id)] <= 10);
+                }
+            }
+        }
+        // Zipf over 1,000 gives the 10 newest 38% of the picks; uniform, 1%.
+        let share = newest as f64 / updates as f64;
+        assert!(share > 0.3, "the 10 newest got {share:.3} of the updates");
     }
 
     #[test]

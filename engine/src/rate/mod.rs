@@ -315,4 +315,155 @@ mod tests {
         assert!(secs >= 0.19, "caught up in a burst: 200 ops in {secs}s");
         assert!(after.iter().all(|a| !a.late || a.lag < Duration::from_millis(50)));
     }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn steady(rate: f64, duration: Duration) -> Stage {
+        Stage::Paced { from: rate, to: rate, duration }
+    }
+
+    fn close(a: Instant, b: Instant) -> bool {
+        a.max(b) - a.min(b) < Duration::from_micros(2)
+    }
+
+    /// Admits until the profile is done: (global op, admission) pairs.
+    fn run_out(pace: &mut Pace) -> Vec<(u64, Admission)> {
+        let stop = AtomicBool::new(false);
+        let mut admitted = Vec::new();
+        while let Some(op) = pace.next_op() {
+            assert!(pace.wait(&stop));
+            admitted.push((op, pace.admit(0)));
+        }
+        assert!(pace.done() && !pace.wait(&stop), "nothing left to wait for");
+        admitted
+    }
+
+    #[test]
+    fn a_steady_profile_keeps_the_steady_schedule() {
+        // What --rate-limit's segments computed before profiles: segment `first` of
+        // `step` at rate/step from start + first/rate.
+        let start = Instant::now();
+        let (rate, first, step) = (500.0, 2, 4);
+        let mut pace = Pace::profile(Profile::constant(rate), start, first, step);
+        let share_period = Duration::from_secs_f64(step as f64 / rate);
+        assert_eq!(pace.period(), share_period);
+        for i in 0..20u64 {
+            let expected = start + Duration::from_secs_f64(first as f64 / rate) + share_period.mul_f64(i as f64);
+            assert!(close(pace.next_due(), expected), "op {i}");
+            assert_eq!(pace.next_op(), Some(first + i * step));
+            let admission = pace.admit(0); // early: never late
+            assert!(!admission.late && close(admission.due, expected));
+        }
+        assert_eq!((pace.stage(), pace.done()), (Some(0), false));
+        let plain = Pace::starting(rate, start);
+        assert!(close(plain.next_due(), start) && plain.period() == Duration::from_secs_f64(1.0 / rate));
+    }
+
+    #[test]
+    fn a_ramp_admits_slowly_then_faster() {
+        // 0 -> 2000/s over 200 ms: 200 ops, a quarter of them in the first half.
+        let profile = Profile::new(vec![Stage::Paced { from: 0.0, to: 2000.0, duration: ms(200) }]).unwrap();
+        let start = Instant::now();
+        let mut pace = Pace::profile(profile.clone(), start, 0, 1);
+        assert_eq!(pace.period(), Duration::from_secs_f64(0.0002f64.sqrt()), "the gap to op 1");
+        let admitted = run_out(&mut pace);
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(admitted.len(), 200);
+        assert!((0.19..0.4).contains(&secs), "{secs}");
+        let mut slip = Duration::ZERO;
+        for (op, admission) in &admitted {
+            assert!(close(admission.due, start + profile.offset(*op).unwrap() + slip), "op {op}");
+            slip += admission.slipped;
+        }
+        let first_half = admitted.iter().filter(|(op, _)| profile.offset(*op).unwrap() < ms(100)).count();
+        assert!((49..=51).contains(&first_half), "{first_half}");
+
+        // Mid-ramp, the period is the rate's there: 1000/s at op 50.
+        let mut pace = Pace::profile(profile, Instant::now() + ms(500), 0, 1);
+        for _ in 0..50 {
+            pace.admit(0);
+        }
+        assert!(pace.period().abs_diff(ms(1)) < Duration::from_micros(1), "{:?}", pace.period());
+    }
+
+    #[test]
+    fn stages_and_pauses_follow_each_other_in_segments() {
+        // 60 ops over 60 ms, a 40 ms pause, 60 ops over 30 ms; this segment admits
+        // ops 1, 4, 7, ... of them.
+        let profile = Profile::new(vec![steady(1000.0, ms(60)), Stage::Pause(ms(40)), steady(2000.0, ms(30))]).unwrap();
+        let start = Instant::now();
+        let mut pace = Pace::profile(profile.clone(), start, 1, 3);
+        let mut stages = Vec::new();
+        let stop = AtomicBool::new(false);
+        let mut admitted = Vec::new();
+        while let Some(op) = pace.next_op() {
+            stages.push(pace.stage().unwrap());
+            assert!(pace.wait(&stop));
+            admitted.push((op, pace.admit(0)));
+        }
+        let ops: Vec<u64> = admitted.iter().map(|(op, _)| *op).collect();
+        assert_eq!(ops, (1..120).step_by(3).collect::<Vec<_>>());
+        assert_eq!(stages.iter().filter(|s| **s == 0).count(), 20);
+        assert_eq!(stages.iter().filter(|s| **s == 2).count(), 20);
+        let mut slip = Duration::ZERO;
+        for (op, admission) in &admitted {
+            assert!(close(admission.due, start + profile.offset(*op).unwrap() + slip), "op {op}");
+            slip += admission.slipped;
+        }
+        // Op 61 is due 100 ms in (60 ms, then the pause), 1.5 ms after stage 2's start.
+        assert_eq!(profile.offset(61), Some(Duration::from_micros(100_500)));
+        let secs = start.elapsed().as_secs_f64();
+        assert!((0.125..0.3).contains(&secs), "{secs}");
+        assert!(pace.done() && pace.stage().is_none() && pace.period() == Duration::ZERO);
+    }
+
+    #[test]
+    fn the_stage_after_an_unpaced_one_starts_when_its_first_op_is_admitted() {
+        let profile = Profile::new(vec![
+            Stage::Unpaced { ops: 5 },
+            steady(1000.0, ms(20)),
+            Stage::Unpaced { ops: 2 },
+            Stage::Pause(ms(60)),
+            steady(1000.0, ms(5)),
+        ])
+        .unwrap();
+        let stop = AtomicBool::new(false);
+        let mut pace = Pace::profile(profile, Instant::now(), 0, 1);
+        for _ in 0..5 {
+            assert_eq!((pace.stage(), pace.period()), (Some(0), Duration::ZERO));
+            assert!(pace.wait(&stop));
+            let a = pace.admit(3);
+            assert!(!a.late && a.lag.is_zero() && a.slipped.is_zero());
+        }
+        // The unpaced ops are slow to drain: the paced stage starts late, not its
+        // first op.
+        std::thread::sleep(ms(40));
+        assert!(pace.wait(&stop));
+        let first = pace.admit(0);
+        assert!(!first.late && first.lag.is_zero(), "{first:?}");
+        assert!(first.due.elapsed() < ms(10));
+        assert_eq!(first.next_due - first.due, ms(1));
+        let paced: Vec<Admission> = (1..20)
+            .map(|_| {
+                assert!(pace.wait(&stop));
+                pace.admit(0)
+            })
+            .collect();
+        let mut slip = Duration::ZERO;
+        for (k, a) in paced.iter().enumerate() {
+            assert!(close(a.due, first.due + ms(k as u64 + 1) + slip), "op {k}");
+            slip += a.slipped;
+        }
+        // The pause after the next unpaced stage counts from its last op.
+        pace.admit(0);
+        let last_unpaced = pace.admit(0);
+        assert_eq!(pace.stage(), Some(4));
+        assert!(pace.wait(&stop));
+        let after_pause = pace.admit(0);
+        assert!(after_pause.due >= last_unpaced.due + ms(60), "{after_pause:?} {last_unpaced:?}");
+        assert!(after_pause.due - last_unpaced.due < ms(90));
+        assert!(!after_pause.late);
+    }
 }

@@ -87,7 +87,7 @@ impl Scenario {
 
     /// The profile of the whole scenario: its phases' stages, in order.
     pub fn profile(&self) -> Profile {
-        Profile::new(self.phases.iter().map(|p| p.stage.clone()).collect()).expect("stages checked when loaded")
+        Profile::new(self.phases.iter().map(|p| p.stage).collect()).expect("stages checked when loaded")
     }
 
     /// Collection `c`'s profile: each phase's stage scaled by the collection's part of
@@ -116,10 +116,10 @@ impl Scenario {
 /// A stage at `share` of its rate or operations; a collection that rests in it
 /// waits as long as it lasts.
 fn scale(stage: &Stage, share: f64) -> Stage {
-    let scaled = Profile::new(vec![stage.clone()]).expect("stages checked when loaded").scaled(share);
+    let scaled = Profile::new(vec![*stage]).expect("stages checked when loaded").scaled(share);
     match scaled.stages().first() {
         Some(Stage::Paced { duration, .. }) if share == 0.0 => Stage::Pause(*duration),
-        Some(stage) => stage.clone(),
+        Some(stage) => *stage,
         None => Stage::Unpaced { ops: 0 },
     }
 }
@@ -290,7 +290,7 @@ impl Checker<'_> {
                 Stage::Paced { from, to, duration }
             }
         };
-        Profile::new(vec![stage.clone()]).map_err(|e| self.invalid(&at, e.to_string()))?;
+        Profile::new(vec![stage]).map_err(|e| self.invalid(&at, e.to_string()))?;
         Ok(Phase { name, stage })
     }
 
