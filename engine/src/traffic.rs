@@ -110,6 +110,7 @@ pub fn open_journal(
     start_operation_time: Option<bson::Timestamp>,
     preexisting: bool,
     segment: Segment,
+    schema_versions: Vec<crate::journal::SchemaVersion>,
 ) -> std::io::Result<Arc<JournalWriter>> {
     let header = Header {
         forge_journal: crate::journal::VERSION,
@@ -120,6 +121,7 @@ pub fn open_journal(
         start_operation_time: start_operation_time.map(|t| (t.time, t.increment)),
         preexisting,
         segment,
+        schema_versions,
     };
     JournalWriter::create(path, &header).map(Arc::new)
 }

@@ -244,3 +244,71 @@ fn the_published_json_schema_describes_the_format() {
     assert!(schema["properties"]["phases"].is_object());
     assert!(schema["properties"]["collections"].is_object());
 }
+
+/// Each document's last whole write (insert or replacement), by `_id`, from a journal.
+fn last_whole_writes(journal: &Path) -> BTreeMap<String, u64> {
+    let text = std::fs::read_to_string(journal).unwrap();
+    let mut last = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = entry["id"].to_string();
+        match entry["w"].as_str().unwrap() {
+            "insert" | "replace" => {
+                last.insert(id, entry["s"].as_u64().unwrap());
+            }
+            "delete" => {
+                last.remove(&id);
+            }
+            _ => {}
+        }
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_evolution_example_writes_each_version_s_shape_and_verifies() {
+    let db = fresh_db("scenario_evolution");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("profiles.jsonl");
+    run(&example("evolution.yaml")).db(&db).arg("--journal", &journal).quiet().run_async().await.success();
+    let header: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&journal).unwrap().lines().next().unwrap()).unwrap();
+    let versions = header["schema_versions"].as_array().expect("the journal records the switch");
+    assert_eq!(versions.len(), 2);
+    let switch = versions[1]["from_seq"].as_u64().unwrap();
+    assert_eq!(switch, 1000, "5 s at 200/s before the switch");
+
+    let written = last_whole_writes(&journal);
+    let client = support::client().await;
+    let coll = client.database(&db).collection::<Document>("profiles");
+    let docs: Vec<Document> = coll.find(bson::doc! {}).await.unwrap().map(|d| d.unwrap()).collect().await;
+    let (mut old, mut new) = (0, 0);
+    for doc in &docs {
+        let id = serde_json::to_string(&doc.get("_id").unwrap().clone().into_canonical_extjson()).unwrap();
+        let seq = written[&id];
+        if seq < switch {
+            assert!(doc.contains_key("name") && doc.contains_key("phone") && !doc.contains_key("fullName"), "{doc}");
+            assert!(matches!(doc.get("age"), Some(Bson::Int32(_))), "{doc}");
+            old += 1;
+        } else {
+            assert!(doc.contains_key("fullName") && doc.contains_key("marketingOptIn"), "{doc}");
+            assert!(!doc.contains_key("name") && !doc.contains_key("phone"), "{doc}");
+            assert!(matches!(doc.get("age"), Some(Bson::Int64(_))), "{doc}");
+            new += 1;
+        }
+    }
+    assert!(old > 100 && new > 100, "{old} documents of the first version, {new} of the second");
+    let verify = || Forge::verify().db(&db).collection("profiles").arg("--journal", &journal);
+    let clean = verify().run_async().await.success();
+    assert!(clean.stdout.contains("everything matches"), "{}", clean.stdout);
+
+    // A document of the second version put back in the first's shape is called out,
+    // with its version and field.
+    let newest = docs.iter().find(|d| d.contains_key("fullName")).unwrap();
+    let id = newest.get("_id").unwrap().clone();
+    coll.update_one(bson::doc! {"_id": id}, bson::doc! {"$rename": {"fullName": "name"}}).await.unwrap();
+    let out = verify().run_async().await;
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("not the shape of their schema version: 1"), "{}", out.stdout);
+    assert!(out.stdout.contains("version 1, fullName: required field is missing"), "{}", out.stdout);
+}

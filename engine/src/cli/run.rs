@@ -9,6 +9,7 @@ use super::error::{Error, describe_plugin_error};
 use super::traffic::{BulkApi, PluginArgs, Workload, check_thresholds, positive_duration, threshold};
 use super::values::{self, Seed};
 use crate::generate::Generator;
+use crate::journal::SchemaVersion;
 use crate::materialize::{Settings, ShardPlugins};
 use crate::metrics::Metrics;
 use crate::metrics::report::{Ending, Report};
@@ -158,6 +159,8 @@ struct Prepared {
     workload: Workload,
     config: TrafficConfig,
     acknowledged: Option<Arc<Acknowledged>>,
+    /// The schema versions its journal records.
+    schema_versions: Vec<SchemaVersion>,
 }
 
 /// Every collection's planner, shards and configuration; plugin problems are usage
@@ -193,12 +196,14 @@ fn prepare(args: &Args, scenario: &Scenario, seed: u64) -> Result<Vec<Prepared>,
             }
         }
         let registry = plugin_args.registry()?;
-        let mut plugins = Plugins::new(registry, SchemaAccess::new(generators[c].clone()), config, seeds[c]).map_err(
-            |e| match e {
+        let mut versions = vec![generators[c].clone()];
+        versions
+            .extend(collection.versions.iter().map(|(_, schema)| Arc::new(Generator::new(schema.clone(), seeds[c]))));
+        let mut plugins =
+            Plugins::new(registry, SchemaAccess::versioned(versions), config, seeds[c]).map_err(|e| match e {
                 SetupError::ArgsForUnknownPlugin(_) => at("plugin_args", &e),
                 other => at("plugin_args", &other),
-            },
-        )?;
+            })?;
         let mine = (0..args.workers)
             .map(|_| {
                 Ok(ShardPlugins {
@@ -239,6 +244,7 @@ fn prepare(args: &Args, scenario: &Scenario, seed: u64) -> Result<Vec<Prepared>,
             delete_removes: removes[c],
         })
         .with_phase_mixes(mixes)
+        .with_sampling(collection.sampling)
     };
     let writer = WriterConfig {
         batch_size: args.batch_size as usize,
@@ -275,7 +281,21 @@ fn prepare(args: &Args, scenario: &Scenario, seed: u64) -> Result<Vec<Prepared>,
             expectations: args.journal.is_some(),
             keep_documents: !real.inserts_only(),
             errors_shown: Default::default(),
+            later_versions: collection
+                .versions
+                .iter()
+                .map(|(phase, schema)| {
+                    (profile.stage_start_op(*phase), Arc::new(Generator::new(schema.clone(), seeds[c])))
+                })
+                .collect(),
         };
+        // Every version, the first from operation 0, when there are several.
+        let first = (!collection.versions.is_empty()).then(|| (0, &collection.schema));
+        let schema_versions = first
+            .into_iter()
+            .chain(collection.versions.iter().map(|(phase, schema)| (profile.stage_start_op(*phase), schema)))
+            .map(|(from_seq, schema)| SchemaVersion { from_seq, schema: schema.source.clone() })
+            .collect();
         let config = TrafficConfig {
             count: profile.total_ops(),
             duration: None,
@@ -293,6 +313,7 @@ fn prepare(args: &Args, scenario: &Scenario, seed: u64) -> Result<Vec<Prepared>,
             workload: Workload { planner: real, shards, settings },
             config,
             acknowledged: referenced[c].then(|| acknowledged[c].clone()),
+            schema_versions,
         });
     }
     Ok(runs)
@@ -331,7 +352,7 @@ async fn run_all(args: &Args, scenario: &Scenario, runs: Vec<Prepared>, seed: &S
     // The collections start together, once all are set up.
     let start_at = SystemTime::now() + Duration::from_millis(500);
     for (run, collection) in runs.into_iter().zip(&scenario.collections) {
-        let Prepared { workload, mut config, acknowledged } = run;
+        let Prepared { workload, mut config, acknowledged, schema_versions } = run;
         config.writer.api = api;
         config.start_at = Some(start_at);
         let (sink, journal) = match &connection {
@@ -358,6 +379,7 @@ async fn run_all(args: &Args, scenario: &Scenario, runs: Vec<Prepared>, seed: &S
                             start,
                             preexisting,
                             Segment::WHOLE,
+                            schema_versions,
                         )
                         .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
                         Some(journal)

@@ -382,6 +382,7 @@ impl TrafficArgs {
             expectations: self.journal.is_some(),
             keep_documents: !planner.inserts_only(),
             errors_shown: Default::default(),
+            later_versions: Vec::new(),
         };
         Ok(Workload { planner, shards, settings })
     }
@@ -418,6 +419,7 @@ impl TrafficArgs {
                     start,
                     preexisting,
                     config.segment,
+                    Vec::new(),
                 )
                 .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
                 Some(journal)

@@ -101,6 +101,7 @@ fn cli_error(e: VerifyError, several: bool) -> Error {
         VerifyError::NoStartTime { .. } => {
             Error::Usage("--change-stream: the journal has no start time; give --resume-after".into())
         }
+        e @ VerifyError::SchemaVersion { .. } => Error::Usage(format!("--journal: {e}")),
         e @ (VerifyError::ChangeStream { .. } | VerifyError::Collection { .. }) => Error::Runtime(e.to_string()),
     }
 }
@@ -188,6 +189,13 @@ fn print(report: &Report, searched: &[Searched]) {
     }
     for (name, ids) in [("missing", &f.missing), ("extra", &f.extra), ("stale (content differs)", &f.stale)] {
         outln!("  {name}: {}{}", ids.len(), if ids.is_empty() { String::new() } else { format!("  [{}]", first(ids)) });
+    }
+    if !f.off_version.is_empty() {
+        outln!("  not the shape of their schema version: {}", f.off_version.len());
+        for o in f.off_version.iter().take(5) {
+            let id = o.id.clone().into_relaxed_extjson();
+            outln!("    {id}: version {}, {}: {}", o.version, o.path, o.problem);
+        }
     }
     if let Some(c) = &report.change_stream {
         let retries = match c.retry_duplicates {

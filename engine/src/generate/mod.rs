@@ -6,7 +6,7 @@
 
 mod ids;
 pub mod length;
-pub mod refs;
+pub mod op_context;
 pub mod scalars;
 mod sink;
 pub mod text;

@@ -47,7 +47,7 @@ pub fn scalar(s: &Scalar, rng: &mut Rng) -> Bson {
             Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes })
         }
         Scalar::Uuid => Bson::Binary(Binary::from_uuid(uuid(rng))),
-        Scalar::Ref { collection } => super::refs::draw(collection).unwrap_or(Bson::Null),
+        Scalar::Ref { collection } => super::op_context::draw(collection).unwrap_or(Bson::Null),
         Scalar::Timestamp { min_s, max_s } => Bson::Timestamp(Timestamp {
             time: rng.random_range(*min_s..=*max_s),
             increment: rng.random_range(1..=1000),

@@ -32,4 +32,18 @@ pub struct Header {
     /// absent. Journals of one run share `seed`, `namespace` and the segment count.
     #[serde(default, skip_serializing_if = "Segment::is_whole")]
     pub segment: Segment,
+    /// A scenario's schema versions for this collection, when it switched: each is in
+    /// force from operation `from_seq` on (the first from 0). `verify` checks each
+    /// document against the version it was last written under.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schema_versions: Vec<SchemaVersion>,
+}
+
+/// A schema version a run switched to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchemaVersion {
+    /// The first operation written under it.
+    pub from_seq: u64,
+    /// The schema, as written.
+    pub schema: serde_json::Value,
 }

@@ -12,6 +12,6 @@ mod writer;
 pub use entry::{Entry, encode_expect};
 pub use error::JournalError;
 pub use hash::doc_hash;
-pub use header::{Header, VERSION};
+pub use header::{Header, SchemaVersion, VERSION};
 pub use reader::{Reader, probe};
 pub use writer::JournalWriter;

@@ -60,6 +60,7 @@ mod tests {
             start_operation_time: None,
             preexisting: true,
             segment: crate::segment::Segment::new(1, 3).unwrap(),
+            schema_versions: Vec::new(),
         };
         let entry = Entry {
             seq: 4,

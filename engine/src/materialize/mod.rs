@@ -70,6 +70,9 @@ pub struct Settings {
     pub keep_documents: bool,
     /// Skipped plugin errors shown so far, by all shards together.
     pub errors_shown: Arc<AtomicU64>,
+    /// Later schema versions (a scenario's), each in force from a global operation
+    /// index on, in order; `generator` is version 0.
+    pub later_versions: Vec<(u64, Arc<Generator>)>,
 }
 
 impl Settings {
@@ -85,6 +88,15 @@ impl Settings {
             expectations: false,
             keep_documents: true,
             errors_shown: Default::default(),
+            later_versions: Vec::new(),
+        }
+    }
+
+    /// The schema version in force at global operation `index`, and its generator.
+    pub fn version_at(&self, index: u64) -> (usize, &Arc<Generator>) {
+        match self.later_versions.iter().rposition(|(from, _)| *from <= index) {
+            Some(i) => (i + 1, &self.later_versions[i].1),
+            None => (0, &self.generator),
         }
     }
 }
@@ -209,7 +221,9 @@ impl Materializer {
     fn write(&mut self, op: PlannedOp, scheduled: Instant) -> Result<Option<OpPlan>, PluginError> {
         // Its references, for the generator and the plugins that generate.
         let refs = op.refs.clone();
-        crate::generate::refs::with(refs.as_deref().map(crate::plan::RefDraws::values), || self.write_op(op, scheduled))
+        let (version, _) = self.settings.version_at(op.index);
+        let drawn = refs.as_deref().map(crate::plan::RefDraws::values);
+        crate::generate::op_context::with(drawn, version, || self.write_op(op, scheduled))
     }
 
     fn write_op(&mut self, op: PlannedOp, scheduled: Instant) -> Result<Option<OpPlan>, PluginError> {
@@ -286,7 +300,8 @@ impl Materializer {
 
     fn insert(&mut self, op: PlannedOp, document: u64, scheduled: Instant) -> OpPlan {
         // A schema whose field names hold a NUL byte cannot be BSON at all.
-        let raw = Arc::new(self.settings.generator.raw_document(document).expect("generated documents encode"));
+        let generator = self.settings.version_at(op.index).1;
+        let raw = Arc::new(generator.raw_document(document).expect("generated documents encode"));
         let change =
             Change { before: State::Absent, after: State::Doc(raw.clone()), matched: Some(1), modified: Some(0) };
         if self.settings.keep_documents || self.settings.expectations {

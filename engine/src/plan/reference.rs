@@ -11,7 +11,7 @@ use std::time::Duration;
 use bson::Bson;
 
 use super::IdKey;
-use crate::generate::refs::Drawn;
+use crate::generate::op_context::Drawn;
 
 /// What a planner draws references from (a scenario's referenced collections).
 pub trait ReferenceSource: Send {

@@ -18,15 +18,42 @@ use crate::seed::{Rng, draw};
 /// fields. Shared by every instance of every plugin of a run.
 #[derive(Debug)]
 pub struct SchemaAccess {
+    /// Per schema version (a scenario may switch a collection's schema), in order.
+    versions: Vec<Version>,
+    /// The schema text `init` receives (the first version's).
+    pub text: String,
+}
+
+/// What plugins see of one schema version.
+#[derive(Debug)]
+struct Version {
     generator: Arc<Generator>,
     fields: Vec<Field>,
     nodes: HashMap<String, NodeId>,
-    /// The schema text `init` receives.
-    pub text: String,
 }
 
 impl SchemaAccess {
     pub fn new(generator: Arc<Generator>) -> Arc<Self> {
+        Self::versioned(vec![generator])
+    }
+
+    /// Plugins that follow a collection's schema versions: each call sees the version
+    /// in force for its operation ([`crate::generate::op_context::version`]).
+    pub fn versioned(generators: Vec<Arc<Generator>>) -> Arc<Self> {
+        let text = generators[0].schema().source.to_string();
+        let versions = generators.into_iter().map(Version::new).collect();
+        Arc::new(SchemaAccess { versions, text })
+    }
+
+    /// The version of the operation in progress on this thread.
+    fn current(&self) -> &Version {
+        let v = crate::generate::op_context::version();
+        &self.versions[v.min(self.versions.len() - 1)]
+    }
+}
+
+impl Version {
+    fn new(generator: Arc<Generator>) -> Self {
         let paths = field_paths(&generator.schema().compiled);
         let fields = paths
             .iter()
@@ -43,8 +70,7 @@ impl SchemaAccess {
             })
             .collect();
         let nodes = paths.iter().map(|p| (p.path.clone(), p.node)).collect();
-        let text = generator.schema().source.to_string();
-        Arc::new(SchemaAccess { generator, fields, nodes, text })
+        Version { generator, fields, nodes }
     }
 }
 
@@ -123,21 +149,22 @@ impl HostCalls {
     }
 
     pub fn fields(&self) -> &[Field] {
-        self.schema.as_ref().map(|s| s.fields.as_slice()).unwrap_or_default()
+        self.schema.as_ref().map(|s| s.current().fields.as_slice()).unwrap_or_default()
     }
 
     /// A fresh document, `_id` left out (the host puts the target's back).
     pub fn generate_document(&mut self) -> Document {
         let Some(schema) = &self.schema else { return Document::new() };
-        let mut doc = schema.generator.document_with_id(Bson::Null, &mut self.rng);
+        let mut doc = schema.current().generator.document_with_id(Bson::Null, &mut self.rng);
         doc.remove("_id");
         doc
     }
 
     pub fn generate_field(&mut self, path: &str) -> Result<Bson, FieldError> {
         let Some(schema) = &self.schema else { return Err(FieldError::NoSchema) };
-        match schema.nodes.get(path) {
-            Some(node) => Ok(schema.generator.value_of(*node, &mut self.rng)),
+        let version = schema.current();
+        match version.nodes.get(path) {
+            Some(node) => Ok(version.generator.value_of(*node, &mut self.rng)),
             None => Err(FieldError::Unknown(path.to_owned())),
         }
     }

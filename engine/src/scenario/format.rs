@@ -63,9 +63,35 @@ pub struct CollectionFile {
     /// How many recent _ids updates and deletes choose from (default 10000).
     #[serde(default)]
     pub id_cache_size: Option<u64>,
+    /// How updates and deletes choose among them: random (default), weighted-recent,
+    /// zipfian (hot keys: the oldest hottest), latest (the newest hottest).
+    #[serde(default)]
+    pub sampling: Option<SamplingName>,
     /// Plugin arguments: PLUGIN: {KEY: VALUE}.
     #[serde(default)]
     pub plugin_args: BTreeMap<String, BTreeMap<String, ArgValue>>,
+}
+
+/// How targets are chosen.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SamplingName {
+    Random,
+    WeightedRecent,
+    Zipfian,
+    Latest,
+}
+
+impl SamplingName {
+    pub fn sampling(self) -> crate::plan::Sampling {
+        use crate::plan::Sampling;
+        match self {
+            SamplingName::Random => Sampling::Random,
+            SamplingName::WeightedRecent => Sampling::WeightedRecent,
+            SamplingName::Zipfian => Sampling::Zipfian,
+            SamplingName::Latest => Sampling::Latest,
+        }
+    }
 }
 
 /// A plugin argument's value.
@@ -115,6 +141,12 @@ pub struct PhaseFile {
     /// Shares for this phase: COLLECTION: share (0: the collection rests).
     #[serde(default)]
     pub share: BTreeMap<String, f64>,
+    /// Schema evolution: COLLECTION: a new schema file, in force from this phase on
+    /// (inserts and regenerating or partial updates follow it; the journal records
+    /// the switch and verify checks each document against the version it was last
+    /// written under).
+    #[serde(default)]
+    pub schema: BTreeMap<String, String>,
 }
 
 /// A constant rate, or a linear ramp.

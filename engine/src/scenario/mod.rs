@@ -50,10 +50,14 @@ pub struct Collection {
     pub update_strategy: String,
     pub delete_behavior: String,
     pub id_cache_size: usize,
+    /// How updates and deletes choose their targets.
+    pub sampling: crate::plan::Sampling,
     /// Plugin arguments by plugin name.
     pub plugin_args: BTreeMap<String, Vec<(String, String)>>,
-    /// The collections its schema references (indices into the scenario's).
+    /// The collections its schemas reference (indices into the scenario's).
     pub references: Vec<usize>,
+    /// Later schema versions: (the phase it takes over at, the schema).
+    pub versions: Vec<(usize, Arc<Schema>)>,
 }
 
 /// One phase: its name and its stage of the rate profile (all collections together).
@@ -171,9 +175,28 @@ impl Checker<'_> {
                     Ok((p.share.get(name).copied().unwrap_or(share), mix))
                 })
                 .collect::<Result<Vec<_>, ScenarioError>>()?;
+            let mut versions = Vec::new();
+            for (i, p) in file.phases.iter().enumerate() {
+                if let Some(spec) = p.schema.get(name) {
+                    let key = format!("phases[{i}].schema.{name}");
+                    let version = self.schema(spec, &key)?;
+                    // The planner makes `_id`s before any version is chosen.
+                    if format!("{:?}", version.compiled.id) != format!("{:?}", schema.compiled.id) {
+                        return Err(self.invalid(key, "a new schema version must keep the first one's _id"));
+                    }
+                    versions.push((i, version));
+                }
+            }
             let mut references = Vec::new();
-            for (path, target) in &schema.compiled.references {
-                let at = format!("{at}.schema: {path}");
+            let all = std::iter::once(("schema".to_string(), &schema))
+                .chain(versions.iter().map(|(i, s)| (format!("phases[{i}].schema.{name}"), s)));
+            let all: Vec<_> = all
+                .flat_map(|(key, s)| {
+                    s.compiled.references.iter().map(move |(path, target)| (key.clone(), path, target))
+                })
+                .collect();
+            for (key, path, target) in all {
+                let at = if key == "schema" { format!("{at}.schema: {path}") } else { format!("{key}: {path}") };
                 let Some(index) = names.iter().position(|n| n == target) else {
                     return Err(self.invalid(
                         at,
@@ -199,12 +222,14 @@ impl Checker<'_> {
                 update_strategy: c.update_strategy.clone().unwrap_or_else(|| "partial".into()),
                 delete_behavior: c.delete_behavior.clone().unwrap_or_else(|| "remove".into()),
                 id_cache_size: id_cache_size as usize,
+                sampling: c.sampling.map_or(crate::plan::Sampling::Random, |s| s.sampling()),
                 plugin_args: c
                     .plugin_args
                     .iter()
                     .map(|(plugin, args)| (plugin.clone(), args.iter().map(|(k, v)| (k.clone(), v.text())).collect()))
                     .collect(),
                 references,
+                versions: versions.into_iter().map(|(i, s)| (i, Arc::new(s))).collect(),
             });
         }
         self.acyclic(&collections)?;
@@ -223,9 +248,15 @@ impl Checker<'_> {
     fn phase(&self, i: usize, p: &PhaseFile, names: &[String]) -> Result<Phase, ScenarioError> {
         let at = format!("phases[{i}]");
         let name = p.name.clone().unwrap_or_else(|| format!("phase-{}", i + 1));
-        for key in p.mix.keys().chain(p.share.keys()) {
+        for key in p.mix.keys().chain(p.share.keys()).chain(p.schema.keys()) {
             if !names.contains(key) {
-                let which = if p.mix.contains_key(key) { "mix" } else { "share" };
+                let which = if p.mix.contains_key(key) {
+                    "mix"
+                } else if p.share.contains_key(key) {
+                    "share"
+                } else {
+                    "schema"
+                };
                 return Err(self.invalid(
                     format!("{at}.{which}.{key}"),
                     format!("no collection '{key}' in the scenario (collections: {})", names.join(", ")),
@@ -244,6 +275,7 @@ impl Checker<'_> {
                 ("rate", p.rate.is_some()),
                 ("mix", !p.mix.is_empty()),
                 ("share", !p.share.is_empty()),
+                ("schema", !p.schema.is_empty()),
             ];
             if let Some((key, _)) = extra.iter().find(|(_, given)| *given) {
                 return Err(self.invalid(format!("{at}.{key}"), "a pause has no operations: only name and pause"));

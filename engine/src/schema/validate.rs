@@ -32,6 +32,51 @@ pub fn check(schema: &CompiledSchema, doc: &Document) -> Result<(), Violation> {
     object(schema, root, &rest, "")
 }
 
+/// The shape of a document against a schema version: its top-level fields are the
+/// version's (none missing that it requires, none it lacks, except `ignored`: a field
+/// the server sets), each of the version's type. Values are not checked: updates
+/// (increments, drifts) legitimately move them out of the generator's ranges.
+pub fn shape(schema: &CompiledSchema, doc: &Document, ignored: Option<&str>) -> Result<(), Violation> {
+    let Node::Object(root) = schema.node(schema.root) else { unreachable!("object root") };
+    for field in &root.fields {
+        match doc.get(&field.name) {
+            Some(v) if !same_type(schema, field.node, v, 0) => {
+                return Err(Violation {
+                    path: field.name.clone(),
+                    problem: format!("{:?} is not this version's type", v.element_type()),
+                });
+            }
+            None if field.presence >= 1.0 => {
+                return Err(Violation { path: field.name.clone(), problem: "required field is missing".into() });
+            }
+            _ => {}
+        }
+    }
+    if root.dynamic.is_none()
+        && let Some(extra) = doc
+            .keys()
+            .find(|k| *k != "_id" && Some(k.as_str()) != ignored && !root.fields.iter().any(|f| f.name == **k))
+    {
+        return Err(Violation { path: extra.clone(), problem: "this version has no such field".into() });
+    }
+    Ok(())
+}
+
+/// Whether `v` has a BSON type `node` can generate.
+fn same_type(schema: &CompiledSchema, node: NodeId, v: &Bson, depth: usize) -> bool {
+    let like = |other: &Bson| std::mem::discriminant(other) == std::mem::discriminant(v);
+    match schema.node(node) {
+        Node::Object(_) => matches!(v, Bson::Document(_)),
+        Node::Array(_) => matches!(v, Bson::Array(_)),
+        Node::Choice(choices) => depth < 16 && choices.iter().any(|(_, c)| same_type(schema, *c, v, depth + 1)),
+        Node::Enum(values) => values.iter().any(like),
+        Node::WeightedEnum(f) => f.values.iter().any(like),
+        Node::Const(c) => like(c),
+        Node::Scalar(Scalar::Ref { .. }) | Node::Pending => true,
+        Node::Scalar(s) => scalar(s, v).is_none_or(|why| !why.starts_with("expected")),
+    }
+}
+
 fn kind(v: Option<&Bson>) -> String {
     v.map_or_else(|| "nothing".to_string(), |v| format!("{:?}", v.element_type()))
 }

@@ -20,6 +20,7 @@ use super::journals::Journals;
 use super::report::{FinalStateCheck, JournalRead, Report, SegmentsRead};
 use super::server::{self, StreamStart};
 use crate::journal::{Header, Reader};
+use crate::schema::Schema;
 
 /// `_id`s looked up per query when only the journaled documents are checked.
 const LOOKUP_BATCH: usize = 1000;
@@ -54,7 +55,7 @@ pub struct Check {
 impl Check {
     /// Reads `journals`; with `change_stream`, the stream is checked too.
     pub fn load(journals: &Journals, change_stream: Option<ChangeStreamOptions>) -> Result<Self, VerifyError> {
-        let mut check = Check::expecting(journals, change_stream);
+        let mut check = Check::expecting(journals, change_stream)?;
         for (path, _) in journals.iter() {
             let reader = Reader::open(path).map_err(|source| VerifyError::Journal { journal: path.into(), source })?;
             check.read(path, reader)?;
@@ -63,12 +64,22 @@ impl Check {
     }
 
     /// A check of `journals` before any entry is read.
-    fn expecting(journals: &Journals, change_stream: Option<ChangeStreamOptions>) -> Self {
+    fn expecting(journals: &Journals, change_stream: Option<ChangeStreamOptions>) -> Result<Self, VerifyError> {
         let header = journals.header().clone();
+        let versions = header
+            .schema_versions
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let schema = Schema::from_value(v.schema.clone())
+                    .map_err(|e| VerifyError::SchemaVersion { version: i, why: e.to_string() })?;
+                Ok((v.from_seq, schema))
+            })
+            .collect::<Result<Vec<_>, VerifyError>>()?;
         let missing = journals.missing();
         let expected = if missing.is_empty() { ExpectedEvents::default() } else { ExpectedEvents::of_some_writers() };
-        Check {
-            final_state: FinalState::new(header.server_time_field.clone()),
+        Ok(Check {
+            final_state: FinalState::new(header.server_time_field.clone()).with_versions(versions),
             // Expected events are collected only when asked for: they cost memory per write.
             change_stream: change_stream.map(|options| (options, expected)),
             journals: Vec::new(),
@@ -77,7 +88,7 @@ impl Check {
             preexisting: journals.preexisting(),
             start: journals.start_operation_time().map_err(Path::to_path_buf),
             header,
-        }
+        })
     }
 
     /// Reads the entries of the journal at `path` from `reader`.
@@ -238,6 +249,7 @@ mod tests {
             start_operation_time: Some(start),
             preexisting: k > 0,
             segment: Segment::new(k, n).unwrap(),
+            schema_versions: Vec::new(),
         };
         let mut text = serde_json::to_string(&header).unwrap() + "\n";
         for e in entries {

@@ -30,6 +30,9 @@ pub enum VerifyError {
     /// Reading the change stream failed.
     #[error("change stream of {namespace}: {}", .source.kind)]
     ChangeStream { namespace: String, source: mongodb::error::Error },
+    /// A schema version the journal records does not compile.
+    #[error("the journal's schema version {version} does not load: {why}")]
+    SchemaVersion { version: usize, why: String },
     /// Reading the collection failed.
     #[error("reading {namespace}: {}", .source.kind)]
     Collection { namespace: String, source: mongodb::error::Error },

@@ -9,14 +9,16 @@
 //! splits the state so that each batch's `_id`s can be looked up together.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bson::{Bson, Document};
 
 use super::changed_id;
-use super::report::FinalStateCheck;
+use super::report::{FinalStateCheck, OffVersion};
 use crate::journal::{Entry, doc_hash};
 use crate::materialize::model::Expect;
 use crate::plan::IdKey;
+use crate::schema::Schema;
 
 /// The state the journal leaves each document in, built entry by entry.
 #[derive(Debug, Default)]
@@ -24,6 +26,10 @@ pub struct FinalState {
     docs: HashMap<IdKey, Expected>,
     /// Left out of content hashes: the server sets it (see the journal header).
     server_time_field: Option<String>,
+    /// A scenario's schema versions (from the journal header), each from its first
+    /// operation on: documents last written whole are checked against the version
+    /// they were written under.
+    versions: Arc<Vec<(u64, Schema)>>,
 }
 
 /// What the journal says one document should be.
@@ -33,12 +39,22 @@ struct Expected {
     /// The `_id` was journaled as a 32-bit integer ([`IdKey`] holds every integer as
     /// 64 bits): reports then show it with the type it was written with.
     narrow: bool,
+    /// Its last journaled operation, when it wrote the whole document (an insert or
+    /// a replacement): an update leaves a mix of versions' fields, legitimately.
+    whole: Option<u64>,
 }
 
 impl FinalState {
     /// An empty final state, for a journal whose hashes leave out `server_time_field`.
     pub fn new(server_time_field: Option<String>) -> Self {
-        FinalState { docs: HashMap::new(), server_time_field }
+        FinalState { docs: HashMap::new(), server_time_field, versions: Arc::default() }
+    }
+
+    /// Checks each document's shape against the schema version it was last written
+    /// under too.
+    pub fn with_versions(mut self, versions: Vec<(u64, Schema)>) -> Self {
+        self.versions = Arc::new(versions);
+        self
     }
 
     /// Applies one entry; entries come in journal order, so a document's last one wins.
@@ -49,7 +65,8 @@ impl FinalState {
         // A delete leaves its document gone even when the planner did not know it.
         let state = if entry.write == "delete" && entry.expect.is_none() { Expect::Gone } else { entry.state() };
         let narrow = matches!(id, Bson::Int32(_));
-        self.docs.insert(IdKey::of(&id), Expected { state, narrow });
+        let whole = matches!(entry.write.as_str(), "insert" | "replace").then_some(entry.seq);
+        self.docs.insert(IdKey::of(&id), Expected { state, narrow, whole });
     }
 
     /// How many documents the journal says something about.
@@ -70,11 +87,15 @@ impl FinalState {
     /// This state split into states of at most `size` documents each, consumed as
     /// they are taken.
     pub fn into_batches(self, size: usize) -> impl Iterator<Item = FinalState> {
-        let FinalState { docs, server_time_field } = self;
+        let FinalState { docs, server_time_field, versions } = self;
         let mut docs = docs.into_iter();
         std::iter::from_fn(move || {
             let batch: HashMap<_, _> = docs.by_ref().take(size.max(1)).collect();
-            (!batch.is_empty()).then(|| FinalState { docs: batch, server_time_field: server_time_field.clone() })
+            (!batch.is_empty()).then(|| FinalState {
+                docs: batch,
+                server_time_field: server_time_field.clone(),
+                versions: versions.clone(),
+            })
         })
     }
 
@@ -114,7 +135,16 @@ impl Comparison {
     pub fn document(&mut self, doc: &Document) {
         self.check.documents += 1;
         let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-        match self.pending.docs.remove(&IdKey::of(&id)) {
+        let expected = self.pending.docs.remove(&IdKey::of(&id));
+        if let Some(Expected { state: Expect::Exists(_), whole: Some(seq), .. }) = &expected
+            && let Some(version) = self.pending.versions.iter().rposition(|(from, _)| from <= seq)
+        {
+            let schema = &self.pending.versions[version].1.compiled;
+            if let Err(v) = crate::schema::validate::shape(schema, doc, self.pending.server_time_field.as_deref()) {
+                self.check.off_version.push(OffVersion { id: id.clone(), version, path: v.path, problem: v.problem });
+            }
+        }
+        match expected {
             None | Some(Expected { state: Expect::Gone, .. }) => self.check.extra.push(id),
             Some(Expected { state: Expect::Exists(hash), .. })
                 if doc_hash(doc, self.pending.server_time_field.as_deref()) != hash =>

@@ -227,6 +227,7 @@ mod tests {
             start_operation_time: Some((100, 1)),
             preexisting: false,
             segment: Segment::new(segment.0, segment.1).unwrap(),
+            schema_versions: Vec::new(),
         }
     }
 

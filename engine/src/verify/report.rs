@@ -88,12 +88,28 @@ pub struct FinalStateCheck {
     /// `_id`s whose content differs from what the journal says.
     #[serde(serialize_with = "canonical_ids")]
     pub stale: Vec<Bson>,
+    /// Documents whose shape is not that of the schema version they were last
+    /// written under (a scenario's schema evolution).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub off_version: Vec<OffVersion>,
+}
+
+/// A document that does not have its schema version's shape.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OffVersion {
+    #[serde(serialize_with = "canonical_id")]
+    pub id: Bson,
+    /// The version (0: the first schema) it was last written under.
+    pub version: usize,
+    /// The top-level field at fault, and what is wrong with it.
+    pub path: String,
+    pub problem: String,
 }
 
 impl FinalStateCheck {
     /// Missing, extra and stale documents together.
     pub fn differences(&self) -> u64 {
-        (self.missing.len() + self.extra.len() + self.stale.len()) as u64
+        (self.missing.len() + self.extra.len() + self.stale.len() + self.off_version.len()) as u64
     }
 
     /// Adds the findings of another part of the same collection (a batch of `_id`s).
@@ -103,6 +119,7 @@ impl FinalStateCheck {
         self.missing.extend(part.missing);
         self.extra.extend(part.extra);
         self.stale.extend(part.stale);
+        self.off_version.extend(part.off_version);
     }
 }
 
@@ -147,6 +164,10 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// `_id`s as canonical Extended JSON, so that they read back with their BSON types.
+fn canonical_id<S: Serializer>(id: &Bson, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&id.clone().into_canonical_extjson(), s)
+}
+
 fn canonical_ids<S: Serializer>(ids: &[Bson], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(ids.iter().map(|id| id.clone().into_canonical_extjson()))
 }
