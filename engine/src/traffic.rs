@@ -102,28 +102,8 @@ pub enum RunError {
 }
 
 /// Creates the journal for a run, before anything is written.
-pub fn open_journal(
-    path: &std::path::Path,
-    namespace: &str,
-    seed: u64,
-    server_time_field: Option<String>,
-    start_operation_time: Option<bson::Timestamp>,
-    preexisting: bool,
-    segment: Segment,
-    schema_versions: Vec<crate::journal::SchemaVersion>,
-) -> std::io::Result<Arc<JournalWriter>> {
-    let header = Header {
-        forge_journal: crate::journal::VERSION,
-        namespace: namespace.to_string(),
-        seed,
-        started_at: bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default(),
-        server_time_field,
-        start_operation_time: start_operation_time.map(|t| (t.time, t.increment)),
-        preexisting,
-        segment,
-        schema_versions,
-    };
-    JournalWriter::create(path, &header).map(Arc::new)
+pub fn open_journal(path: &std::path::Path, header: &Header) -> std::io::Result<Arc<JournalWriter>> {
+    JournalWriter::create(path, header).map(Arc::new)
 }
 
 /// Whether the collection holds any document (before a run writes to it).

@@ -290,7 +290,7 @@ fn prepare(args: &Args, scenario: &Scenario, seed: u64) -> Result<Vec<Prepared>,
                 .collect(),
         };
         // Every version, the first from operation 0, when there are several.
-        let first = (!collection.versions.is_empty()).then(|| (0, &collection.schema));
+        let first = (!collection.versions.is_empty()).then_some((0, &collection.schema));
         let schema_versions = first
             .into_iter()
             .chain(collection.versions.iter().map(|(phase, schema)| (profile.stage_start_op(*phase), schema)))
@@ -371,17 +371,15 @@ async fn run_all(args: &Args, scenario: &Scenario, runs: Vec<Prepared>, seed: &S
                         })?;
                         let server_time = workload.shards[0].delete.server_time_field();
                         let start = crate::traffic::operation_time(client).await;
-                        let journal = crate::traffic::open_journal(
-                            &path,
-                            &namespace,
-                            workload.settings.seed,
-                            server_time,
-                            start,
+                        let header = crate::journal::Header {
+                            server_time_field: server_time,
+                            start_operation_time: start.map(|t| (t.time, t.increment)),
                             preexisting,
-                            Segment::WHOLE,
                             schema_versions,
-                        )
-                        .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
+                            ..crate::journal::Header::starting(&namespace, workload.settings.seed)
+                        };
+                        let journal = crate::traffic::open_journal(&path, &header)
+                            .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
                         Some(journal)
                     }
                     None => None,

@@ -411,17 +411,15 @@ impl TrafficArgs {
                     Error::Runtime(format!("cannot read {namespace}: {}", crate::mongo::one_line(&e.kind.to_string())))
                 })?;
                 let server_time = workload.shards[0].delete.server_time_field();
-                let journal = crate::traffic::open_journal(
-                    &path,
-                    &namespace,
-                    info.seed,
-                    server_time,
-                    start,
+                let header = crate::journal::Header {
+                    server_time_field: server_time,
+                    start_operation_time: start.map(|t| (t.time, t.increment)),
                     preexisting,
-                    config.segment,
-                    Vec::new(),
-                )
-                .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
+                    segment: config.segment,
+                    ..crate::journal::Header::starting(&namespace, info.seed)
+                };
+                let journal = crate::traffic::open_journal(&path, &header)
+                    .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
                 Some(journal)
             }
             (Some(_), Sink::Null { .. }) => {

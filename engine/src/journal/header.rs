@@ -39,6 +39,24 @@ pub struct Header {
     pub schema_versions: Vec<SchemaVersion>,
 }
 
+impl Header {
+    /// The header of a journal started now, for `namespace` written by a run seeded
+    /// with `seed`; the other fields as the run knows them.
+    pub fn starting(namespace: &str, seed: u64) -> Header {
+        Header {
+            forge_journal: VERSION,
+            namespace: namespace.to_string(),
+            seed,
+            started_at: bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default(),
+            server_time_field: None,
+            start_operation_time: None,
+            preexisting: false,
+            segment: Segment::WHOLE,
+            schema_versions: Vec::new(),
+        }
+    }
+}
+
 /// A schema version a run switched to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SchemaVersion {

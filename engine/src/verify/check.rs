@@ -209,7 +209,7 @@ mod tests {
         }
         let headers = journals.iter().map(|(name, text)| (PathBuf::from(name), reader(text).header().clone()));
         let set = Journals::new(headers.collect())?;
-        let mut check = Check::expecting(&set, options);
+        let mut check = Check::expecting(&set, options)?;
         for (path, _) in set.iter() {
             let (_, text) = journals.iter().find(|(name, _)| Path::new(name) == path).unwrap();
             check.read(path, reader(text))?;

@@ -189,6 +189,7 @@ mod tests {
                 missing: vec![Bson::Int32(1)],
                 extra: vec![Bson::Int64(2)],
                 stale: vec![Bson::String("s".into())],
+                off_version: Vec::new(),
             },
             change_stream,
             incomplete_journal_line: None,
