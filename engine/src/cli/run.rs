@@ -245,6 +245,7 @@ fn prepare(args: &Args, scenario: &Scenario, seed: u64) -> Result<Vec<Prepared>,
         })
         .with_phase_mixes(mixes)
         .with_sampling(collection.sampling)
+        .with_reinserts(collection.reinsert)
     };
     let writer = WriterConfig {
         batch_size: args.batch_size as usize,

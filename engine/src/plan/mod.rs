@@ -26,6 +26,8 @@ pub use selector::{OpKind, OpSelector, RatiosError};
 pub use shard::shard_of;
 pub use write::{Change, Expectation, OpPlan, State, Write};
 
+use rand::Rng as _;
+
 use crate::generate::Generator;
 use crate::seed::{self, Rng, Stream};
 use crate::segment::Segment;
@@ -60,6 +62,9 @@ pub enum ShardInput {
     /// An `_id` the planner will never target again (evicted from the targets).
     Forget(Bson),
 }
+
+/// Deleted `_id`s kept for re-inserting: the most recent ones.
+const MAX_WAITING_REINSERTS: usize = 10_000;
 
 /// How targets are chosen from the IdCache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +152,12 @@ pub struct Planner {
     /// Keep the inserted `_id`s even when nothing targets them (a replay that
     /// references draw from).
     keep_targets: bool,
+    /// The share of inserts that insert a deleted `_id` again (a CDC edge case).
+    reinsert: f64,
+    /// With `reinsert`: the document index of each targeted `_id`, and the deleted
+    /// ones waiting to come back, oldest first.
+    documents: std::collections::HashMap<IdKey, u64>,
+    deleted_documents: std::collections::VecDeque<(Bson, u64)>,
     /// Updates and deletes that found no target and became inserts.
     pub converted_to_insert: u64,
 }
@@ -172,6 +183,9 @@ impl Planner {
             phase_mixes: Vec::new(),
             references: None,
             keep_targets: false,
+            reinsert: 0.0,
+            documents: Default::default(),
+            deleted_documents: Default::default(),
             converted_to_insert: 0,
         }
     }
@@ -187,6 +201,14 @@ impl Planner {
     /// whose targets references draw from.
     pub fn keeping_targets(mut self) -> Self {
         self.keep_targets = true;
+        self
+    }
+
+    /// Makes `share` of the inserts insert a deleted `_id` again (its document as first
+    /// inserted), when one is waiting: delete and re-insert of one `_id`, which CDC
+    /// consumers keyed by `_id` get wrong.
+    pub fn with_reinserts(mut self, share: f64) -> Self {
+        self.reinsert = share;
         self
     }
 
@@ -274,6 +296,12 @@ impl Planner {
         let document = self.first_document + self.segment.global(self.inserts);
         self.inserts += 1;
         let id = self.generator.id(document);
+        self.insert_as(index, id, document, out)
+    }
+
+    /// The insert of document `document`, whose `_id` is `id`.
+    fn insert_as(&mut self, index: u64, id: Bson, document: u64, out: &mut Vec<(usize, ShardInput)>) -> PlannedOp {
+
         let mut last = false;
         // A pure bulk load never targets anything: skip the bookkeeping.
         if self.keep_targets || !self.inserts_only() {
@@ -281,8 +309,14 @@ impl Planner {
             // _id hot in turn, so a full cache keeps them and the new _id goes untargeted.
             if self.sampling == Sampling::Zipfian && self.cache.is_full() {
                 last = true;
-            } else if let Some(evicted) = self.cache.insert(id.clone()) {
-                out.push((shard_of(&evicted, self.shards), ShardInput::Forget(evicted)));
+            } else {
+                if self.reinsert > 0.0 {
+                    self.documents.insert(IdKey::of(&id), document);
+                }
+                if let Some(evicted) = self.cache.insert(id.clone()) {
+                    self.documents.remove(&IdKey::of(&evicted));
+                    out.push((shard_of(&evicted, self.shards), ShardInput::Forget(evicted)));
+                }
             }
         }
         let shard = shard_of(&id, self.shards);
@@ -306,13 +340,26 @@ impl Planner {
                 self.converted_to_insert += 1;
             }
         }
-        let op = if kind == OpKind::Insert {
+        let again = (kind == OpKind::Insert && self.reinsert > 0.0 && rng.random_bool(self.reinsert))
+            .then(|| self.deleted_documents.pop_front())
+            .flatten();
+        let op = if let Some((id, document)) = again {
+            self.insert_as(index, id, document, out)
+        } else if kind == OpKind::Insert {
             self.insert(index, out)
         } else {
             let (id, mut last) = self.pick_target(&mut rng);
             if kind == OpKind::Delete {
                 if self.delete_removes || self.tracking == DeleteTracking::Memory {
                     last |= self.cache.remove(&id);
+                }
+                if self.delete_removes
+                    && let Some(document) = self.documents.remove(&IdKey::of(&id))
+                {
+                    self.deleted_documents.push_back((id.clone(), document));
+                    if self.deleted_documents.len() > MAX_WAITING_REINSERTS {
+                        self.deleted_documents.pop_front();
+                    }
                 }
                 if self.tracking == DeleteTracking::Memory {
                     self.deleted.insert(IdKey::of(&id));
@@ -525,6 +572,33 @@ mod tests {
         assert_eq!(first[0].kind, OpKind::Insert);
         assert_eq!(p.converted_to_insert, 1);
         assert_eq!(ops(&mut p, 1)[0].kind, OpKind::Update);
+    }
+
+    #[test]
+    fn reinserts_bring_deleted_ids_back_with_their_document() {
+        let mut p = planner("insert:50,update:20,delete:30", 100, 2, true).with_reinserts(0.5);
+        let all = ops(&mut p, 3000);
+        let mut live: HashSet<IdKey> = HashSet::new();
+        let mut first: std::collections::HashMap<IdKey, u64> = Default::default();
+        let mut again = 0;
+        for op in &all {
+            let key = IdKey::of(&op.id);
+            match op.kind {
+                OpKind::Insert => {
+                    assert!(live.insert(key.clone()), "op {} inserts a live _id", op.index);
+                    let document = op.document.unwrap();
+                    if let Some(before) = first.insert(key, document) {
+                        assert_eq!(before, document, "the same document again");
+                        again += 1;
+                    }
+                }
+                OpKind::Delete => assert!(live.remove(&key), "op {} deletes a gone _id", op.index),
+                _ => assert!(live.contains(&key), "op {} targets a gone _id", op.index),
+            }
+        }
+        assert!(again > 100, "{again} re-inserts");
+        let without = ops(&mut planner("insert:50,update:20,delete:30", 100, 2, true), 3000);
+        assert_ne!(all, without);
     }
 
     #[test]

@@ -67,6 +67,11 @@ pub struct CollectionFile {
     /// zipfian (hot keys: the oldest hottest), latest (the newest hottest).
     #[serde(default)]
     pub sampling: Option<SamplingName>,
+    /// The share of inserts (0 to 1) that insert a deleted `_id` again, with its first
+    /// document: delete and re-insert of one `_id` (default 0). Needs the remove delete
+    /// behavior.
+    #[serde(default)]
+    pub reinsert: Option<f64>,
     /// Plugin arguments: PLUGIN: {KEY: VALUE}.
     #[serde(default)]
     pub plugin_args: BTreeMap<String, BTreeMap<String, ArgValue>>,

@@ -52,6 +52,8 @@ pub struct Collection {
     pub id_cache_size: usize,
     /// How updates and deletes choose their targets.
     pub sampling: crate::plan::Sampling,
+    /// The share of inserts that insert a deleted `_id` again.
+    pub reinsert: f64,
     /// Plugin arguments by plugin name.
     pub plugin_args: BTreeMap<String, Vec<(String, String)>>,
     /// The collections its schemas reference (indices into the scenario's).
@@ -210,6 +212,13 @@ impl Checker<'_> {
                     references.push(index);
                 }
             }
+            let reinsert = c.reinsert.unwrap_or(0.0);
+            if !(0.0..=1.0).contains(&reinsert) {
+                return Err(self.invalid(format!("{at}.reinsert"), format!("must be from 0 to 1, not {reinsert}")));
+            }
+            if reinsert > 0.0 && c.delete_behavior.as_deref().is_some_and(|d| d != "remove") {
+                return Err(self.invalid(format!("{at}.reinsert"), "re-inserts follow deletes that remove"));
+            }
             let id_cache_size = c.id_cache_size.unwrap_or(10_000);
             if !(1..=100_000_000).contains(&id_cache_size) {
                 return Err(self.invalid(format!("{at}.id_cache_size"), "must be from 1 to 100000000"));
@@ -223,6 +232,7 @@ impl Checker<'_> {
                 delete_behavior: c.delete_behavior.clone().unwrap_or_else(|| "remove".into()),
                 id_cache_size: id_cache_size as usize,
                 sampling: c.sampling.map_or(crate::plan::Sampling::Random, |s| s.sampling()),
+                reinsert,
                 plugin_args: c
                     .plugin_args
                     .iter()

@@ -3,7 +3,9 @@
 //! `$set` one field of an existing element (or the whole element, for arrays of
 //! scalars), keeping the array's size within the schema's bounds.
 //!
-//! `--plugin-arg array.field=items` (default: a random array field the document holds).
+//! `--plugin-arg array.field=items` (default: a random array field the document holds);
+//! `--plugin-arg array.actions=push` (default `push,pull,set`): the actions it may take,
+//! so that an array can only grow (to drive one past ten thousand elements).
 //!
 //! Fresh elements come from `host::generate_field` on the array's own path (the host
 //! generates no path inside array items): one element of a freshly generated array.
@@ -41,6 +43,8 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arrays {
     pub fields: Vec<ArrayField>,
+    /// The actions it may take.
+    pub actions: Vec<Action>,
 }
 
 impl Arrays {
@@ -68,7 +72,26 @@ impl Arrays {
                 array_field(path, node).map_err(|e| Error::invalid_config(format!("schema field '{path}': {e}")))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Arrays { fields })
+        let actions = match config.get("actions") {
+            None => vec![Action::Push, Action::Pull, Action::Set],
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| match a {
+                    "push" => Ok(Action::Push),
+                    "pull" => Ok(Action::Pull),
+                    "set" => Ok(Action::Set),
+                    other => Err(Error::invalid_config(format!(
+                        "--plugin-arg array.actions: '{other}' is not an action (push, pull, set)"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if actions.is_empty() {
+            return Err(Error::invalid_config("--plugin-arg array.actions: name at least one of push, pull, set"));
+        }
+        Ok(Arrays { fields, actions })
     }
 
     /// The update for the document as it stands now; `Skip` when it holds none of the
@@ -86,6 +109,7 @@ impl Arrays {
         for i in pick_distinct(host, present.len(), present.len()) {
             let (field, items) = present[i];
             let mut actions = allowed(field, items.len());
+            actions.retain(|a| self.actions.contains(a));
             while !actions.is_empty() {
                 let action = actions.remove(host.below(actions.len() as u64) as usize);
                 if let Some(update) = apply(action, field, items, host) {

@@ -141,7 +141,7 @@ fn an_empty_fresh_array_is_tried_again_then_the_action_given_up() {
     assert_eq!(apply(Action::Push, &f, &[], &mut never), None);
     assert_eq!(never.calls, GENERATE_TRIES);
     // With push impossible, another action is chosen.
-    let a = Arrays { fields: vec![f] };
+    let a = Arrays { fields: vec![f], actions: vec![Action::Push, Action::Pull, Action::Set] };
     for _ in 0..20 {
         let got = a.mutate(Some(&doc! { "items": [item("A", 1), item("B", 2)] }), &mut never);
         let Mutation::Update(u) = got else { panic!("{got:?}") };
@@ -245,4 +245,20 @@ fn no_array_present_skips() {
     let mut host = fake(8, line_items);
     assert_eq!(a.mutate(None, &mut host), Mutation::Skip);
     assert_eq!(a.mutate(Some(&doc! { "name": "x", "items": "not an array" }), &mut host), Mutation::Skip);
+}
+
+#[test]
+fn actions_limit_what_it_does() {
+    let (schema, fields) = schema();
+    let a = Arrays::new(&config(&[("field", "tags"), ("actions", "push")]), &schema, &fields).unwrap();
+    let mut host = fake(5, |_, call| Bson::Array(vec![Bson::String(format!("t{call}"))]));
+    for _ in 0..20 {
+        let got = a.mutate(Some(&doc! { "tags": ["a", "b"] }), &mut host);
+        let Mutation::Update(u) = got else { panic!("{got:?}") };
+        assert_eq!(u.keys().collect::<Vec<_>>(), ["$push"]);
+    }
+    // Full, with only push allowed: nothing to do.
+    let full = doc! { "tags": ["a", "b", "c", "d", "e"] };
+    assert_eq!(a.mutate(Some(&full), &mut host), Mutation::Skip);
+    assert!(Arrays::new(&config(&[("actions", "shuffle")]), &schema, &fields).is_err());
 }
