@@ -613,7 +613,14 @@ fn plan(
                 // A wait as long as the window's own share of the schedule is a stall:
                 // its backlog goes out at once when the server answers, so the
                 // schedule leaves it room. A shorter hiccup only costs its lag.
-                let backlog = match wait_for_room(flow, handover.admitted, *window, stop) {
+                // An unpaced stage of a profile has no slots: the shard queues hold it
+                // back, as in a run without a rate.
+                let room = if pace.period().is_zero() {
+                    Some(Duration::ZERO)
+                } else {
+                    wait_for_room(flow, handover.admitted, *window, stop)
+                };
+                let backlog = match room {
                     None => break Stop::Interrupted,
                     Some(waited) if waited >= pace.period().mul_f64(*window as f64) => {
                         flow.in_flight(handover.admitted)

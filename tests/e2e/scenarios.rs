@@ -312,3 +312,70 @@ async fn the_evolution_example_writes_each_version_s_shape_and_verifies() {
     assert!(out.stdout.contains("not the shape of their schema version: 1"), "{}", out.stdout);
     assert!(out.stdout.contains("version 1, fullName: required field is missing"), "{}", out.stdout);
 }
+
+/// The journal's entries of one kind of write, counted by `_id`.
+fn writes_by_id(journal: &Path, write: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for line in std::fs::read_to_string(journal).unwrap().lines().skip(1) {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        if entry["w"] == write {
+            *counts.entry(entry["id"].to_string()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_edge_cases_example_makes_hot_keys_reinserts_and_a_huge_array() {
+    let db = fresh_db("scenario_edges");
+    let dir = tempfile::tempdir().unwrap();
+    // The example, with a shorter burst: a debug build takes minutes to push an array
+    // past 10,000 elements, one whole-document prediction per push.
+    let text = std::fs::read_to_string(example("edge-cases.yaml")).unwrap();
+    assert!(text.contains("ops: 12000"));
+    let scenario = dir.path().join("edge-cases.yaml");
+    std::fs::write(&scenario, text.replace("ops: 12000", "ops: 3000")).unwrap();
+    std::fs::copy(example("carts.schema.json"), dir.path().join("carts.schema.json")).unwrap();
+    let journal = dir.path().join("{collection}.jsonl");
+    run(&scenario).db(&db).arg("--journal", &journal).quiet().run_async().await.success();
+    let journal = |c: &str| dir.path().join(format!("{c}.jsonl"));
+
+    // Hot keys: of 100 targets, the hottest takes far more than 1% of the updates.
+    let updates = writes_by_id(&journal("accounts"), "update");
+    let total: usize = updates.values().sum();
+    let hottest = *updates.values().max().unwrap();
+    assert!(hottest * 100 > total * 8, "the hottest account got {hottest} of {total} updates");
+
+    // Delete and re-insert: _ids inserted more than once.
+    let inserts = writes_by_id(&journal("sessions"), "insert");
+    let again = inserts.values().filter(|n| **n > 1).count();
+    assert!(again > 20, "{again} sessions inserted again");
+
+    // One cart took nearly every update, in bursts, and its array grew past 2,000.
+    let client = support::client().await;
+    let carts = client.database(&db).collection::<Document>("carts");
+    let mut longest = 0;
+    let mut cursor = carts.find(bson::doc! {}).await.unwrap();
+    while let Some(cart) = cursor.next().await {
+        longest = longest.max(cart.unwrap().get_array("items").unwrap().len());
+    }
+    assert!(longest > 2000, "the longest array has {longest} elements");
+    let mut same_ms: BTreeMap<(String, i64), usize> = BTreeMap::new();
+    for line in std::fs::read_to_string(journal("carts")).unwrap().lines().skip(1) {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        *same_ms.entry((entry["id"].to_string(), entry["t"].as_i64().unwrap())).or_default() += 1;
+    }
+    let burst = same_ms.values().max().unwrap();
+    assert!(*burst >= 10, "at most {burst} updates of one cart acknowledged in one millisecond");
+
+    for c in ["accounts", "sessions", "carts"] {
+        let out = Forge::verify()
+            .db(&db)
+            .collection(c)
+            .arg("--journal", journal(c))
+            .flag("--change-stream")
+            .run_async()
+            .await;
+        assert_eq!(out.code, 0, "{c}: {}{}", out.stdout, out.stderr);
+    }
+}

@@ -301,7 +301,6 @@ impl Planner {
 
     /// The insert of document `document`, whose `_id` is `id`.
     fn insert_as(&mut self, index: u64, id: Bson, document: u64, out: &mut Vec<(usize, ShardInput)>) -> PlannedOp {
-
         let mut last = false;
         // A pure bulk load never targets anything: skip the bookkeeping.
         if self.keep_targets || !self.inserts_only() {
