@@ -81,19 +81,19 @@ fn a_metrics_address_in_use_is_a_usage_error_naming_the_flag() {
 }
 
 /// A port free now (the kernel does not hand it out again at once).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
 }
 
 /// A `prometheus` server on loopback scraping `target` every second, killed on drop.
-struct Prometheus {
+pub(crate) struct Prometheus {
     child: Child,
     addr: String,
     log: std::path::PathBuf,
 }
 
 impl Prometheus {
-    fn start(dir: &Path, target: &str) -> Prometheus {
+    pub(crate) fn start(dir: &Path, target: &str) -> Prometheus {
         let config = dir.join("prometheus.yml");
         std::fs::write(
             &config,
@@ -139,7 +139,7 @@ impl Prometheus {
     }
 
     /// The values of an instant query's result vector.
-    fn query(&self, promql: &str) -> Vec<f64> {
+    pub(crate) fn query(&self, promql: &str) -> Vec<f64> {
         let path = format!("/api/v1/query?query={}", percent_encode(promql));
         let (status, body) = get(&self.addr, &path).unwrap_or_else(|| panic!("no answer from prometheus to {promql}"));
         let json: serde_json::Value =
@@ -149,7 +149,7 @@ impl Prometheus {
         result.iter().map(|r| r["value"][1].as_str().expect("a value").parse().expect("a number")).collect()
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }

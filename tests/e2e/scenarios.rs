@@ -379,3 +379,41 @@ async fn the_edge_cases_example_makes_hot_keys_reinserts_and_a_huge_array() {
         assert_eq!(out.code, 0, "{c}: {}{}", out.stdout, out.stderr);
     }
 }
+
+#[test]
+fn prometheus_sees_each_collection_of_a_scenario() {
+    use crate::prometheus::{Prometheus, free_port};
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("two.yaml");
+    std::fs::write(
+        &scenario,
+        "collections:\n  a: {schema: 'example:customers'}\n  b: {schema: 'example:orders', share: 3}\nphases:\n  - {duration: 6s, rate: 200}\n",
+    )
+    .unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let prometheus = Prometheus::start(dir.path(), &addr);
+    let db = fresh_db("scenario_prometheus");
+    let report = dir.path().join("report.json");
+    run(&scenario)
+        .db(&db)
+        .quiet()
+        .arg("--report", &report)
+        .arg("--metrics-listen", &addr)
+        .arg("--metrics-linger", "4s")
+        .run()
+        .success();
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    for (i, name) in ["a", "b"].iter().enumerate() {
+        let query =
+            format!("max_over_time(forge_operations_total{{outcome=\"acknowledged\",collection=\"{name}\"}}[5m])");
+        let seen: f64 = prometheus.query(&query).iter().sum();
+        let acknowledged: u64 = report["collections"][i]["ops"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|k| k["acknowledged"].as_u64().unwrap())
+            .sum();
+        assert_eq!(seen, acknowledged as f64, "collection {name}:\n{}", prometheus.log());
+    }
+    assert!(report["collections"][1]["ops"]["insert"]["acknowledged"].as_u64().unwrap() > 800);
+}

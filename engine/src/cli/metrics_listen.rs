@@ -26,10 +26,23 @@ pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener, Error> {
 impl Endpoint {
     /// Serves `metrics` on `listener` from now on; says where unless `quiet`.
     pub fn start(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, segment: u64, quiet: bool) -> Endpoint {
+        Self::serve(listener, Exporter::new(metrics, ExporterConfig { segment: segment.to_string() }), quiet)
+    }
+
+    /// Serves a scenario's collections, each labelled with its name.
+    pub fn start_collections(
+        listener: tokio::net::TcpListener,
+        runs: Vec<(String, Arc<Metrics>)>,
+        quiet: bool,
+    ) -> Endpoint {
+        Self::serve(listener, Exporter::of_collections(runs, ExporterConfig::default()), quiet)
+    }
+
+    fn serve(listener: tokio::net::TcpListener, exporter: Exporter, quiet: bool) -> Endpoint {
         if !quiet && let Ok(addr) = listener.local_addr() {
             errln!("metrics for Prometheus at http://{addr}/metrics");
         }
-        let exporter = Arc::new(Exporter::new(metrics, ExporterConfig { segment: segment.to_string() }));
+        let exporter = Arc::new(exporter);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(crate::prometheus::serve(listener, exporter.clone(), async move {
             let _ = stopped.await;

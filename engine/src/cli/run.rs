@@ -100,6 +100,17 @@ pub struct Args {
     #[arg(long = "threshold", value_name = "EXPR", value_parser = threshold)]
     thresholds: Vec<Threshold>,
 
+    /// Serve every collection's metrics for Prometheus at http://ADDR/metrics while it
+    /// runs, as `forge generate --metrics-listen` does, each series labelled with its
+    /// `collection`
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
+
+    /// How long --metrics-listen keeps serving after the summary, so that a scrape
+    /// sees the final figures
+    #[arg(long, value_name = "TIME", default_value = "0s", requires = "metrics_listen", value_parser = humantime::parse_duration)]
+    metrics_linger: Duration,
+
     /// Record every acknowledged operation, one journal per collection, for `forge
     /// verify`: {collection} in the name stands for the collection
     #[arg(long, value_name = "FILE")]
@@ -150,8 +161,22 @@ pub fn run(args: Args) -> Result<(), Error> {
         (None, None) => super::resolve_seed(None, args.quiet),
     };
     let runs = prepare(&args, &scenario, seed.value)?;
-    let reports = super::traffic::runtime()?.block_on(run_all(&args, &scenario, runs, &seed))?;
-    finish(&args, &scenario, &file, &seed, reports)
+    super::traffic::runtime()?.block_on(async {
+        let listener = match &args.metrics_listen {
+            Some(addr) => Some(super::metrics_listen::bind(addr).await?),
+            None => None,
+        };
+        let metrics: Vec<(String, Arc<Metrics>)> =
+            scenario.collections.iter().map(|c| (c.name.clone(), Arc::new(Metrics::default()))).collect();
+        let endpoint =
+            listener.map(|l| super::metrics_listen::Endpoint::start_collections(l, metrics.clone(), args.quiet));
+        let reports = run_all(&args, &scenario, runs, &seed, metrics).await?;
+        let result = finish(&args, &scenario, &file, &seed, reports);
+        if let Some(endpoint) = endpoint {
+            endpoint.stop(args.metrics_linger).await;
+        }
+        result
+    })
 }
 
 /// One collection's run, ready but for its sink.
@@ -333,7 +358,13 @@ fn path_for(path: &Path, collection: &str) -> PathBuf {
 
 /// Runs every collection at once, from one start time; the first that fails stops
 /// the others (each still reports).
-async fn run_all(args: &Args, scenario: &Scenario, runs: Vec<Prepared>, seed: &Seed) -> Result<Vec<Report>, Error> {
+async fn run_all(
+    args: &Args,
+    scenario: &Scenario,
+    runs: Vec<Prepared>,
+    seed: &Seed,
+    metrics: Vec<(String, Arc<Metrics>)>,
+) -> Result<Vec<Report>, Error> {
     let db = match (&args.db, &scenario.database) {
         (Some(db), _) | (None, Some(db)) => Some(db.clone()),
         _ => None,
@@ -349,10 +380,9 @@ async fn run_all(args: &Args, scenario: &Scenario, runs: Vec<Prepared>, seed: &S
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
-    let mut all_metrics = Vec::new();
     // The collections start together, once all are set up.
     let start_at = SystemTime::now() + Duration::from_millis(500);
-    for (run, collection) in runs.into_iter().zip(&scenario.collections) {
+    for ((run, collection), (_, metrics)) in runs.into_iter().zip(&scenario.collections).zip(&metrics) {
         let Prepared { workload, mut config, acknowledged, schema_versions } = run;
         config.writer.api = api;
         config.start_at = Some(start_at);
@@ -388,8 +418,7 @@ async fn run_all(args: &Args, scenario: &Scenario, runs: Vec<Prepared>, seed: &S
                 (Sink::Server { client: client.clone(), coll }, journal)
             }
         };
-        let metrics = Arc::new(Metrics::default());
-        all_metrics.push((collection.name.clone(), metrics.clone()));
+        let metrics = metrics.clone();
         let info = RunInfo {
             command: format!("run ({})", collection.name),
             seed: workload.settings.seed,
@@ -411,7 +440,7 @@ async fn run_all(args: &Args, scenario: &Scenario, runs: Vec<Prepared>, seed: &S
             report
         }));
     }
-    let progress = (!args.quiet).then(|| tokio::spawn(progress(all_metrics, args.metrics_interval)));
+    let progress = (!args.quiet).then(|| tokio::spawn(progress(metrics.clone(), args.metrics_interval)));
     let interrupt = {
         let stop_all = stop_tx.clone();
         tokio::spawn(async move {

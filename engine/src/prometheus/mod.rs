@@ -59,24 +59,43 @@ pub enum ExportError {
 /// The registry of one run's metrics, encoded afresh at every scrape.
 pub struct Exporter {
     registry: Registry,
-    collector: Arc<RunCollector>,
+    collectors: Vec<Arc<RunCollector>>,
 }
 
 impl Exporter {
     pub fn new(metrics: Arc<Metrics>, config: ExporterConfig) -> Self {
-        let labels = [(Cow::Borrowed("segment"), Cow::Owned(config.segment))];
-        let mut registry = Registry::with_prefix_and_labels("forge", labels.into_iter());
-        let collector = Arc::new(RunCollector { metrics, ended: Mutex::new(None) });
+        let (mut registry, collector) = (Self::registry(config), RunCollector::of(metrics));
         registry.register_collector(Box::new(collector.clone()));
-        Exporter { registry, collector }
+        Exporter { registry, collectors: vec![collector] }
+    }
+
+    /// A scenario's: every series of each collection's run also carries a
+    /// `collection` label.
+    pub fn of_collections(runs: Vec<(String, Arc<Metrics>)>, config: ExporterConfig) -> Self {
+        let mut registry = Self::registry(config);
+        let mut collectors = Vec::new();
+        for (name, metrics) in runs {
+            let collector = RunCollector::of(metrics);
+            let sub = registry.sub_registry_with_label((Cow::Borrowed("collection"), Cow::Owned(name)));
+            sub.register_collector(Box::new(collector.clone()));
+            collectors.push(collector);
+        }
+        Exporter { registry, collectors }
+    }
+
+    fn registry(config: ExporterConfig) -> Registry {
+        let labels = [(Cow::Borrowed("segment"), Cow::Owned(config.segment))];
+        Registry::with_prefix_and_labels("forge", labels.into_iter())
     }
 
     /// The run has ended: from now on, serve its figures as they are now. Without
     /// this, the achieved rate would fall and the schedule lag grow with every second
     /// the endpoint stays up after the run.
     pub fn freeze(&self) {
-        let last = Snapshot { lag_ms: 0.0, ..self.collector.metrics.snapshot() };
-        *self.collector.ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
+        for collector in &self.collectors {
+            let last = Snapshot { lag_ms: 0.0, ..collector.metrics.snapshot() };
+            *collector.ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
+        }
     }
 
     /// The metrics now, in the OpenMetrics text format ([`CONTENT_TYPE`]).
@@ -91,6 +110,12 @@ impl Exporter {
 struct RunCollector {
     metrics: Arc<Metrics>,
     ended: Mutex<Option<Snapshot>>,
+}
+
+impl RunCollector {
+    fn of(metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new(RunCollector { metrics, ended: Mutex::new(None) })
+    }
 }
 
 impl std::fmt::Debug for RunCollector {
