@@ -243,6 +243,13 @@ fn the_published_json_schema_describes_the_format() {
     assert_eq!(schema["additionalProperties"], false, "unknown keys are refused");
     assert!(schema["properties"]["phases"].is_object());
     assert!(schema["properties"]["collections"].is_object());
+    // The copy editors read next to the examples is the current one.
+    let published: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example("scenario.schema.json")).unwrap()).unwrap();
+    assert_eq!(
+        published, schema,
+        "examples/scenarios/scenario.schema.json: regenerate it with forge run --print-schema"
+    );
 }
 
 /// Each document's last whole write (insert or replacement), by `_id`, from a journal.

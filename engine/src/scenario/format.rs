@@ -12,6 +12,7 @@ use serde::Deserialize;
 /// phases (ramps, steady rates, spikes, pauses).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "forge scenario")]
 pub struct ScenarioFile {
     /// Seed of every random choice: an integer, or any text (hashed). `forge run
     /// --seed` overrides it; without either, a random seed is drawn and printed.
