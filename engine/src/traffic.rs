@@ -337,7 +337,11 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         phases: metrics
             .phases()
             .into_iter()
-            .map(|(acknowledged, started_s)| crate::metrics::report::PhaseTally { acknowledged, started_s })
+            .map(|(acknowledged, started_s)| crate::metrics::report::PhaseTally {
+                acknowledged,
+                started_s,
+                ..Default::default()
+            })
             .collect(),
     }
 }
