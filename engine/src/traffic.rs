@@ -319,7 +319,11 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
         phases: metrics
             .phases()
             .into_iter()
-            .map(|(acknowledged, started_s)| crate::metrics::report::PhaseTally { acknowledged, started_s })
+            .map(|(acknowledged, started_s)| crate::metrics::report::PhaseTally {
+                acknowledged,
+                started_s,
+                ..Default::default()
+            })
             .collect(),
     }
 }
@@ -439,7 +443,13 @@ fn materialize(
     // Once the run is stopping (Ctrl-C, a failed shard), what is still queued is
     // dropped: planned, never materialized nor sent.
     let queued = inputs.into_iter().take_while(|_| !stop.load(Ordering::Relaxed));
-    'inputs: for (input, scheduled) in queued.flatten() {
+    // A paced run hands its inputs over one by one and waits for them to settle: a
+    // null sink counts them as each hand-over ends, not once a batch is full.
+    let queued = queued.flat_map(|inputs| {
+        let (n, paced) = (inputs.len(), inputs.len() < SHARD_BATCH);
+        inputs.into_iter().enumerate().map(move |(i, input)| (input, paced && i + 1 == n))
+    });
+    'inputs: for ((input, scheduled), hand_over_ends) in queued {
         let is_op = matches!(input, ShardInput::Op(_));
         // A reference is written only after its target's insert was acknowledged.
         if let ShardInput::Op(PlannedOp { refs: Some(refs), .. }) = &input
@@ -479,7 +489,7 @@ fn materialize(
                 // when it would have gone.
                 let response = Some(op.scheduled.elapsed());
                 unsent.push(Settled { kind: op.kind, outcome: Outcome::NotSent, service: None, response });
-                if unsent.len() >= NULL_BATCH {
+                if unsent.len() >= NULL_BATCH || hand_over_ends {
                     metrics.record(&unsent);
                     unsent.clear();
                 }

@@ -24,6 +24,7 @@ mod progress;
 mod prometheus;
 mod rate_limit;
 mod report_html;
+mod scenario_report;
 mod scenarios;
 mod secrets;
 mod segments;

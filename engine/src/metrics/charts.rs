@@ -6,14 +6,19 @@
 //! - service and response p50 and p99 over time (ms, log scale);
 //! - the latency distribution by percentile, HdrHistogram style: x is 1/(1-p) on a log
 //!   scale (0%, 90%, 99%, 99.9%, ...), so the tail gets as much room as the median.
+//!
+//! A scenario's phases mark both time charts: a dashed vertical line, named, where each
+//! phase started (a dotted one where a pause was due to start).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::ops::Range;
 
 use hdrhistogram::Histogram;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::html::escape;
 use super::latency::{DecodeError, Latencies, Measure, Percentiles};
 use super::report::Report;
 use super::series::Sample;
@@ -128,7 +133,8 @@ fn label_font() -> TextStyle<'static> {
 /// Ops/s of each kind per interval (and of all kinds, when there are several), with
 /// the target rate as a dashed line.
 pub fn throughput(report: &Report) -> Result<String, ChartError> {
-    svg("throughput", |root| {
+    let mut marks = String::new();
+    let chart = svg("throughput", |root| {
         let kinds = kinds_in_series(report);
         let peak = samples(report).map(|s| s.rate()).fold(0.0, f64::max);
         let top = (peak.max(report.target_rate.unwrap_or(0.0)) * 1.15).max(1.0);
@@ -140,6 +146,7 @@ pub fn throughput(report: &Report) -> Result<String, ChartError> {
             .y_label_area_size(70)
             .build_cartesian_2d(time_range(report), 0.0..top)
             .map_err(|e| e.to_string())?;
+        marks = phase_marks(report, chart.plotting_area().get_pixel_range().1, |t| chart.backend_coord(&(t, 0.0)).0);
         chart
             .configure_mesh()
             .x_desc("time since start (s)")
@@ -177,7 +184,8 @@ pub fn throughput(report: &Report) -> Result<String, ChartError> {
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 24, y)], TARGET_COLOR.stroke_width(2)));
         }
         legend(&mut chart)
-    })
+    })?;
+    Ok(underlay(chart, &marks))
 }
 
 /// The legend box, top right, over the lines.
@@ -209,7 +217,8 @@ fn decades(lo: f64, hi: f64) -> Range<f64> {
 /// Service and response p50 and p99 per interval. A sample holds percentiles by kind,
 /// which do not merge: with several kinds, each point is the slowest kind's.
 pub fn latency_over_time(report: &Report) -> Result<String, ChartError> {
-    svg("latency over time", |root| {
+    let mut marks = String::new();
+    let chart = svg("latency over time", |root| {
         let several = kinds_in_series(report).len() > 1;
         let lines: Vec<(Measure, &str, Points)> = Measure::ALL
             .into_iter()
@@ -232,6 +241,8 @@ pub fn latency_over_time(report: &Report) -> Result<String, ChartError> {
             .y_label_area_size(70)
             .build_cartesian_2d(time_range(report), decades(lo, hi).log_scale())
             .map_err(|e| e.to_string())?;
+        let bottom = decades(lo, hi).start;
+        marks = phase_marks(report, chart.plotting_area().get_pixel_range().1, |t| chart.backend_coord(&(t, bottom)).0);
         chart
             .configure_mesh()
             .x_desc("time since start (s)")
@@ -252,7 +263,74 @@ pub fn latency_over_time(report: &Report) -> Result<String, ChartError> {
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(width + 1)));
         }
         legend(&mut chart)
-    })
+    })?;
+    Ok(underlay(chart, &marks))
+}
+
+/// The colour of the phase marks.
+pub const PHASE_COLOR: RGBColor = RGBColor(85, 85, 85);
+
+/// The phase marks of a time chart, as SVG: for each phase that started, a dashed line
+/// (class `phase-start`) at its start with its name along it; for each pause, a dotted
+/// line (class `phase-pause`) where it was due to start. `rows`: the plotting area's
+/// pixel rows; `x_of`: the pixel column of a time.
+fn phase_marks(report: &Report, rows: Range<i32>, x_of: impl Fn(f64) -> i32) -> String {
+    let span = time_range(report);
+    let mut out = String::new();
+    for (i, phase) in report.phases.iter().enumerate() {
+        // Reports from before phase names have none.
+        let name = if phase.name.is_empty() { format!("phase {}", i + 1) } else { phase.name.clone() };
+        let (class, at, dashes, label, what) = match (phase.started_s, phase.scheduled_start_s) {
+            (Some(at), _) => ("phase-start", at, "6 4", name.clone(), "started"),
+            (None, Some(at)) if phase.kind == "pause" => {
+                ("phase-pause", at, "2 4", format!("{name} (pause)"), "due to start")
+            }
+            _ => continue,
+        };
+        if !span.contains(&at) {
+            continue;
+        }
+        let x = x_of(at);
+        let (top, bottom) = (rows.start, rows.end);
+        // The name reads upwards from the bottom, just right of its line.
+        let (lx, ly) = (x + 13, bottom - 6);
+        let _ = write!(
+            out,
+            "<line class=\"{class}\" data-phase=\"{i}\" x1=\"{x}\" y1=\"{top}\" x2=\"{x}\" y2=\"{bottom}\" \
+             stroke-dasharray=\"{dashes}\"><title>{} {what} at {at:.1} s</title></line>\n\
+             <text x=\"{lx}\" y=\"{ly}\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\" transform=\"rotate(-90 {lx} {ly})\">{}</text>\n",
+            escape(&name),
+            escape(&label),
+        );
+    }
+    if out.is_empty() {
+        return out;
+    }
+    let RGBColor(r, g, b) = PHASE_COLOR;
+    let color = format!("#{r:02X}{g:02X}{b:02X}");
+    format!(
+        "<g class=\"phase-marks\" stroke=\"{color}\" stroke-width=\"1.5\" fill=\"{color}\" \
+         font-family=\"sans-serif\" font-size=\"13\">\n{out}</g>\n"
+    )
+}
+
+/// `chart` with `marks` drawn first, over its background only: the data and the
+/// legend stay on top of them.
+fn underlay(chart: String, marks: &str) -> String {
+    // The background is the first element (see `svg`).
+    let after_background =
+        chart.find("<rect").and_then(|at| chart[at..].find('>').map(|end| at + end + 1)).filter(|_| !marks.is_empty());
+    match after_background {
+        Some(at) => {
+            let mut out = String::with_capacity(chart.len() + marks.len() + 1);
+            out.push_str(&chart[..at]);
+            out.push('\n');
+            out.push_str(marks);
+            out.push_str(chart[at..].trim_start_matches('\n'));
+            out
+        }
+        None => chart,
+    }
 }
 
 /// (x, y) points of a line.

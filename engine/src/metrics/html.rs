@@ -24,26 +24,37 @@ pub fn render(report: &Report) -> Result<String, ChartError> {
     );
     facts(&mut page, report);
     thresholds(&mut page, report);
+    phase_table(&mut page, report);
     latency_table(&mut page, report);
     page.push_str("<h2>Charts</h2>\n");
+    let marks = if report.phases.is_empty() {
+        ""
+    } else {
+        " The grey dashed lines mark where each phase started (dotted: where a pause was due to start)."
+    };
     for (svg, what) in [
         (
             &charts.throughput,
-            "Operations per second by kind in each metrics interval; the dashed line is the target rate.",
+            format!(
+                "Operations per second by kind in each metrics interval; the dashed line is the target rate.{marks}"
+            ),
         ),
         (
             &charts.latency_over_time,
-            "Service time (batch sent → acknowledged) and response time (scheduled → acknowledged) in each \
-             interval. Response time above service time is time spent waiting in forge: the run is behind \
-             its schedule.",
+            format!(
+                "Service time (batch sent → acknowledged) and response time (scheduled → acknowledged) in each \
+                 interval. Response time above service time is time spent waiting in forge: the run is behind \
+                 its schedule.{marks}"
+            ),
         ),
         (
             &charts.distribution,
             "The whole run's latencies by percentile: each step to the right is one more nine, so the tail \
-             is as visible as the median.",
+             is as visible as the median."
+                .into(),
         ),
     ] {
-        let _ = write!(page, "<figure>\n{svg}<figcaption>{}</figcaption>\n</figure>\n", escape(what));
+        let _ = write!(page, "<figure>\n{svg}<figcaption>{}</figcaption>\n</figure>\n", escape(&what));
     }
     let _ = write!(
         page,
@@ -59,7 +70,7 @@ const STYLE: &str = "body{font-family:sans-serif;margin:24px auto;max-width:1060
 h1{font-size:24px;margin:0 0 16px}h2{font-size:18px;margin:28px 0 8px}\
 table{border-collapse:collapse;font-size:14px}td,th{padding:3px 10px;text-align:right;border-bottom:1px solid #ddd}\
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}\
-table.facts td{text-align:left}table.facts td:first-child{color:#555}\
+table.facts td{text-align:left}table.facts td:first-child{color:#555}table.phases td:nth-child(2){text-align:left}\
 .passed{color:#1a7f37;font-weight:bold}.failed{color:#c21d1d;font-weight:bold}\
 figure{margin:16px 0}figure svg{max-width:100%;height:auto;border:1px solid #ddd}\
 figcaption{font-size:13px;color:#555;margin-top:4px}code{font-size:13px}\
@@ -142,6 +153,33 @@ fn thresholds(page: &mut String, report: &Report) {
     page.push_str("</table>\n");
 }
 
+/// A scenario's phases: when each was due and started, and what it did.
+fn phase_table(page: &mut String, report: &Report) {
+    if report.phases.is_empty() {
+        return;
+    }
+    let done = if report.dry_run { "materialized" } else { "acknowledged" };
+    let _ = writeln!(
+        page,
+        "<h2>Phases</h2>\n<table class=\"phases\">\n<tr><th>phase</th><th>kind</th><th>due at</th>\
+         <th>started at</th><th>{done}</th></tr>"
+    );
+    let secs = |s: Option<f64>| s.map_or_else(|| "–".into(), |s| format!("{s:.1} s"));
+    for (i, p) in report.phases.iter().enumerate() {
+        let name = if p.name.is_empty() { format!("phase {}", i + 1) } else { p.name.clone() };
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&name),
+            if p.kind.is_empty() { "–".into() } else { escape(&p.kind) },
+            secs(p.scheduled_start_s),
+            secs(p.started_s),
+            p.acknowledged
+        );
+    }
+    page.push_str("</table>\n");
+}
+
 fn latency_table(page: &mut String, report: &Report) {
     let l = &report.latency;
     if l.all.service.count == 0 && l.all.response.count == 0 {
@@ -203,7 +241,7 @@ mod tests {
 
     use super::*;
     use crate::metrics::latency::{self, Latencies};
-    use crate::metrics::report::{Ending, LatencyReport};
+    use crate::metrics::report::{Ending, LatencyReport, PhaseTally};
     use crate::metrics::threshold::Verdict;
     use crate::metrics::{KindCounts, Sample, Schedule};
     use crate::plan::OpKind;
@@ -226,6 +264,7 @@ mod tests {
                 lag_ms: 0.0,
                 done_total: i * 150,
                 errors_total: 0,
+                phase: None,
             })
             .collect();
         Report {
@@ -302,6 +341,73 @@ mod tests {
         report.latency = LatencyReport::default();
         let page = render(&report).unwrap();
         assert_eq!(page.matches("<svg").count(), 3);
+    }
+
+    /// `example` as a scenario's collection: a ramp from 0 s, a pause due at 1.5 s, a
+    /// spike from 2.5 s, and a phase never reached.
+    fn phased() -> Report {
+        let mut report = example();
+        let tally = |name: &str, kind: &str, due: f64, started: Option<f64>, acknowledged| PhaseTally {
+            name: name.into(),
+            kind: kind.into(),
+            scheduled_start_s: Some(due),
+            acknowledged,
+            started_s: started,
+        };
+        report.phases = vec![
+            tally("warm <up>", "ramp", 0.0, Some(0.01), 450),
+            tally("rest", "pause", 1.5, None, 0),
+            tally("spike", "steady", 2.5, Some(2.52), 750),
+            tally("late", "steady", 9.0, None, 0),
+        ];
+        for (sample, phase) in report.series.iter_mut().zip([0, 0, 0, 0, 0, 2, 2, 2]) {
+            sample.phase = Some(phase);
+        }
+        report
+    }
+
+    #[test]
+    fn phases_are_marked_on_both_time_charts_and_tabled() {
+        let page = render(&phased()).unwrap();
+        // Two started phases on each of the two time charts; the pause's due start too.
+        assert_eq!(page.matches("<line class=\"phase-start\"").count(), 2 * 2);
+        assert_eq!(page.matches("<line class=\"phase-pause\"").count(), 2);
+        assert_eq!(page.matches("<g class=\"phase-marks\"").count(), 2, "none on the distribution chart");
+        for (i, name) in [(0, "warm &lt;up&gt;"), (2, "spike")] {
+            assert_eq!(page.matches(&format!("class=\"phase-start\" data-phase=\"{i}\"")).count(), 2);
+            assert_eq!(page.matches(&format!(">{name}</text>")).count(), 2, "{name} labels its lines");
+        }
+        assert!(page.contains(">rest (pause)</text>"));
+        assert!(!page.contains(">late</text>"), "a phase never reached is not marked");
+        // The spike's line is right of the ramp's, in the same place on both charts.
+        let x1 = |i: usize| -> Vec<i32> {
+            page.match_indices(&format!("data-phase=\"{i}\" x1=\""))
+                .map(|(at, m)| {
+                    let rest = &page[at + m.len()..];
+                    rest[..rest.find('"').unwrap()].parse().unwrap()
+                })
+                .collect()
+        };
+        let (ramp, spike) = (x1(0), x1(2));
+        assert!(ramp[0] < spike[0] && ramp == vec![ramp[0]; 2] && spike == vec![spike[0]; 2], "{ramp:?} {spike:?}");
+        // Under the data: the marks come before the first data line.
+        let svg = &page[page.find("<svg").unwrap()..];
+        assert!(svg.find("phase-marks").unwrap() < svg.find("<polyline").unwrap());
+
+        assert!(page.contains("<h2>Phases</h2>"));
+        for row in [
+            "<tr><td>warm &lt;up&gt;</td><td>ramp</td><td>0.0 s</td><td>0.0 s</td><td>450</td></tr>",
+            "<tr><td>rest</td><td>pause</td><td>1.5 s</td><td>–</td><td>0</td></tr>",
+            "<tr><td>spike</td><td>steady</td><td>2.5 s</td><td>2.5 s</td><td>750</td></tr>",
+        ] {
+            assert!(page.contains(row), "{row}");
+        }
+    }
+
+    #[test]
+    fn a_run_without_phases_has_no_marks_or_phase_table() {
+        let page = render(&example()).unwrap();
+        assert!(!page.contains("phase-") && !page.contains("<h2>Phases</h2>") && !page.contains("grey dashed"));
     }
 
     #[test]

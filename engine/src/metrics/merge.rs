@@ -220,6 +220,7 @@ fn merge_sample(a: &Sample, b: &Sample) -> Sample {
     merged.lag_ms = a.lag_ms.max(b.lag_ms);
     merged.done_total = a.done_total + b.done_total;
     merged.errors_total = a.errors_total + b.errors_total;
+    merged.phase = a.phase.max(b.phase);
     merged
 }
 

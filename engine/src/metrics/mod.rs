@@ -226,6 +226,14 @@ struct Phases {
     started: Mutex<Vec<Option<Instant>>>,
 }
 
+impl Phases {
+    /// The last phase started by `at` (phases start in order; a pause never does).
+    fn in_force(&self, at: Instant) -> Option<usize> {
+        let started = self.started.lock().expect("no panics while holding it");
+        started.iter().rposition(|s| s.is_some_and(|s| s <= at))
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
@@ -439,7 +447,7 @@ impl Metrics {
             let mut s = self.state();
             let interval = std::mem::take(&mut s.interval);
             let from = s.sampled_at;
-            let sample = close(&mut s, interval, from);
+            let sample = close(&mut s, interval, from, self.phases.get());
             s.series.push(sample.clone());
             sample
         };
@@ -467,7 +475,7 @@ impl Metrics {
             } else {
                 s.sampled_at
             };
-            let sample = close(&mut s, window, from);
+            let sample = close(&mut s, window, from, self.phases.get());
             s.series.push(sample);
         }
     }
@@ -486,8 +494,9 @@ impl Metrics {
 
 /// The sample of `window`, the stretch from `from` to now; keeps the window as the
 /// last one.
-fn close(s: &mut State, window: Window, from: Duration) -> Sample {
-    let now = s.started.elapsed();
+fn close(s: &mut State, window: Window, from: Duration, phases: Option<&Phases>) -> Sample {
+    let at = Instant::now();
+    let now = at.saturating_duration_since(s.started);
     let lag = lag_ms(s);
     s.schedule.max_lag_ms = s.schedule.max_lag_ms.max(lag);
     let sample = Sample {
@@ -499,6 +508,7 @@ fn close(s: &mut State, window: Window, from: Duration) -> Sample {
         lag_ms: lag,
         done_total: done(&s.total.kinds),
         errors_total: errors(&s.total.kinds),
+        phase: phases.and_then(|p| p.in_force(at)),
     };
     s.sampled_at = now;
     s.last = window;
@@ -508,4 +518,61 @@ fn close(s: &mut State, window: Window, from: Duration) -> Sample {
 /// How far behind its schedule a paced run is now, in milliseconds.
 fn lag_ms(s: &State) -> f64 {
     s.next_due.map_or(0.0, |due| Instant::now().saturating_duration_since(due).as_secs_f64() * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_sample_carries_the_phase_in_force() {
+        let metrics = Metrics::default();
+        metrics.begin(Some(100.0));
+        // A ramp, a pause (which never starts), a steady phase.
+        metrics.set_phases(vec![0, 100, 100]);
+        let before = metrics.sample();
+        metrics.phase_started(0);
+        std::thread::sleep(Duration::from_millis(5));
+        let ramp = metrics.sample();
+        metrics.phase_started(2);
+        let steady = metrics.sample();
+        metrics.phase_started(0);
+        let still = metrics.sample();
+        assert_eq!([before.phase, ramp.phase, steady.phase, still.phase], [None, Some(0), Some(2), Some(2)]);
+        // The same clock as the report's phase starts: a sample after a start carries it.
+        let phases = metrics.phases();
+        let started = |i: usize| phases[i].1.unwrap();
+        assert!(phases[1].1.is_none());
+        assert!(started(0) <= ramp.t_s && ramp.t_s < started(2) && started(2) <= steady.t_s);
+        metrics.finish_series(Duration::from_secs(1));
+        let series = metrics.series();
+        assert_eq!(series.last().unwrap().phase, Some(2), "the closing sample too");
+    }
+
+    #[test]
+    fn a_run_without_phases_has_none_in_its_samples_or_their_json() {
+        let metrics = Metrics::default();
+        metrics.begin(None);
+        metrics.phase_started(0);
+        let sample = metrics.sample();
+        assert_eq!(sample.phase, None);
+        let json = serde_json::to_value(&*sample).unwrap();
+        assert!(json.get("phase").is_none(), "{json}");
+        let back: Sample = serde_json::from_value(json).unwrap();
+        assert_eq!(back, *sample, "a sample without a phase reads back as one");
+    }
+
+    #[test]
+    fn phase_tallies_of_older_reports_read_back_without_names() {
+        let old: report::PhaseTally = serde_json::from_str(r#"{"acknowledged": 5, "started_s": 1.5}"#).unwrap();
+        assert_eq!(
+            old,
+            report::PhaseTally { acknowledged: 5, started_s: Some(1.5), ..Default::default() },
+            "no name, kind or due start"
+        );
+        let named = report::PhaseTally { name: "spike".into(), scheduled_start_s: Some(3.0), ..old.clone() };
+        let json = serde_json::to_value(&named).unwrap();
+        assert_eq!(json["name"], "spike");
+        assert_eq!(serde_json::from_value::<report::PhaseTally>(json).unwrap(), named);
+    }
 }

@@ -117,8 +117,18 @@ pub struct Report {
 }
 
 /// What a run did in one phase of a scenario.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PhaseTally {
+    /// The phase's name in the scenario (empty in reports written before names).
+    #[serde(default)]
+    pub name: String,
+    /// steady, ramp, pause or unpaced (empty in reports written before kinds).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// When it was due to start, in seconds after the run started (`None` after an
+    /// unpaced phase, whose length is not known beforehand).
+    #[serde(default)]
+    pub scheduled_start_s: Option<f64>,
     /// Operations the phase planned that the server acknowledged.
     pub acknowledged: u64,
     /// When its first operation was admitted, in seconds after the run started;

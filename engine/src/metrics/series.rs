@@ -27,6 +27,10 @@ pub struct Sample {
     pub done_total: u64,
     /// Errors since the start of the run (refused, unknown fate, write concern failed).
     pub errors_total: u64,
+    /// A scenario's phase in force at the end of the interval: the last one whose
+    /// first operation had been admitted (index in the scenario's phases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<usize>,
 }
 
 impl Sample {

@@ -45,6 +45,8 @@ pub struct PhaseRow {
 }
 
 impl ScenarioReport {
+    /// The phase rows of `scenario`, and the names, kinds and scheduled starts of
+    /// the phases in each collection's report (its charts mark them).
     pub fn new(scenario: &Scenario, file: String, seed: u64, seed_given: String, collections: Vec<Report>) -> Self {
         let mut scheduled = Some(0.0);
         let phases = scenario
@@ -76,7 +78,15 @@ impl ScenarioReport {
                     started_s: collections.iter().filter_map(of).filter_map(|t| t.started_s).reduce(f64::min),
                 }
             })
-            .collect();
+            .collect::<Vec<PhaseRow>>();
+        let mut collections = collections;
+        for report in &mut collections {
+            for (tally, row) in report.phases.iter_mut().zip(&phases) {
+                tally.name.clone_from(&row.name);
+                tally.kind.clone_from(&row.kind);
+                tally.scheduled_start_s = row.scheduled_start_s;
+            }
+        }
         ScenarioReport { scenario: file, seed, seed_given, phases, collections }
     }
 
