@@ -8,6 +8,7 @@ mod support;
 mod bulk_api;
 mod cdc;
 mod current_document;
+mod edge_cases;
 mod failures;
 mod faults;
 mod fuzz;

@@ -45,6 +45,9 @@ impl IdMaker {
             IdGen::Int64 { offset } => Bson::Int64(offset.wrapping_add(index as i64)),
             IdGen::UuidString => Bson::String(super::scalars::uuid(rng).to_string()),
             IdGen::UuidBinary => Bson::Binary(Binary::from_uuid(super::scalars::uuid(rng))),
+            IdGen::Mixed(alternatives) => {
+                self.make(&alternatives[(index % alternatives.len() as u64) as usize], index, rng)
+            }
         }
     }
 }
@@ -61,5 +64,20 @@ mod tests {
         assert_eq!(ids.len(), 50_000);
         assert_ne!(a.object_id(0), IdMaker::new(2).object_id(0));
         assert_eq!(a.object_id(0).timestamp().timestamp_millis(), ID_EPOCH_SECS as i64 * 1000);
+    }
+
+    #[test]
+    fn mixed_integer_ids_never_meet_even_past_the_int_range() {
+        let how =
+            IdGen::mixed(vec![IdGen::Int32 { offset: 0 }, IdGen::Int64 { offset: 5_000_000_000 }, IdGen::ObjectId]);
+        let maker = IdMaker::new(3);
+        let mut rng = seed::rng(3, Stream::Document, 0);
+        let ids: Vec<Bson> = (0..3000).map(|i| maker.make(&how, i, &mut rng)).collect();
+        assert_eq!(
+            ids[..3],
+            [Bson::Int64(5_000_000_000), Bson::Int64(5_000_000_001), Bson::ObjectId(maker.object_id(2))]
+        );
+        let keys: HashSet<_> = ids.iter().map(crate::plan::IdKey::of).collect();
+        assert_eq!(keys.len(), 3000);
     }
 }

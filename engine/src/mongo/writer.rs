@@ -37,6 +37,12 @@ use crate::plan::{Change, IdKey, OpKind, OpPlan, State, Write};
 /// MongoDB's duplicate key error: an insert whose `_id` exists.
 const DUPLICATE_KEY: &str = "11000";
 
+/// MongoDB's largest document (`maxBsonObjectSize`: 16 MiB on every version).
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The server's refusal of a document over [`MAX_DOCUMENT_BYTES`].
+const TOO_LARGE: (i32, &str) = (10334, "BSONObjectTooLarge");
+
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
     pub batch_size: usize,
@@ -191,8 +197,23 @@ impl Writer {
         self.settle(pending, &settled)
     }
 
-    /// One attempt at `ops`.
+    /// One attempt at `ops`. An insert over the server's document limit is not sent:
+    /// the driver would refuse its whole batch before sending any of it, with an error
+    /// that reads as a lost batch. The ops before it go; it is refused (as the server
+    /// would) once they are settled, and the ops after it go in the next attempt, as
+    /// after an ordered batch's refusal.
     async fn send(&self, ops: &[OpPlan]) -> Reply {
+        let Some(first) = ops.iter().position(too_large) else { return self.send_all(ops).await };
+        let mut reply = if first == 0 { Reply::default() } else { self.send_all(&ops[..first]).await };
+        let before_settled =
+            reply.lost.is_none() && reply.outcomes.iter().all(|o| !matches!(o, None | Some(Outcome::NotExecuted)));
+        let refused = Outcome::Failed(super::reply::failure_label(TOO_LARGE.0, Some(TOO_LARGE.1)));
+        reply.outcomes.push(Some(if before_settled { refused } else { Outcome::NotExecuted }));
+        reply.outcomes.resize(ops.len(), Some(Outcome::NotExecuted));
+        reply
+    }
+
+    async fn send_all(&self, ops: &[OpPlan]) -> Reply {
         let (ordered, wc) = (self.config.ordered, self.config.write_concern.as_ref());
         match self.config.api {
             WriteApi::Client => super::client_api::send(&self.client, &self.coll, ops, ordered, wc).await,
@@ -387,6 +408,12 @@ impl Writer {
             }),
         })
     }
+}
+
+/// An insert whose document is over [`MAX_DOCUMENT_BYTES`]. (An update that would
+/// grow a document past it is the server's to refuse, op by op.)
+fn too_large(op: &OpPlan) -> bool {
+    matches!(&op.write, Write::Insert(raw) if raw.as_bytes().len() > MAX_DOCUMENT_BYTES)
 }
 
 /// How many of the ops to send again are sent because their fate was ambiguous.

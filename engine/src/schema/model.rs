@@ -287,4 +287,48 @@ pub enum IdGen {
     /// A random UUID (collisions are negligible), as a string or BSON binary subtype 4.
     UuidString,
     UuidBinary,
+    /// `_id`s of several types in one collection (an `anyOf`/`oneOf` of the above):
+    /// document `index` takes alternative `index % n`. The integer alternatives share
+    /// one offset, so their values never meet (int 5 and long 5 are the same `_id`).
+    Mixed(Vec<IdGen>),
+}
+
+impl IdGen {
+    /// Alternatives in turn, their integer offsets aligned (see [`IdGen::Mixed`]);
+    /// nested mixes are flattened, and one alternative is just itself.
+    pub fn mixed(alternatives: Vec<IdGen>) -> IdGen {
+        let mut flat = Vec::new();
+        for a in alternatives {
+            match a {
+                IdGen::Mixed(inner) => flat.extend(inner),
+                other => flat.push(other),
+            }
+        }
+        if flat.len() == 1 {
+            return flat.pop().expect("one alternative");
+        }
+        let base = flat
+            .iter()
+            .filter_map(|a| match a {
+                IdGen::Int32 { offset } => Some(*offset as i64),
+                IdGen::Int64 { offset } => Some(*offset),
+                _ => None,
+            })
+            .max();
+        if let Some(base) = base {
+            for a in &mut flat {
+                match a {
+                    IdGen::Int32 { .. } => {
+                        *a = match i32::try_from(base) {
+                            Ok(offset) => IdGen::Int32 { offset },
+                            Err(_) => IdGen::Int64 { offset: base },
+                        }
+                    }
+                    IdGen::Int64 { offset } => *offset = base,
+                    _ => {}
+                }
+            }
+        }
+        IdGen::Mixed(flat)
+    }
 }

@@ -197,6 +197,52 @@ fn id_follows_the_schema_and_stays_unique() {
 }
 
 #[test]
+fn a_mixed_id_takes_its_alternatives_in_turn_uniquely_and_repeatably() {
+    let schema = object(json!({ "_id": { "anyOf": [
+        { "x-gen": { "mongoType": "objectId" } },
+        { "type": "integer", "minimum": 10, "x-gen": { "mongoType": "long" } },
+        { "type": "string" },
+        { "type": "integer", "minimum": 0 },
+        { "type": "string", "x-gen": { "mongoType": "uuid" } }
+    ] } }));
+    let got = docs(schema.clone(), 1000);
+    let ids: Vec<&Bson> = got.iter().map(|d| d.get("_id").unwrap()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let fits = match i % 5 {
+            0 => matches!(id, Bson::ObjectId(_)),
+            1 => matches!(id, Bson::Int64(_)),
+            2 => matches!(id, Bson::String(s) if s.len() == 24),
+            3 => matches!(id, Bson::Int32(_)),
+            _ => matches!(id, Bson::Binary(b) if b.subtype == bson::spec::BinarySubtype::Uuid),
+        };
+        assert!(fits, "document {i}: {id:?}");
+    }
+    // Unique as the server sees them: int 13 and long 13 would be one _id.
+    let keys: std::collections::HashSet<_> = ids.iter().map(|id| crate::plan::IdKey::of(id)).collect();
+    assert_eq!(keys.len(), 1000);
+    // The integer alternatives share the highest minimum, which both honour.
+    assert_eq!((got[1].get_i64("_id").unwrap(), got[3].get_i32("_id").unwrap()), (11, 13));
+    assert_eq!(docs(schema, 1000), got, "the same seed makes the same _ids");
+    // Each fits the schema's conformance check.
+    let compiled = Schema::from_value(object(json!({ "_id": { "oneOf": [
+        { "type": "integer", "x-gen": { "mongoType": "long" } }, { "type": "string" } ] } })))
+    .unwrap();
+    for d in docs(
+        object(json!({ "_id": { "oneOf": [
+        { "type": "integer", "x-gen": { "mongoType": "long" } }, { "type": "string" } ] } })),
+        4,
+    ) {
+        assert_eq!(super::validate::check(&compiled.compiled, &d), Ok(()), "{d:?}");
+    }
+    let wrong = bson::doc! { "_id": bson::oid::ObjectId::new() };
+    assert_eq!(super::validate::check(&compiled.compiled, &wrong).unwrap_err().path, "_id");
+    assert_eq!(
+        error(object(json!({ "_id": { "anyOf": [{ "type": "string" }, { "type": "array" }] } }))).path,
+        "#/properties/_id"
+    );
+}
+
+#[test]
 fn unknown_keywords_warn_once_each() {
     let schema = Schema::from_value(json!({ "type": "object", "properties": {
         "a": { "type": "string", "x-custom": 1 },

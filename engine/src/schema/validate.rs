@@ -13,14 +13,7 @@ pub struct Violation {
 }
 
 pub fn check(schema: &CompiledSchema, doc: &Document) -> Result<(), Violation> {
-    let id_ok = match (&schema.id, doc.get("_id")) {
-        (IdGen::ObjectId, Some(Bson::ObjectId(_))) => true,
-        (IdGen::Int32 { .. } | IdGen::Int64 { .. }, Some(Bson::Int32(_) | Bson::Int64(_))) => true,
-        (IdGen::HexString | IdGen::UuidString, Some(Bson::String(_))) => true,
-        (IdGen::UuidBinary, Some(Bson::Binary(b))) => b.subtype == BinarySubtype::Uuid,
-        _ => false,
-    };
-    if !id_ok {
+    if !id_fits(&schema.id, doc.get("_id")) {
         return Err(Violation {
             path: "_id".into(),
             problem: format!("expected {:?}, found {}", schema.id, kind(doc.get("_id"))),
@@ -30,6 +23,18 @@ pub fn check(schema: &CompiledSchema, doc: &Document) -> Result<(), Violation> {
     let mut rest = doc.clone();
     rest.remove("_id");
     object(schema, root, &rest, "")
+}
+
+/// Whether `id` is of a type `how` makes (any of a mix's).
+fn id_fits(how: &IdGen, id: Option<&Bson>) -> bool {
+    match (how, id) {
+        (IdGen::ObjectId, Some(Bson::ObjectId(_))) => true,
+        (IdGen::Int32 { .. } | IdGen::Int64 { .. }, Some(Bson::Int32(_) | Bson::Int64(_))) => true,
+        (IdGen::HexString | IdGen::UuidString, Some(Bson::String(_))) => true,
+        (IdGen::UuidBinary, Some(Bson::Binary(b))) => b.subtype == BinarySubtype::Uuid,
+        (IdGen::Mixed(alternatives), _) => alternatives.iter().any(|a| id_fits(a, id)),
+        _ => false,
+    }
 }
 
 /// The shape of a document against a schema version: its top-level fields are the

@@ -26,7 +26,9 @@ pub async fn read_events(
     idle: Duration,
 ) -> Result<SeenEvents, VerifyError> {
     let fail = |source| VerifyError::ChangeStream { namespace: coll.namespace().to_string(), source };
-    let watch = coll.watch();
+    // Only what the check reads: events near 16 MiB (a big document's insert) would
+    // otherwise cross the wire whole, and replies of several outgrow a message.
+    let watch = coll.watch().pipeline([doc! { "$project": { "operationType": 1, "documentKey": 1, "wallTime": 1 } }]);
     let watch = match from {
         StreamStart::At(ts) => watch.start_at_operation_time(ts),
         StreamStart::After(token) => watch.resume_after(token),

@@ -81,19 +81,40 @@ pub fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-pub fn id_gen(node: &Node) -> Result<IdGen, SchemaError> {
+/// How `_id` is made from its schema node: one id-able type, or a union
+/// (`anyOf`/`oneOf`, a type list) of them, taken in turn ([`IdGen::Mixed`]).
+pub fn id_gen(nodes: &[Node], node: NodeId) -> Result<IdGen, SchemaError> {
+    id_alternative(nodes, node, 0)
+}
+
+fn id_alternative(nodes: &[Node], node: NodeId, depth: usize) -> Result<IdGen, SchemaError> {
     let path = "#/properties/_id";
-    match node {
+    let refused = || {
+        SchemaError::new(
+            path,
+            "_id must be an objectId, integer, long, string or uuid (or an anyOf of them) so that forge can keep it unique",
+        )
+    };
+    match &nodes[node] {
         Node::Scalar(Scalar::ObjectId) => Ok(IdGen::ObjectId),
         Node::Scalar(Scalar::Int32 { min, .. }) => Ok(IdGen::Int32 { offset: *min }),
         Node::Scalar(Scalar::Int64 { min, .. }) => Ok(IdGen::Int64 { offset: *min }),
         Node::Scalar(Scalar::Uuid) => Ok(IdGen::UuidBinary),
         Node::Scalar(Scalar::String(StringGen { kind: StringKind::Uuid, .. })) => Ok(IdGen::UuidString),
         Node::Scalar(Scalar::String(_)) => Ok(IdGen::HexString),
-        _ => Err(SchemaError::new(
-            path,
-            "_id must be an objectId, integer, long, string or uuid so that forge can keep it unique",
-        )),
+        // A `$ref` compiles to a choice of one; a `$ref` cycle has no id-able end.
+        Node::Choice(choices) if depth < super::MAX_DEPTH => {
+            let alternatives = choices
+                .iter()
+                .filter(|(weight, _)| *weight > 0.0)
+                .map(|(_, n)| id_alternative(nodes, *n, depth + 1))
+                .collect::<Result<Vec<_>, _>>()?;
+            if alternatives.is_empty() {
+                return Err(refused());
+            }
+            Ok(IdGen::mixed(alternatives))
+        }
+        _ => Err(refused()),
     }
 }
 

@@ -62,7 +62,7 @@ impl<'a> Compiler<'a> {
         let id = match obj.fields.iter().position(|f| f.name == "_id") {
             Some(i) => {
                 let field = obj.fields.remove(i);
-                keywords::id_gen(&self.nodes[field.node])?
+                keywords::id_gen(&self.nodes, field.node)?
             }
             None => IdGen::ObjectId,
         };
