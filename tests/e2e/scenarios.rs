@@ -49,8 +49,10 @@ async fn the_ecommerce_example_holds_its_phases_references_and_journals() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("{collection}.jsonl");
     let mut stream = client.database(&db).watch().await.unwrap();
+    // One shard per collection: fewer threads to schedule on two shared cores.
     let out = run(&example("ecommerce.yaml"))
         .db(&db)
+        .arg("--workers", "1")
         .arg("--journal", &journal)
         .quiet()
         .report()
@@ -133,7 +135,14 @@ async fn the_ecommerce_example_holds_its_phases_references_and_journals() {
         let seen = count(from, to);
         assert!(
             (seen - expected).abs() <= 0.02 * expected,
-            "phase {i}: {seen} events in [{from:.2}, {to:.2}) s, expected {expected:.0}"
+            "phase {i}: {seen} events in [{from:.2}, {to:.2}) s, expected {expected:.0}; schedules: {}",
+            report["collections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["schedule"].to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let ramp: Vec<f64> = (0..10).map(|s| count(s as f64, s as f64 + 1.0)).collect();

@@ -16,12 +16,12 @@ use crate::metrics::report::{Ending, Report};
 use crate::metrics::threshold::Threshold;
 use crate::mongo::collection_api::WriteApi;
 use crate::mongo::writer::WriterConfig;
-use crate::mutation::{DeleteShape, Plugins, SetupError};
+use crate::mutation::{DeleteShape, Plugins};
 use crate::plan::{Acknowledged, DeleteTracking, Planner, PlannerConfig};
 use crate::plugin::SchemaAccess;
+use crate::scenario::Scenario;
 use crate::scenario::references::{Draws, Referenced};
 use crate::scenario::report::ScenarioReport;
-use crate::scenario::{Scenario, ScenarioError};
 use crate::segment::Segment;
 use crate::traffic::{RunInfo, Sink, Traffic, TrafficConfig};
 
@@ -135,10 +135,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         return Ok(());
     }
     let file = args.scenario.clone().expect("clap requires it");
-    let scenario = Scenario::load(&file).map_err(|e| match e {
-        ScenarioError::Read { .. } => Error::Usage(e.to_string()),
-        other => Error::Usage(other.to_string()),
-    })?;
+    let scenario = Scenario::load(&file).map_err(|e| Error::Usage(e.to_string()))?;
     for (flag, path) in [("--journal", &args.journal), ("--report-html", &args.report_html)] {
         if let Some(path) = path
             && scenario.collections.len() > 1
@@ -224,11 +221,8 @@ fn prepare(args: &Args, scenario: &Scenario, seed: u64) -> Result<Vec<Prepared>,
         let mut versions = vec![generators[c].clone()];
         versions
             .extend(collection.versions.iter().map(|(_, schema)| Arc::new(Generator::new(schema.clone(), seeds[c]))));
-        let mut plugins =
-            Plugins::new(registry, SchemaAccess::versioned(versions), config, seeds[c]).map_err(|e| match e {
-                SetupError::ArgsForUnknownPlugin(_) => at("plugin_args", &e),
-                other => at("plugin_args", &other),
-            })?;
+        let mut plugins = Plugins::new(registry, SchemaAccess::versioned(versions), config, seeds[c])
+            .map_err(|e| at("plugin_args", &e))?;
         let mine = (0..args.workers)
             .map(|_| {
                 Ok(ShardPlugins {
