@@ -278,11 +278,14 @@ impl Writer {
             if let Some(entry) = journal_entry(op, outcome, exact, pending.retried[*i], now) {
                 entries.push(entry);
             }
-            if let Outcome::Acked { matched, .. } = outcome {
+            if let Outcome::Acked { .. } = outcome {
                 self.metrics.count_in_phase(op.index);
-                if op.kind == OpKind::Insert && *matched > 0 && self.acknowledged.is_some() {
-                    inserted.push(op.id.clone());
-                }
+            }
+            // Every settled insert releases the references waiting for it: one the
+            // server refused then points at nothing, rather than holding its
+            // collection's run for good.
+            if op.kind == OpKind::Insert && self.acknowledged.is_some() {
+                inserted.push(op.id.clone());
             }
             // Latencies of the ops the server answered; a lost or never-tried op has none.
             let answered = !matches!(outcome, Outcome::Unknown | Outcome::NotExecuted | Outcome::NotSent);

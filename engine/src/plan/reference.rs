@@ -61,8 +61,8 @@ impl std::fmt::Debug for RefDraws {
     }
 }
 
-/// The `_id`s of a collection whose insert the server acknowledged: what references
-/// to it wait for.
+/// The `_id`s of a collection whose insert the server answered (acknowledged, as
+/// nearly all are, or refused): what references to it wait for.
 #[derive(Debug, Default)]
 pub struct Acknowledged {
     ids: Mutex<HashSet<IdKey>>,
