@@ -571,7 +571,7 @@ fn plan(
         }
     }
     let profiled = config.profile.as_ref().map(|profile| {
-        let peak = profile.stages().iter().map(peak_rate).fold(1.0, f64::max);
+        let peak = profile.stages().iter().map(Stage::peak).fold(1.0, f64::max);
         // Twice the room: an operation that references another collection also waits
         // for its target's batch to be acknowledged.
         (Pace::profile(profile.clone(), schedule.start, 0, 1), 2 * window(config, peak))
@@ -685,14 +685,6 @@ fn mean_rate(profile: &Profile) -> Option<f64> {
         }
     }
     Some(profile.total_ops()? as f64 / time).filter(|r| r.is_finite())
-}
-
-/// The highest rate of a stage.
-fn peak_rate(stage: &Stage) -> f64 {
-    match stage {
-        Stage::Paced { from, to, .. } => from.max(*to),
-        _ => 0.0,
-    }
 }
 
 /// Waits while `window` or more admitted ops are in flight: how long it waited, or

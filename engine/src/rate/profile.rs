@@ -123,7 +123,7 @@ impl Stage {
     }
 
     /// The highest rate it reaches.
-    pub(super) fn peak(&self) -> f64 {
+    pub fn peak(&self) -> f64 {
         match *self {
             Stage::Paced { from, to, .. } => from.max(to),
             _ => 0.0,
