@@ -21,4 +21,5 @@ pub mod schema;
 pub mod seed;
 pub mod segment;
 pub mod traffic;
+pub mod transaction;
 pub mod verify;

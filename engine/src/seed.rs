@@ -24,6 +24,9 @@ pub enum Stream {
     Collection = 5,
     /// The references operation `i` draws (`x-gen.ref`).
     Reference = 6,
+    /// Transaction `i` of a scenario's transaction stream: its size, outcome and
+    /// targets.
+    Transaction = 7,
 }
 
 /// SplitMix64's finaliser: a bijective mix with good avalanche.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use super::error::{Error, describe_plugin_error};
@@ -24,6 +25,7 @@ use crate::scenario::references::{Draws, Referenced};
 use crate::scenario::report::ScenarioReport;
 use crate::segment::Segment;
 use crate::traffic::{RunInfo, Sink, Traffic, TrafficConfig};
+use crate::transaction::TransactionReport;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "A scenario file (YAML) names its collections (each with a schema, an op mix, \
@@ -136,9 +138,14 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     let file = args.scenario.clone().expect("clap requires it");
     let scenario = Scenario::load(&file).map_err(|e| Error::Usage(e.to_string()))?;
-    for (flag, path) in [("--journal", &args.journal), ("--report-html", &args.report_html)] {
+    // A journal per collection, and a log per transaction stream.
+    let journals =
+        scenario.collections.len() + scenario.transactions.iter().map(|t| 1 + t.collections().len()).sum::<usize>();
+    for (flag, path, files) in
+        [("--journal", &args.journal, journals), ("--report-html", &args.report_html, scenario.collections.len())]
+    {
         if let Some(path) = path
-            && scenario.collections.len() > 1
+            && files > 1
             && !path.to_string_lossy().contains("{collection}")
         {
             return Err(Error::Usage(format!("{flag}: one file per collection: put {{collection}} in its name")));
@@ -146,6 +153,11 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     if args.dry_run && args.journal.is_some() {
         return Err(Error::Usage("--journal records acknowledged writes; a --dry-run sends none".into()));
+    }
+    if args.dry_run {
+        for t in &scenario.transactions {
+            errln!("note: transactions.{}: not run in a dry run (transactions need a server)", t.name);
+        }
     }
     for c in &scenario.collections {
         for warning in &c.schema.warnings {
@@ -158,6 +170,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         (None, None) => super::resolve_seed(None, args.quiet),
     };
     let runs = prepare(&args, &scenario, seed.value)?;
+    let streams = if args.dry_run { Vec::new() } else { prepare_transactions(&args, &scenario, seed.value) };
     super::traffic::runtime()?.block_on(async {
         let listener = match &args.metrics_listen {
             Some(addr) => Some(super::metrics_listen::bind(addr).await?),
@@ -167,8 +180,8 @@ pub fn run(args: Args) -> Result<(), Error> {
             scenario.collections.iter().map(|c| (c.name.clone(), Arc::new(Metrics::default()))).collect();
         let endpoint =
             listener.map(|l| super::metrics_listen::Endpoint::start_collections(l, metrics.clone(), args.quiet));
-        let reports = run_all(&args, &scenario, runs, &seed, metrics).await?;
-        let result = finish(&args, &scenario, &file, &seed, reports);
+        let (reports, transactions) = run_all(&args, &scenario, runs, streams, &seed, metrics).await?;
+        let result = finish(&args, &scenario, &file, &seed, reports, transactions);
         if let Some(endpoint) = endpoint {
             endpoint.stop(args.metrics_linger).await;
         }
@@ -339,6 +352,32 @@ fn prepare(args: &Args, scenario: &Scenario, seed: u64) -> Result<Vec<Prepared>,
     Ok(runs)
 }
 
+/// Every transaction stream, ready but for its server and outputs.
+fn prepare_transactions(args: &Args, scenario: &Scenario, seed: u64) -> Vec<crate::transaction::Workload> {
+    let generator = |name: &str, schema: &Arc<crate::schema::Schema>| {
+        Arc::new(Generator::new(schema.clone(), crate::scenario::named_seed(seed, name)))
+    };
+    scenario
+        .transactions
+        .iter()
+        .enumerate()
+        .map(|(t, stream)| crate::transaction::Workload {
+            name: stream.name.clone(),
+            spec: stream.spec.clone(),
+            seed: scenario.transaction_seed(seed, t),
+            update_documents: stream.spec.update.as_ref().map(|u| generator(&u.collection, &u.schema)),
+            insert_documents: stream.spec.insert.as_ref().map(|i| generator(&i.collection, &i.schema)),
+            profile: scenario.transaction_profile(t),
+            phase_names: scenario.phases.iter().map(|p| p.name.clone()).collect(),
+            start_at: None,
+            max_retries: args.max_retries,
+            write_concern: args.write_concern.clone(),
+            outputs: Default::default(),
+            progress: Default::default(),
+        })
+        .collect()
+}
+
 impl Args {
     fn file_name(&self) -> String {
         self.scenario.as_deref().map(Path::display).map(|d| d.to_string()).unwrap_or_default()
@@ -356,9 +395,10 @@ async fn run_all(
     args: &Args,
     scenario: &Scenario,
     runs: Vec<Prepared>,
+    streams: Vec<crate::transaction::Workload>,
     seed: &Seed,
     metrics: Vec<(String, Arc<Metrics>)>,
-) -> Result<Vec<Report>, Error> {
+) -> Result<(Vec<Report>, Vec<TransactionReport>), Error> {
     let db = match (&args.db, &scenario.database) {
         (Some(db), _) | (None, Some(db)) => Some(db.clone()),
         _ => None,
@@ -386,26 +426,12 @@ async fn run_all(
                 let coll = crate::mongo::collection(client, db, &collection.name);
                 let journal = match &args.journal {
                     Some(path) => {
-                        let path = path_for(path, &collection.name);
-                        let namespace = coll.namespace().to_string();
-                        let preexisting = crate::traffic::holds_documents(&coll).await.map_err(|e| {
-                            Error::Runtime(format!(
-                                "cannot read {namespace}: {}",
-                                crate::mongo::one_line(&e.kind.to_string())
-                            ))
-                        })?;
-                        let server_time = workload.shards[0].delete.server_time_field();
-                        let start = crate::traffic::operation_time(client).await;
                         let header = crate::journal::Header {
-                            server_time_field: server_time,
-                            start_operation_time: start.map(|t| (t.time, t.increment)),
-                            preexisting,
+                            server_time_field: workload.shards[0].delete.server_time_field(),
                             schema_versions,
-                            ..crate::journal::Header::starting(&namespace, workload.settings.seed)
+                            ..journal_header(client, &coll, workload.settings.seed).await?
                         };
-                        let journal = crate::traffic::open_journal(&path, &header)
-                            .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))?;
-                        Some(journal)
+                        Some(open_journal(path, &collection.name, &header)?)
                     }
                     None => None,
                 };
@@ -434,7 +460,29 @@ async fn run_all(
             report
         }));
     }
-    let progress = (!args.quiet).then(|| tokio::spawn(progress(metrics.clone(), args.metrics_interval)));
+    let mut stream_tasks = Vec::new();
+    let mut counters = Vec::new();
+    if let Some((client, db)) = &connection {
+        for mut stream in streams {
+            stream.start_at = Some(start_at);
+            stream.outputs = transaction_outputs(args, client, db, &stream).await?;
+            counters.push((stream.name.clone(), stream.progress.clone()));
+            let (client, db) = (client.clone(), db.clone());
+            let mut stop = stop_rx.clone();
+            let stop_all = stop_tx.clone();
+            stream_tasks.push(tokio::spawn(async move {
+                let report = crate::transaction::run(stream, client, &db, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+                if report.ending == Ending::Failed {
+                    let _ = stop_all.send(true);
+                }
+                report
+            }));
+        }
+    }
+    let progress = (!args.quiet).then(|| tokio::spawn(progress(metrics.clone(), counters, args.metrics_interval)));
     let interrupt = {
         let stop_all = stop_tx.clone();
         tokio::spawn(async move {
@@ -446,15 +494,92 @@ async fn run_all(
     for task in tasks {
         reports.push(task.await.map_err(|e| Error::Runtime(format!("a collection's run crashed: {e}")))?);
     }
+    let mut transactions = Vec::new();
+    for task in stream_tasks {
+        transactions.push(task.await.map_err(|e| Error::Runtime(format!("a transaction stream crashed: {e}")))?);
+    }
     interrupt.abort();
     if let Some(progress) = progress {
         progress.abort();
     }
-    Ok(reports)
+    Ok((reports, transactions))
 }
 
-/// One progress line per interval: each collection's acknowledged operations and rate.
-async fn progress(metrics: Vec<(String, Arc<Metrics>)>, every: Duration) {
+/// A journal's header for a run that writes `coll` with `seed`, from what the server
+/// says now (before anything is written).
+async fn journal_header(
+    client: &mongodb::Client,
+    coll: &mongodb::Collection<bson::Document>,
+    seed: u64,
+) -> Result<crate::journal::Header, Error> {
+    let namespace = coll.namespace().to_string();
+    let preexisting = crate::traffic::holds_documents(coll).await.map_err(|e| {
+        Error::Runtime(format!("cannot read {namespace}: {}", crate::mongo::one_line(&e.kind.to_string())))
+    })?;
+    let start = crate::traffic::operation_time(client).await;
+    Ok(crate::journal::Header {
+        start_operation_time: start.map(|t| (t.time, t.increment)),
+        preexisting,
+        ..crate::journal::Header::starting(&namespace, seed)
+    })
+}
+
+/// Creates the journal `--journal PATH` names for `name`.
+fn open_journal(
+    path: &Path,
+    name: &str,
+    header: &crate::journal::Header,
+) -> Result<Arc<crate::journal::JournalWriter>, Error> {
+    let path = path_for(path, name);
+    crate::traffic::open_journal(&path, header)
+        .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", path.display())))
+}
+
+/// A transaction stream's journals (one per collection) and log, under --journal.
+async fn transaction_outputs(
+    args: &Args,
+    client: &mongodb::Client,
+    db: &str,
+    stream: &crate::transaction::Workload,
+) -> Result<crate::transaction::Outputs, Error> {
+    let Some(path) = &args.journal else { return Ok(Default::default()) };
+    let mut outputs = crate::transaction::Outputs::default();
+    let start = crate::traffic::operation_time(client).await;
+    if let Some(u) = &stream.spec.update {
+        let coll = crate::mongo::collection(client, db, &u.collection);
+        let header = journal_header(client, &coll, stream.seed).await?;
+        outputs.update_journal = Some(open_journal(path, &u.collection, &header)?);
+    }
+    if let Some(i) = &stream.spec.insert {
+        let coll = crate::mongo::collection(client, db, &i.collection);
+        let header = journal_header(client, &coll, stream.seed).await?;
+        outputs.insert_journal = Some(open_journal(path, &i.collection, &header)?);
+    }
+    let header = crate::transaction::log::LogHeader {
+        forge_transactions: crate::transaction::log::VERSION,
+        name: stream.name.clone(),
+        database: db.to_string(),
+        update: stream.spec.update.as_ref().map(|u| u.collection.clone()),
+        insert: stream.spec.insert.as_ref().map(|i| i.collection.clone()),
+        seed: stream.seed,
+        started_at: bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default(),
+        start_operation_time: start.map(|t| (t.time, t.increment)),
+    };
+    let log = path_for(path, &stream.name);
+    outputs.log = Some(
+        crate::transaction::log::LogWriter::create(&log, &header)
+            .map_err(|e| Error::Usage(format!("--journal: cannot create '{}': {e}", log.display())))?,
+    );
+    Ok(outputs)
+}
+
+/// One progress line per interval: each collection's acknowledged operations and rate,
+/// and each transaction stream's transactions.
+async fn progress(
+    metrics: Vec<(String, Arc<Metrics>)>,
+    streams: Vec<(String, Arc<crate::transaction::Progress>)>,
+    every: Duration,
+) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticks.tick().await;
@@ -464,18 +589,33 @@ async fn progress(metrics: Vec<(String, Arc<Metrics>)>, every: Duration) {
                 let s = m.snapshot();
                 format!("{name} {} ({:.0}/s)", crate::metrics::done(&s.kinds), s.achieved_rate())
             })
+            .chain(streams.iter().map(|(name, p)| {
+                let (c, a) = (p.committed.load(Ordering::Relaxed), p.aborted.load(Ordering::Relaxed));
+                format!("{name} {c} committed, {a} aborted")
+            }))
             .collect();
         errln!("{}", parts.join(", "));
     }
 }
 
-fn finish(args: &Args, scenario: &Scenario, file: &Path, seed: &Seed, reports: Vec<Report>) -> Result<(), Error> {
+fn finish(
+    args: &Args,
+    scenario: &Scenario,
+    file: &Path,
+    seed: &Seed,
+    reports: Vec<Report>,
+    transactions: Vec<TransactionReport>,
+) -> Result<(), Error> {
     let mut reports = reports;
     for report in &mut reports {
         report.thresholds = check_thresholds(&args.thresholds, report);
         err!("{}", report.summary());
     }
-    let report = ScenarioReport::new(scenario, file.display().to_string(), seed.value, seed.given.clone(), reports);
+    let report = ScenarioReport::new(scenario, file.display().to_string(), seed.value, seed.given.clone(), reports)
+        .with_transactions(transactions);
+    for t in &report.transactions {
+        err!("{}", t.summary());
+    }
     err!("{}", report.summary());
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report).expect("reports serialise");
@@ -495,6 +635,11 @@ fn finish(args: &Args, scenario: &Scenario, file: &Path, seed: &Seed, reports: V
     for r in &report.collections {
         if r.ending == Ending::Failed {
             failed.insert(r.namespace.clone(), r.error.clone().unwrap_or_else(|| "the run failed".into()));
+        }
+    }
+    for t in &report.transactions {
+        if t.ending == Ending::Failed {
+            failed.insert(format!("transactions.{}", t.name), t.error.clone().unwrap_or_else(|| "it failed".into()));
         }
     }
     if let Some((namespace, error)) = failed.into_iter().next() {

@@ -18,8 +18,17 @@ const SHOWN: usize = 20;
 pub struct Args {
     /// The journal a `--journal` run wrote. Repeat it for the journals of the segments
     /// of one run (`--segments`), or give a directory: every journal in it is read
-    #[arg(long, value_name = "FILE|DIR", required = true)]
+    #[arg(long, value_name = "FILE|DIR", required_unless_present = "transactions")]
     journal: Vec<PathBuf>,
+
+    /// A transaction stream's log (what `forge run --journal` writes for a
+    /// scenario's `transactions:`), instead of a journal: checks that each committed
+    /// transaction's change events are exactly its writes under one lsid and
+    /// txnNumber, that an aborted one left no event and no document, and that every
+    /// committed insert is there. Each collection's content is checked with its own
+    /// journal
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["journal", "change_stream", "collection"])]
+    transactions: Option<PathBuf>,
 
     /// Connection and collection to check (default database and collection: the
     /// journal's)
@@ -48,6 +57,9 @@ pub struct Args {
 
 /// Runs `forge verify`.
 pub fn run(args: Args) -> Result<(), Error> {
+    if let Some(log) = &args.transactions {
+        return run_transactions(&args, log);
+    }
     let change_stream = if args.change_stream {
         let resume_after = args.resume_after.as_deref().map(super::watch::parse_resume_token).transpose()?;
         Some(ChangeStreamOptions { resume_after, idle: args.idle })
@@ -80,6 +92,88 @@ pub fn run(args: Args) -> Result<(), Error> {
         return Err(Error::Reported(format!("{differences} documents differ from the {journal}")));
     }
     outln!("  everything matches");
+    Ok(())
+}
+
+/// `forge verify --transactions LOG`.
+fn run_transactions(args: &Args, path: &Path) -> Result<(), Error> {
+    use crate::verify::TransactionCheck;
+    let (header, lines) = crate::transaction::log::read(path)
+        .map_err(|e| Error::Usage(format!("--transactions: cannot read '{}': {e}", path.display())))?;
+    let Some((secs, inc)) = header.start_operation_time else {
+        return Err(Error::Usage("--transactions: the log has no start time".into()));
+    };
+    let db_name = args.connection.db.clone().unwrap_or_else(|| header.database.clone());
+    let collections: Vec<String> = header.update.iter().chain(&header.insert).cloned().collect();
+    let check = super::traffic::runtime()?.block_on(async {
+        let (client, _) = crate::mongo::connect(&args.connection.uri, Some(&db_name)).await?;
+        let db = client.database(&db_name);
+        let runtime = |e: VerifyError| Error::Runtime(e.to_string());
+        let events = crate::verify::read_transaction_events(
+            &db,
+            &collections,
+            bson::Timestamp { time: secs, increment: inc },
+            args.idle,
+        )
+        .await
+        .map_err(runtime)?;
+        let mut check = TransactionCheck::default();
+        crate::verify::compare_events(&lines, &events, &mut check);
+        let (committed, aborted) = crate::verify::inserts(&lines);
+        for (collection, ids) in committed {
+            let found = crate::verify::present(&db.collection(&collection), &ids).await.map_err(runtime)?;
+            let found: std::collections::HashSet<_> = found.iter().map(crate::plan::IdKey::of).collect();
+            check.committed_inserts_missing.extend(
+                ids.iter()
+                    .filter(|id| !found.contains(&crate::plan::IdKey::of(id)))
+                    .map(|id| id.clone().into_relaxed_extjson().to_string()),
+            );
+        }
+        for (collection, ids) in aborted {
+            let found = crate::verify::present(&db.collection(&collection), &ids).await.map_err(runtime)?;
+            check.aborted_inserts_present.extend(found.into_iter().map(|id| id.into_relaxed_extjson().to_string()));
+        }
+        Ok::<_, Error>(check)
+    })?;
+    outln!(
+        "verify transactions {} ({db_name}: {}) against {}: {} committed, {} aborted{}; {} transactional events",
+        header.name,
+        collections.join(", "),
+        path.display(),
+        check.committed,
+        check.aborted,
+        if check.unknown > 0 { format!(", {} of unknown outcome", check.unknown) } else { String::new() },
+        check.events
+    );
+    let numbers = |v: &[u64]| v.iter().take(SHOWN).map(u64::to_string).collect::<Vec<_>>().join(", ");
+    let shown = |v: &[String]| v.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    for (what, n, list) in [
+        (
+            "committed, not exactly their writes under one lsid and txnNumber",
+            check.not_atomic.len(),
+            numbers(&check.not_atomic),
+        ),
+        ("aborted, with events", check.aborted_with_events.len(), numbers(&check.aborted_with_events)),
+        ("committed inserts missing", check.committed_inserts_missing.len(), shown(&check.committed_inserts_missing)),
+        (
+            "inserts of aborted transactions present",
+            check.aborted_inserts_present.len(),
+            shown(&check.aborted_inserts_present),
+        ),
+    ] {
+        outln!("  {what}: {n}{}", if n == 0 { String::new() } else { format!("  [{list}]") });
+    }
+    outln!("  transactional events no logged transaction accounts for: {}", check.unaccounted_events);
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&check).expect("reports serialise");
+        super::secrets::write_file(path, &(json + "\n"))
+            .map_err(|e| Error::Usage(format!("--report: cannot write '{}': {e}", path.display())))?;
+    }
+    let differences = check.differences();
+    if differences > 0 {
+        return Err(Error::Reported(format!("{differences} differences from the transaction log")));
+    }
+    outln!("  every transaction is all or nothing");
     Ok(())
 }
 

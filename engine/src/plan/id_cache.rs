@@ -15,7 +15,7 @@ use crate::seed::Rng;
 
 /// A hashable form of an `_id`, equal when MongoDB considers two `_id`s equal
 /// (numbers compare by value across int/long).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IdKey {
     ObjectId([u8; 12]),
     Int(i64),

@@ -27,9 +27,86 @@ pub struct ScenarioFile {
     pub plugins: Vec<String>,
     /// The collections, by name.
     pub collections: IndexMap<String, CollectionFile>,
+    /// Multi-document transactions, by name: each writes collections of its own (not
+    /// listed under `collections`), atomically, and commits or aborts.
+    #[serde(default)]
+    pub transactions: IndexMap<String, TransactionFile>,
     /// What happens, in order. Each phase's rate and operation count is shared by the
-    /// collections in proportion to their `share`.
+    /// collections and transactions in proportion to their `share` (a transaction
+    /// counts as one operation).
     pub phases: Vec<PhaseFile>,
+}
+
+/// A stream of multi-document transactions: each updates `size` documents of one
+/// collection and inserts one document into another, then commits or aborts (by
+/// weight). Both collections are written by these transactions alone.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionFile {
+    /// Its share of every phase's rate, in transactions (default 1).
+    #[serde(default)]
+    pub share: Option<f64>,
+    /// How many documents of `update.collection` one transaction updates: a number,
+    /// or {min, max} (default 1).
+    #[serde(default)]
+    pub size: Option<SizeFile>,
+    /// Relative weight of transactions that commit (default 1).
+    #[serde(default)]
+    pub commit: Option<f64>,
+    /// Relative weight of transactions that write and then abort (default 0).
+    #[serde(default)]
+    pub abort: Option<f64>,
+    /// The documents each transaction changes.
+    #[serde(default)]
+    pub update: Option<TxnUpdateFile>,
+    /// The document each transaction inserts.
+    #[serde(default)]
+    pub insert: Option<TxnInsertFile>,
+}
+
+/// A count, or a range of counts.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SizeFile {
+    Fixed(u64),
+    Range(SizeRange),
+}
+
+/// A range of counts, both ends included.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SizeRange {
+    pub min: u64,
+    pub max: u64,
+}
+
+/// The collection a transaction updates.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TxnUpdateFile {
+    /// Its name.
+    pub collection: String,
+    /// JSON Schema file of its documents (relative to this file), or example:NAME.
+    pub schema: String,
+    /// Documents inserted before the first phase: those the transactions update.
+    pub documents: u64,
+    /// What one update does: $inc of these fields by these amounts, e.g. {stock: -1}
+    /// (an integer keeps an integer field an integer).
+    pub inc: IndexMap<String, serde_json::Number>,
+}
+
+/// The collection a transaction inserts into.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TxnInsertFile {
+    /// Its name.
+    pub collection: String,
+    /// JSON Schema file of its documents (relative to this file), or example:NAME.
+    pub schema: String,
+    /// A top-level field set to the `_id`s the transaction updated, in order (so a
+    /// reader can check the updates against the inserts).
+    #[serde(default)]
+    pub record: Option<String>,
 }
 
 /// A seed: an integer or any text.
@@ -144,7 +221,7 @@ pub struct PhaseFile {
     /// Operation mixes for this phase: COLLECTION: kind:weight.
     #[serde(default)]
     pub mix: BTreeMap<String, String>,
-    /// Shares for this phase: COLLECTION: share (0: the collection rests).
+    /// Shares for this phase: COLLECTION or TRANSACTION: share (0: it rests).
     #[serde(default)]
     pub share: BTreeMap<String, f64>,
     /// Schema evolution: COLLECTION: a new schema file, in force from this phase on

@@ -35,6 +35,8 @@ pub struct Scenario {
     /// Plugin files, resolved against the scenario's directory.
     pub plugins: Vec<PathBuf>,
     pub collections: Vec<Collection>,
+    /// Streams of multi-document transactions, each writing collections of its own.
+    pub transactions: Vec<Transactions>,
     pub phases: Vec<Phase>,
 }
 
@@ -60,6 +62,23 @@ pub struct Collection {
     pub references: Vec<usize>,
     /// Later schema versions: (the phase it takes over at, the schema).
     pub versions: Vec<(usize, Arc<Schema>)>,
+}
+
+/// A stream of multi-document transactions (see [`crate::transaction`]).
+#[derive(Debug)]
+pub struct Transactions {
+    pub name: String,
+    /// Per phase: its share of the phase's rate, in transactions (0: it rests).
+    pub phases: Vec<f64>,
+    pub spec: crate::transaction::Spec,
+}
+
+impl Transactions {
+    /// The collections it writes: the updated one, then the inserted one.
+    pub fn collections(&self) -> Vec<&str> {
+        let update = self.spec.update.as_ref().map(|u| u.collection.as_str());
+        update.into_iter().chain(self.spec.insert.as_ref().map(|i| i.collection.as_str())).collect()
+    }
 }
 
 /// One phase: its name and its stage of the rate profile (all collections together).
@@ -97,15 +116,26 @@ impl Scenario {
     }
 
     /// Collection `c`'s profile: each phase's stage scaled by the collection's part of
-    /// it (its share over all the collections' shares in that phase).
+    /// it (its share over all the shares, collections' and transactions', in that
+    /// phase).
     pub fn collection_profile(&self, c: usize) -> Profile {
+        self.profile_of(|i| self.collections[c].phases[i].0)
+    }
+
+    /// Transaction stream `t`'s profile, in transactions, as [`Scenario::collection_profile`].
+    pub fn transaction_profile(&self, t: usize) -> Profile {
+        self.profile_of(|i| self.transactions[t].phases[i])
+    }
+
+    fn profile_of(&self, share: impl Fn(usize) -> f64) -> Profile {
         let stages = self
             .phases
             .iter()
             .enumerate()
             .map(|(i, phase)| {
-                let total: f64 = self.collections.iter().map(|other| other.phases[i].0).sum();
-                let part = if total > 0.0 { self.collections[c].phases[i].0 / total } else { 0.0 };
+                let total: f64 = self.collections.iter().map(|c| c.phases[i].0).sum::<f64>()
+                    + self.transactions.iter().map(|t| t.phases[i]).sum::<f64>();
+                let part = if total > 0.0 { share(i) / total } else { 0.0 };
                 scale(&phase.stage, part)
             })
             .collect();
@@ -115,8 +145,19 @@ impl Scenario {
     /// The seed of collection `c` in a scenario seeded with `seed`: its own, so two
     /// collections with one schema differ, and fixed by its name.
     pub fn collection_seed(&self, seed: u64, c: usize) -> u64 {
-        crate::seed::derive(seed, crate::seed::Stream::Collection, crate::seed::from_text(&self.collections[c].name))
+        named_seed(seed, &self.collections[c].name)
     }
+
+    /// The seed of transaction stream `t`, as [`Scenario::collection_seed`].
+    pub fn transaction_seed(&self, seed: u64, t: usize) -> u64 {
+        named_seed(seed, &self.transactions[t].name)
+    }
+}
+
+/// The seed of what the scenario names `name` in a scenario seeded with `seed`
+/// (names are unique across collections, transaction streams and their collections).
+pub fn named_seed(seed: u64, name: &str) -> u64 {
+    crate::seed::derive(seed, crate::seed::Stream::Collection, crate::seed::from_text(name))
 }
 
 /// A stage at `share` of its rate or operations; a collection that rests in it
@@ -148,14 +189,17 @@ impl Checker<'_> {
             return Err(self.invalid("phases", "a scenario needs at least one phase"));
         }
         let names: Vec<String> = file.collections.keys().cloned().collect();
-        let phases =
-            file.phases.iter().enumerate().map(|(i, p)| self.phase(i, p, &names)).collect::<Result<Vec<_>, _>>()?;
+        let streams: Vec<String> = file.transactions.keys().cloned().collect();
+        let phases = file
+            .phases
+            .iter()
+            .enumerate()
+            .map(|(i, p)| self.phase(i, p, &names, &streams))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut collections = Vec::new();
         for (name, c) in &file.collections {
             let at = format!("collections.{name}");
-            if name.is_empty() || name.contains('$') || name.contains('\0') {
-                return Err(self.invalid(&at, "not a collection name"));
-            }
+            self.collection_name(name, &at)?;
             let schema = self.schema(&c.schema, &format!("{at}.schema"))?;
             let mix = match &c.mix {
                 Some(mix) => self.mix(mix, &format!("{at}.mix"))?,
@@ -243,6 +287,11 @@ impl Checker<'_> {
             });
         }
         self.acyclic(&collections)?;
+        let mut taken: Vec<String> = names.clone();
+        let mut transactions = Vec::new();
+        for (name, t) in &file.transactions {
+            transactions.push(self.transactions(name, t, &file.phases, &mut taken)?);
+        }
         Ok(Scenario {
             seed: file.seed.map(|s| match s {
                 format::SeedText::Number(n) => n.to_string(),
@@ -251,15 +300,146 @@ impl Checker<'_> {
             database: file.database,
             plugins: file.plugins.iter().map(|p| self.base.join(p)).collect(),
             collections,
+            transactions,
             phases,
         })
     }
 
-    fn phase(&self, i: usize, p: &PhaseFile, names: &[String]) -> Result<Phase, ScenarioError> {
+    /// A transaction stream; `taken` holds the names used so far (each collection
+    /// has one writer: its own traffic run or one transaction stream).
+    fn transactions(
+        &self,
+        name: &str,
+        t: &format::TransactionFile,
+        phases: &[PhaseFile],
+        taken: &mut Vec<String>,
+    ) -> Result<Transactions, ScenarioError> {
+        let at = format!("transactions.{name}");
+        let mut claim = |key: String, what: &str| {
+            if taken.iter().any(|n| n == what) {
+                return Err(self.invalid(
+                    key,
+                    format!("'{what}' is already a name in the scenario: each collection has one writer"),
+                ));
+            }
+            taken.push(what.to_string());
+            Ok(())
+        };
+        claim(at.clone(), name)?;
+        let share = t.share.unwrap_or(1.0);
+        if !(share.is_finite() && share > 0.0) {
+            return Err(self.invalid(format!("{at}.share"), format!("must be more than zero, not {share}")));
+        }
+        let (min, max) = match &t.size {
+            None => (1, 1),
+            Some(format::SizeFile::Fixed(n)) => (*n, *n),
+            Some(format::SizeFile::Range(r)) => (r.min, r.max),
+        };
+        if min == 0 || max < min {
+            return Err(self.invalid(format!("{at}.size"), format!("needs 1 <= min <= max, not {min}..{max}")));
+        }
+        let (commit, abort) = (t.commit.unwrap_or(1.0), t.abort.unwrap_or(0.0));
+        for (key, w) in [("commit", commit), ("abort", abort)] {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(self.invalid(format!("{at}.{key}"), format!("must be zero or more, not {w}")));
+            }
+        }
+        if commit + abort <= 0.0 {
+            return Err(self.invalid(format!("{at}.commit"), "commit and abort cannot both weigh zero"));
+        }
+        let update = match &t.update {
+            None => None,
+            Some(u) => {
+                let key = format!("{at}.update");
+                claim(format!("{key}.collection"), &u.collection)?;
+                self.collection_name(&u.collection, &format!("{key}.collection"))?;
+                if u.documents < max {
+                    return Err(self.invalid(
+                        format!("{key}.documents"),
+                        format!("a transaction updates up to {max} distinct documents: load at least as many"),
+                    ));
+                }
+                if u.inc.is_empty() {
+                    return Err(self.invalid(format!("{key}.inc"), "name at least one field to $inc"));
+                }
+                let mut inc = bson::Document::new();
+                for (field, n) in &u.inc {
+                    if field.is_empty() || field.starts_with('$') || field == "_id" {
+                        return Err(self.invalid(format!("{key}.inc.{field}"), "not a field forge may $inc"));
+                    }
+                    let value = match (n.as_i64(), n.as_f64()) {
+                        (Some(i), _) => i32::try_from(i).map_or(bson::Bson::Int64(i), bson::Bson::Int32),
+                        (None, Some(f)) => bson::Bson::Double(f),
+                        (None, None) => return Err(self.invalid(format!("{key}.inc.{field}"), "not a number")),
+                    };
+                    inc.insert(field.clone(), value);
+                }
+                let schema = Arc::new(self.schema(&u.schema, &format!("{key}.schema"))?);
+                Some(crate::transaction::Updated {
+                    collection: u.collection.clone(),
+                    schema,
+                    documents: u.documents,
+                    inc,
+                })
+            }
+        };
+        let insert = match &t.insert {
+            None => None,
+            Some(i) => {
+                let key = format!("{at}.insert");
+                claim(format!("{key}.collection"), &i.collection)?;
+                self.collection_name(&i.collection, &format!("{key}.collection"))?;
+                if let Some(field) = &i.record
+                    && (field.is_empty() || field.contains('.') || field.starts_with('$') || field == "_id")
+                {
+                    return Err(self.invalid(format!("{key}.record"), "a top-level field other than _id"));
+                }
+                let schema = Arc::new(self.schema(&i.schema, &format!("{key}.schema"))?);
+                Some(crate::transaction::Inserted {
+                    collection: i.collection.clone(),
+                    schema,
+                    record: i.record.clone(),
+                })
+            }
+        };
+        if update.is_none() && insert.is_none() {
+            return Err(self.invalid(&at, "a transaction needs an update, an insert, or both"));
+        }
+        if update.is_none() && max > 1 {
+            return Err(self.invalid(format!("{at}.size"), "size counts the documents updated: give an update"));
+        }
+        for (key, schema) in
+            update.iter().map(|u| ("update", &u.schema)).chain(insert.iter().map(|i| ("insert", &i.schema)))
+        {
+            if let Some((path, _)) = schema.compiled.references.first() {
+                return Err(self.invalid(format!("{at}.{key}.schema: {path}"), "transactions do not draw references"));
+            }
+        }
+        Ok(Transactions {
+            name: name.to_string(),
+            phases: phases.iter().map(|p| p.share.get(name).copied().unwrap_or(share)).collect(),
+            spec: crate::transaction::Spec { size: (min, max), commit, abort, update, insert },
+        })
+    }
+
+    fn collection_name(&self, name: &str, at: &str) -> Result<(), ScenarioError> {
+        if name.is_empty() || name.contains('$') || name.contains('\0') {
+            return Err(self.invalid(at, "not a collection name"));
+        }
+        Ok(())
+    }
+
+    fn phase(&self, i: usize, p: &PhaseFile, names: &[String], streams: &[String]) -> Result<Phase, ScenarioError> {
         let at = format!("phases[{i}]");
         let name = p.name.clone().unwrap_or_else(|| format!("phase-{}", i + 1));
+        for key in p.mix.keys().chain(p.schema.keys()) {
+            if streams.contains(key) {
+                let which = if p.mix.contains_key(key) { "mix" } else { "schema" };
+                return Err(self.invalid(format!("{at}.{which}.{key}"), "a transaction stream takes only a share"));
+            }
+        }
         for key in p.mix.keys().chain(p.share.keys()).chain(p.schema.keys()) {
-            if !names.contains(key) {
+            if !names.contains(key) && !streams.contains(key) {
                 let which = if p.mix.contains_key(key) {
                     "mix"
                 } else if p.share.contains_key(key) {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::Scenario;
 use crate::metrics::report::Report;
 use crate::rate::Stage;
+use crate::transaction::TransactionReport;
 
 /// What a scenario run did, as `forge run --report` writes it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -18,6 +19,9 @@ pub struct ScenarioReport {
     pub phases: Vec<PhaseRow>,
     /// Each collection's report, in the scenario's order.
     pub collections: Vec<Report>,
+    /// Each transaction stream's report.
+    #[serde(default)]
+    pub transactions: Vec<TransactionReport>,
 }
 
 /// One phase, all collections together.
@@ -87,7 +91,13 @@ impl ScenarioReport {
                 tally.scheduled_start_s = row.scheduled_start_s;
             }
         }
-        ScenarioReport { scenario: file, seed, seed_given, phases, collections }
+        ScenarioReport { scenario: file, seed, seed_given, phases, collections, transactions: Vec::new() }
+    }
+
+    /// The report with the transaction streams' reports.
+    pub fn with_transactions(mut self, transactions: Vec<TransactionReport>) -> Self {
+        self.transactions = transactions;
+        self
     }
 
     /// The phase table, for the terminal.

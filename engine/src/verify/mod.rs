@@ -11,6 +11,7 @@ mod final_state;
 mod journals;
 mod report;
 mod server;
+mod transactions;
 
 use bson::Bson;
 
@@ -20,6 +21,8 @@ pub use error::VerifyError;
 pub use final_state::{Comparison, FinalState};
 pub use journals::{Journals, NotOneRun, Searched};
 pub use report::{ChangeStreamCheck, FinalStateCheck, JournalRead, Report, SegmentsRead};
+pub use server::{present, read_transaction_events};
+pub use transactions::{TransactionCheck, TxnEvent, compare_events, inserts};
 
 use crate::journal::Entry;
 

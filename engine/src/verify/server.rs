@@ -68,3 +68,50 @@ pub async fn compare_documents(coll: &Collection<Document>, comparison: &mut Com
     }
     Ok(())
 }
+
+/// The transactional events (those with an `lsid`) of `collections` in `db`, from
+/// `from`, until none arrives for `idle`.
+pub async fn read_transaction_events(
+    db: &mongodb::Database,
+    collections: &[String],
+    from: bson::Timestamp,
+    idle: Duration,
+) -> Result<Vec<super::transactions::TxnEvent>, VerifyError> {
+    let fail = |source| VerifyError::ChangeStream { namespace: db.name().to_string(), source };
+    let pipeline = [
+        doc! { "$match": { "ns.coll": { "$in": collections }, "lsid": { "$exists": true } } },
+        doc! { "$project": { "operationType": 1, "documentKey": 1, "ns": 1, "lsid": 1, "txnNumber": 1 } },
+    ];
+    let mut stream = db.watch().pipeline(pipeline).start_at_operation_time(from).await.map_err(fail)?;
+    let mut events = Vec::new();
+    while let Ok(Some(event)) = tokio::time::timeout(idle, stream.next()).await {
+        let event = event.map_err(fail)?;
+        let Some(id) = event.document_key.as_ref().and_then(|k| k.get("_id")) else { continue };
+        let lsid = match event.lsid.as_ref().and_then(|l| l.get("id")) {
+            Some(Bson::Binary(b)) => crate::transaction::hex(&b.bytes),
+            _ => continue,
+        };
+        events.push(super::transactions::TxnEvent {
+            lsid,
+            txn_number: event.txn_number.unwrap_or_default(),
+            collection: event.ns.as_ref().and_then(|ns| ns.coll.clone()).unwrap_or_default(),
+            operation: format!("{:?}", event.operation_type).to_lowercase(),
+            id: id.clone(),
+        });
+    }
+    Ok(events)
+}
+
+/// Which of `ids` the collection holds.
+pub async fn present(coll: &Collection<Document>, ids: &[Bson]) -> Result<Vec<Bson>, VerifyError> {
+    let fail = |source| VerifyError::Collection { namespace: coll.namespace().to_string(), source };
+    let mut found = Vec::new();
+    for chunk in ids.chunks(10_000) {
+        let mut cursor =
+            coll.find(doc! { "_id": { "$in": chunk } }).projection(doc! { "_id": 1 }).await.map_err(fail)?;
+        while let Some(d) = cursor.try_next().await.map_err(fail)? {
+            found.extend(d.get("_id").cloned());
+        }
+    }
+    Ok(found)
+}
