@@ -18,12 +18,15 @@ fn run(scenario: &Path) -> Forge {
     Forge::new_run(scenario)
 }
 
-/// One change event of the database: its collection, kind, wall time and document.
+/// One change event of the database: its collection, kind, wall time, document, and
+/// its transaction (lsid, txnNumber) if it was written in one.
 struct Change {
     coll: String,
     op: String,
     wall_ms: i64,
     doc: Option<Document>,
+    key: Option<Bson>,
+    txn: Option<(String, i64)>,
 }
 
 async fn drain(
@@ -37,6 +40,8 @@ async fn drain(
             op: format!("{:?}", e.operation_type).to_lowercase(),
             wall_ms: e.wall_time.expect("events carry wallTime").timestamp_millis(),
             doc: e.full_document,
+            key: e.document_key.as_ref().and_then(|k| k.get("_id")).cloned(),
+            txn: e.lsid.as_ref().and_then(|l| l.get("id")).map(|id| id.to_string()).zip(e.txn_number),
         });
     }
     out
@@ -53,6 +58,7 @@ async fn the_ecommerce_example_holds_its_phases_references_and_journals() {
     let out = run(&example("ecommerce.yaml"))
         .db(&db)
         .arg("--workers", "1")
+        .arg("--write-concern", "majority")
         .arg("--journal", &journal)
         .quiet()
         .report()
@@ -67,7 +73,7 @@ async fn the_ecommerce_example_holds_its_phases_references_and_journals() {
     // before the order's.
     let mut customers: HashSet<String> = HashSet::new();
     let mut orders = 0;
-    for e in &events {
+    for e in events.iter().filter(|e| e.coll == "customers" || e.coll == "orders") {
         if e.op != "insert" {
             continue;
         }
@@ -108,15 +114,16 @@ async fn the_ecommerce_example_holds_its_phases_references_and_journals() {
         assert!(held.contains(&order.get("customerId").unwrap().to_string()), "{order}");
     }
 
-    // Each phase holds its rate in every 10 s window of the change stream (of what it
-    // wrote: the lifecycle strategy skips updates of orders in a final state, and
-    // the report counts them), and the ramp rises second by second.
+    // Each phase holds its rate in every 10 s window of the change stream (of what the
+    // collections wrote: the lifecycle strategy skips updates of orders in a final
+    // state, and the report counts them), and the ramp rises second by second.
     let phases = report["phases"].as_array().unwrap();
-    let planned = |i: usize| phases[i]["planned"].as_f64().unwrap();
-    let written = |i: usize| phases[i]["acknowledged"].as_f64().unwrap() / planned(i);
-    let t0 = events.iter().map(|e| e.wall_ms).min().unwrap();
+    let length = |i: usize| phases[i]["scheduled_s"].as_f64().unwrap();
+    let written = |i: usize| phases[i]["acknowledged"].as_f64().unwrap() / length(i);
+    let collections: Vec<&Change> = events.iter().filter(|e| e.coll == "customers" || e.coll == "orders").collect();
+    let t0 = collections.iter().map(|e| e.wall_ms).min().unwrap();
     let count = |from_s: f64, to_s: f64| {
-        events
+        collections
             .iter()
             .filter(|e| {
                 let t = (e.wall_ms - t0) as f64 / 1000.0;
@@ -128,10 +135,8 @@ async fn the_ecommerce_example_holds_its_phases_references_and_journals() {
     // phase's start, which the first event marks).
     let started = |i: usize| phases[i]["started_s"].as_f64().unwrap() - phases[0]["started_s"].as_f64().unwrap();
     let (steady, spike) = (started(1), started(2));
-    for (i, from, to, rate) in
-        [(1, steady, steady + 10.0, 100.0), (1, steady + 10.0, steady + 20.0, 100.0), (2, spike, spike + 5.0, 300.0)]
-    {
-        let expected = rate * (to - from) * written(i);
+    for (i, from, to) in [(1, steady, steady + 10.0), (1, steady + 10.0, steady + 20.0), (2, spike, spike + 5.0)] {
+        let expected = (to - from) * written(i);
         let seen = count(from, to);
         assert!(
             (seen - expected).abs() <= 0.02 * expected,
@@ -153,7 +158,7 @@ async fn the_ecommerce_example_holds_its_phases_references_and_journals() {
     // The pause wrote nothing.
     assert_eq!(count(spike + 5.5, 1e9), 0.0, "writes during the closing pause");
 
-    for coll in ["customers", "orders"] {
+    for coll in ["customers", "orders", "inventory", "reservations"] {
         Forge::verify()
             .db(&db)
             .collection(coll)
@@ -161,6 +166,76 @@ async fn the_ecommerce_example_holds_its_phases_references_and_journals() {
             .run_async()
             .await
             .success();
+    }
+    checkouts_are_all_or_nothing(&client, &db, &events, &report["transactions"][0]).await;
+    Forge::verify().db(&db).arg("--transactions", dir.path().join("checkout.jsonl")).run_async().await.success();
+}
+
+/// The checkout transactions, from the server's data alone: each committed one shows
+/// in the change stream as one reservation and the inventory updates it records,
+/// under one lsid and txnNumber; the final stock of every item is its first stock
+/// less the reservations that hold it; nothing else touched them.
+async fn checkouts_are_all_or_nothing(
+    client: &mongodb::Client,
+    db: &str,
+    events: &[Change],
+    report: &serde_json::Value,
+) {
+    let ours = |e: &&Change| e.coll == "inventory" || e.coll == "reservations";
+    let mut first_stock: BTreeMap<String, i64> = BTreeMap::new();
+    let mut transactions: BTreeMap<(String, i64), Vec<&Change>> = BTreeMap::new();
+    for e in events.iter().filter(ours) {
+        match &e.txn {
+            Some(txn) => transactions.entry(txn.clone()).or_default().push(e),
+            None => {
+                // The load: inserts only, outside transactions.
+                assert_eq!((e.coll.as_str(), e.op.as_str()), ("inventory", "insert"));
+                let doc = e.doc.as_ref().unwrap();
+                first_stock.insert(doc.get("_id").unwrap().to_string(), doc.get_i32("stock").unwrap().into());
+            }
+        }
+    }
+    assert_eq!(first_stock.len(), 200, "the load");
+    let committed = report["committed"].as_u64().unwrap();
+    assert!(committed > 500 && report["aborted"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(transactions.len() as u64, committed, "one server transaction per committed checkout, none per abort");
+    for (txn, changes) in &transactions {
+        let inserts: Vec<_> = changes.iter().filter(|c| c.op == "insert").collect();
+        assert_eq!(inserts.len(), 1, "{txn:?}: one reservation");
+        assert_eq!(inserts[0].coll, "reservations");
+        let mut recorded: Vec<String> =
+            inserts[0].doc.as_ref().unwrap().get_array("items").unwrap().iter().map(|i| i.to_string()).collect();
+        let mut updated: Vec<String> = changes
+            .iter()
+            .filter(|c| c.op == "update")
+            .map(|c| {
+                assert_eq!(c.coll, "inventory");
+                c.key.as_ref().unwrap().to_string()
+            })
+            .collect();
+        recorded.sort();
+        updated.sort();
+        assert!((1..=3).contains(&updated.len()), "{txn:?}: {updated:?}");
+        assert_eq!(recorded, updated, "{txn:?}: the reservation records the items its transaction took");
+    }
+    // Stock is conserved in the final state.
+    let mut held: BTreeMap<String, i64> = BTreeMap::new();
+    let mut reservations =
+        client.database(db).collection::<Document>("reservations").find(bson::doc! {}).await.unwrap();
+    let mut count = 0;
+    while let Some(r) = reservations.next().await {
+        count += 1;
+        for item in r.unwrap().get_array("items").unwrap() {
+            *held.entry(item.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(count, committed, "reservations of aborted checkouts in the final state");
+    let mut items = client.database(db).collection::<Document>("inventory").find(bson::doc! {}).await.unwrap();
+    while let Some(item) = items.next().await {
+        let item = item.unwrap();
+        let id = item.get("_id").unwrap().to_string();
+        let stock: i64 = item.get_i32("stock").unwrap().into();
+        assert_eq!(first_stock[&id] - stock, held.get(&id).copied().unwrap_or(0), "item {id}");
     }
 }
 
@@ -229,6 +304,16 @@ async fn a_malformed_scenario_fails_before_writing_naming_the_key() {
                 "  buyers: {schema: customers.schema.json}\n",
             ),
             "collections.orders.schema: #/properties/customerId/x-gen/ref",
+        ),
+        (
+            format!(
+                "{body}transactions:\n  t:\n    size: {{min: 3, max: 2}}\n    insert: {{collection: r, schema: customers.schema.json}}\n"
+            ),
+            "transactions.t.size",
+        ),
+        (
+            format!("{body}transactions:\n  t:\n    insert: {{collection: orders, schema: customers.schema.json}}\n"),
+            "transactions.t.insert.collection",
         ),
     ];
     let db = fresh_db("scenario_malformed");
@@ -432,4 +517,68 @@ fn prometheus_sees_each_collection_of_a_scenario() {
         assert_eq!(seen, acknowledged as f64, "collection {name}:\n{}", prometheus.log());
     }
     assert!(report["collections"][1]["ops"]["insert"]["acknowledged"].as_u64().unwrap() > 800);
+}
+
+/// A transaction stream's log vouches for all-or-nothing: `verify --transactions`
+/// passes on what the stream did, and names each trace that breaks it.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_transactions_finds_what_breaks_all_or_nothing() {
+    let client = support::client().await;
+    let db = fresh_db("scenario_txn_verify");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(example("inventory.schema.json"), dir.path().join("inventory.schema.json")).unwrap();
+    std::fs::copy(example("reservations.schema.json"), dir.path().join("reservations.schema.json")).unwrap();
+    let scenario = dir.path().join("t.yaml");
+    std::fs::write(
+        &scenario,
+        "seed: 4\ntransactions:\n  checkout:\n    size: {min: 1, max: 3}\n    commit: 2\n    abort: 1\n    \
+         update: {collection: items, schema: inventory.schema.json, documents: 20, inc: {stock: -2}}\n    \
+         insert: {collection: holds, schema: reservations.schema.json, record: items}\n\
+         phases:\n  - {duration: 3s, rate: 50}\n",
+    )
+    .unwrap();
+    let journal = dir.path().join("{collection}.jsonl");
+    let out = run(&scenario).db(&db).arg("--journal", &journal).quiet().report().run_async().await.success();
+    let report: serde_json::Value = out.report();
+    let t = &report["transactions"][0];
+    assert_eq!(t["started"].as_u64().unwrap(), 150, "{t}");
+    assert_eq!(t["committed"].as_u64().unwrap() + t["aborted"].as_u64().unwrap(), 150, "{t}");
+    let log = dir.path().join("checkout.jsonl");
+    let verify = || Forge::verify().db(&db).arg("--transactions", &log).arg("--idle", "2s").run_async();
+    let clean = verify().await.success();
+    assert!(clean.stdout.contains("every transaction is all or nothing"), "{}", clean.stdout);
+
+    // Break it three ways: an aborted reservation shows up, a committed one goes,
+    // and someone else's transaction takes stock.
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let insert_of = |outcome: &str| {
+        let line = lines.iter().find(|l| l["o"] == outcome).unwrap();
+        Bson::try_from(line["ops"][0]["id"].clone()).unwrap()
+    };
+    let holds = client.database(&db).collection::<Document>("holds");
+    holds.insert_one(bson::doc! { "_id": insert_of("abort") }).await.unwrap();
+    holds.delete_one(bson::doc! { "_id": insert_of("commit") }).await.unwrap();
+    let mut session = client.start_session().await.unwrap();
+    session.start_transaction().await.unwrap();
+    client
+        .database(&db)
+        .collection::<Document>("items")
+        .update_one(bson::doc! {}, bson::doc! { "$inc": { "stock": -1 } })
+        .session(&mut session)
+        .await
+        .unwrap();
+    session.commit_transaction().await.unwrap();
+
+    let broken = verify().await;
+    assert_ne!(broken.code, 0, "{}", broken.stdout);
+    for line in [
+        "committed inserts missing: 1",
+        "inserts of aborted transactions present: 1",
+        "transactional events no logged transaction accounts for: 1",
+        "committed, not exactly their writes under one lsid and txnNumber: 0",
+    ] {
+        assert!(broken.stdout.contains(line), "no '{line}' in:\n{}", broken.stdout);
+    }
+    assert!(broken.stderr.contains("3 differences from the transaction log"), "{}", broken.stderr);
 }

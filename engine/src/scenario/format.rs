@@ -26,6 +26,7 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub plugins: Vec<String>,
     /// The collections, by name.
+    #[serde(default)]
     pub collections: IndexMap<String, CollectionFile>,
     /// Multi-document transactions, by name: each writes collections of its own (not
     /// listed under `collections`), atomically, and commits or aborts.

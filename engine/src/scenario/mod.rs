@@ -182,8 +182,8 @@ impl Checker<'_> {
     }
 
     fn scenario(&self, file: ScenarioFile) -> Result<Scenario, ScenarioError> {
-        if file.collections.is_empty() {
-            return Err(self.invalid("collections", "a scenario needs at least one collection"));
+        if file.collections.is_empty() && file.transactions.is_empty() {
+            return Err(self.invalid("collections", "a scenario needs at least one collection or transaction stream"));
         }
         if file.phases.is_empty() {
             return Err(self.invalid("phases", "a scenario needs at least one phase"));
