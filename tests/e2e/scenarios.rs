@@ -582,3 +582,65 @@ async fn verify_transactions_finds_what_breaks_all_or_nothing() {
     }
     assert!(broken.stderr.contains("3 differences from the transaction log"), "{}", broken.stderr);
 }
+
+/// `forge mutate` draws references from the referenced collection as it stands:
+/// every regenerated order points at a customer the database holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn mutate_draws_references_from_the_existing_collection() {
+    let client = support::client().await;
+    let db = fresh_db("mutate_refs");
+    let load = |coll: &str, schema: &str, n: u64| {
+        Forge::generate().output("mongo").db(&db).collection(coll).schema(example(schema)).quiet().seed(2).count(n)
+    };
+    load("customers", "customers.schema.json", 40).run_async().await.success();
+    // Outside a scenario a generated reference has nothing to draw from: null.
+    load("orders", "orders.schema.json", 200).run_async().await.success();
+    let orders = client.database(&db).collection::<Document>("orders");
+    assert_eq!(orders.count_documents(bson::doc! { "customerId": Bson::Null }).await.unwrap(), 200);
+
+    let out = Forge::mutate()
+        .db(&db)
+        .collection("orders")
+        .schema(example("orders.schema.json"))
+        .arg("--update-strategy", "regenerate")
+        .arg("--ratio", "update:1")
+        .quiet()
+        .seed(5)
+        .count(300)
+        .run_async()
+        .await
+        .success();
+    drop(out);
+    let customers: HashSet<String> = client
+        .database(&db)
+        .collection::<Document>("customers")
+        .find(bson::doc! {})
+        .await
+        .unwrap()
+        .map(|d| d.unwrap().get("_id").unwrap().to_string())
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect();
+    let mut referencing = 0;
+    let mut all = orders.find(bson::doc! { "customerId": { "$ne": Bson::Null } }).await.unwrap();
+    while let Some(order) = all.next().await {
+        let order = order.unwrap();
+        assert!(customers.contains(&order.get("customerId").unwrap().to_string()), "{order}");
+        referencing += 1;
+    }
+    assert!(referencing > 100, "{referencing} orders regenerated with a customer");
+
+    // A referenced collection with nothing in it is one line naming the reference.
+    client.database(&db).collection::<Document>("customers").drop().await.unwrap();
+    let out = Forge::mutate()
+        .db(&db)
+        .collection("orders")
+        .schema(example("orders.schema.json"))
+        .arg("--update-strategy", "regenerate")
+        .count(10)
+        .run_async()
+        .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("#/properties/customerId/x-gen/ref"), "{}", out.stderr);
+}

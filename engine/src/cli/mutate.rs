@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use bson::{Document, doc};
+use bson::{Bson, Document, doc};
 use futures_util::TryStreamExt;
 
 use super::error::Error;
@@ -123,7 +123,8 @@ pub fn run(args: Args) -> Result<(), Error> {
             None => Schema::from_value(crate::schema::sample::schema_from_samples(&sample))
                 .map_err(|e| Error::Runtime(format!("describing {namespace} from a sample failed: {e}")))?,
         };
-        let generator = Arc::new(Generator::new(Arc::new(schema), seed.value));
+        let generator_schema = Arc::new(schema);
+        let generator = Arc::new(Generator::new(generator_schema.clone(), seed.value));
         let cache_size = args.traffic.id_cache_size as usize;
         let mut targets = CollectionTargets::new(
             coll.clone(),
@@ -145,6 +146,11 @@ pub fn run(args: Args) -> Result<(), Error> {
             args.delete_tracking,
         )?;
         workload.planner = workload.planner.with_source(Box::new(targets), args.sampling, args.delete_tracking);
+        let references = referenced_ids(&client, &db, generator_schema.as_ref()).await?;
+        if !references.is_empty() {
+            workload.planner =
+                workload.planner.with_references(Box::new(crate::plan::ExistingIds::new(seed.value, references)));
+        }
         let config = args.traffic.config(args.count, 0)?;
         let info = RunInfo {
             command: "mutate".into(),
@@ -154,4 +160,44 @@ pub fn run(args: Args) -> Result<(), Error> {
         };
         args.traffic.run(workload, Sink::Server { client, coll }, config, info, args.quiet).await
     })
+}
+
+/// `_id`s a referenced collection offers `forge mutate`'s references, at most.
+const REFERENCE_POOL: i64 = 100_000;
+
+/// The `_id`s each collection the schema references (`x-gen.ref`) holds: up to
+/// [`REFERENCE_POOL`], the lowest, so the same data gives the same pool.
+async fn referenced_ids(
+    client: &mongodb::Client,
+    db: &str,
+    schema: &Schema,
+) -> Result<Vec<(Arc<str>, Vec<Bson>)>, Error> {
+    let mut pools: Vec<(Arc<str>, Vec<Bson>)> = Vec::new();
+    for (path, target) in &schema.compiled.references {
+        if pools.iter().any(|(name, _)| **name == **target) {
+            continue;
+        }
+        let coll = crate::mongo::collection(client, db, target);
+        let read = |e: mongodb::error::Error| {
+            Error::Runtime(format!("cannot read {db}.{target}: {}", crate::mongo::one_line(&e.kind.to_string())))
+        };
+        let ids: Vec<Bson> = coll
+            .find(doc! {})
+            .projection(doc! { "_id": 1 })
+            .sort(doc! { "_id": 1 })
+            .limit(REFERENCE_POOL)
+            .await
+            .map_err(read)?
+            .map_ok(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
+            .try_collect()
+            .await
+            .map_err(read)?;
+        if ids.is_empty() {
+            return Err(Error::Usage(format!(
+                "--schema: {path}: x-gen.ref: {db}.{target} holds no documents to reference"
+            )));
+        }
+        pools.push((Arc::from(target.as_str()), ids));
+    }
+    Ok(pools)
 }

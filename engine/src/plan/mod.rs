@@ -21,7 +21,7 @@ use bson::{Bson, RawDocumentBuf};
 
 pub use error::PlanError;
 pub use id_cache::{IdCache, IdKey, ZIPF_EXPONENT};
-pub use reference::{Acknowledged, RefDraws, ReferenceSource};
+pub use reference::{Acknowledged, ExistingIds, RefDraws, ReferenceSource};
 pub use selector::{OpKind, OpSelector, RatiosError};
 pub use shard::shard_of;
 pub use write::{Change, Expectation, OpPlan, State, Write};

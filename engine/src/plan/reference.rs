@@ -9,9 +9,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bson::Bson;
+use rand::Rng as _;
 
 use super::IdKey;
 use crate::generate::op_context::Drawn;
+
+/// `_id`s drawn per referenced collection and operation: fields that reference it
+/// take them in turn (an array of references gets several).
+pub const PER_COLLECTION: usize = 4;
 
 /// What a planner draws references from (a scenario's referenced collections).
 pub trait ReferenceSource: Send {
@@ -46,6 +51,36 @@ impl RefDraws {
     /// was raised first.
     pub fn wait(&self, stop: &AtomicBool) -> bool {
         self.waits.iter().all(|(acked, id)| acked.wait_for(id, stop))
+    }
+}
+
+/// References to collections that hold their documents before the run (`forge
+/// mutate`): a pool of `_id`s per collection, read before it starts, drawn from with
+/// each operation's own randomness. Nothing to wait for: they exist.
+pub struct ExistingIds {
+    seed: u64,
+    pools: Vec<(Arc<str>, Vec<Bson>)>,
+}
+
+impl ExistingIds {
+    /// `pools`: each referenced collection's `_id`s, in an order fixed by the data
+    /// (so the same data and seed draw the same references); none empty.
+    pub fn new(seed: u64, pools: Vec<(Arc<str>, Vec<Bson>)>) -> ExistingIds {
+        ExistingIds { seed, pools: pools.into_iter().filter(|(_, ids)| !ids.is_empty()).collect() }
+    }
+}
+
+impl ReferenceSource for ExistingIds {
+    fn draw(&mut self, index: u64) -> Option<Arc<RefDraws>> {
+        let mut rng = crate::seed::rng(self.seed, crate::seed::Stream::Reference, index);
+        let values: Vec<(Arc<str>, Vec<Bson>)> = self
+            .pools
+            .iter()
+            .map(|(name, ids)| {
+                (name.clone(), (0..PER_COLLECTION).map(|_| ids[rng.random_range(0..ids.len())].clone()).collect())
+            })
+            .collect();
+        (!values.is_empty()).then(|| Arc::new(RefDraws::new(values, &[])))
     }
 }
 
@@ -99,6 +134,18 @@ impl Acknowledged {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn existing_ids_are_drawn_by_op_and_wait_for_nothing() {
+        let pool = vec![(Arc::from("c"), (0..50).map(Bson::Int32).collect::<Vec<_>>())];
+        let mut a = ExistingIds::new(3, pool.clone());
+        let mut b = ExistingIds::new(3, pool);
+        let first = a.draw(7).unwrap();
+        assert_eq!(first, b.draw(7).unwrap(), "the same op draws the same _ids");
+        assert_eq!(first.values()[0].1.len(), PER_COLLECTION);
+        assert!(first.wait(&AtomicBool::new(true)), "nothing to wait for");
+        assert!(ExistingIds::new(3, vec![(Arc::from("c"), vec![])]).draw(0).is_none());
+    }
 
     #[test]
     fn a_reference_waits_for_the_acknowledgement_or_the_stop() {

@@ -19,13 +19,10 @@ use std::sync::Arc;
 
 use bson::Bson;
 
+use crate::plan::reference::PER_COLLECTION;
 use crate::plan::{Acknowledged, Planner, RefDraws, ReferenceSource};
 use crate::rate::Profile;
 use crate::seed::{self, Stream};
-
-/// `_id`s drawn per referenced collection and operation: fields that reference it
-/// take them in turn (an array of references gets several).
-const PER_COLLECTION: usize = 4;
 
 /// A referenced collection, as a referencing planner sees it.
 pub struct Referenced {
