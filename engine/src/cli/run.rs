@@ -30,8 +30,10 @@ use crate::transaction::TransactionReport;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "A scenario file (YAML) names its collections (each with a schema, an op mix, \
 strategies, plugin arguments and a share of the rate) and its phases (a duration or an op count, a \
-constant rate or a ramp {from, to}, per-collection mixes and shares, pauses). `forge run \
---print-schema` prints the format's JSON Schema; examples are in examples/scenarios/.")]
+constant rate or a ramp {from, to}, per-collection mixes and shares, pauses), and optionally \
+streams of multi-document transactions across two collections of their own (`forge verify \
+--transactions` checks them). `forge run --print-schema` prints the format's JSON Schema; \
+examples are in examples/scenarios/.")]
 pub struct Args {
     /// The scenario file (YAML)
     #[arg(value_name = "SCENARIO", required_unless_present = "print_schema")]
