@@ -97,17 +97,7 @@ async fn the_ecommerce_example_holds_its_phases_references_and_journals() {
     }
     assert!(orders > 1000, "{orders} orders");
     // And in the final state too: customers are never deleted.
-    let held: HashSet<String> = client
-        .database(&db)
-        .collection::<Document>("customers")
-        .find(bson::doc! {})
-        .await
-        .unwrap()
-        .map(|d| d.unwrap().get("_id").unwrap().to_string())
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect();
+    let held = ids_in(&client, &db, "customers").await;
     let mut final_orders = client.database(&db).collection::<Document>("orders").find(bson::doc! {}).await.unwrap();
     while let Some(order) = final_orders.next().await {
         let order = order.unwrap();
@@ -237,6 +227,12 @@ async fn checkouts_are_all_or_nothing(
         let stock: i64 = item.get_i32("stock").unwrap().into();
         assert_eq!(first_stock[&id] - stock, held.get(&id).copied().unwrap_or(0), "item {id}");
     }
+}
+
+/// The `_id`s a collection holds, as text.
+async fn ids_in(client: &mongodb::Client, db: &str, coll: &str) -> HashSet<String> {
+    let cursor = client.database(db).collection::<Document>(coll).find(bson::doc! {}).await.unwrap();
+    cursor.map(|d| d.unwrap().get("_id").unwrap().to_string()).collect::<Vec<_>>().await.into_iter().collect()
 }
 
 /// The final documents of every collection of a database, by collection.
@@ -611,17 +607,7 @@ async fn mutate_draws_references_from_the_existing_collection() {
         .await
         .success();
     drop(out);
-    let customers: HashSet<String> = client
-        .database(&db)
-        .collection::<Document>("customers")
-        .find(bson::doc! {})
-        .await
-        .unwrap()
-        .map(|d| d.unwrap().get("_id").unwrap().to_string())
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect();
+    let customers = ids_in(&client, &db, "customers").await;
     let mut referencing = 0;
     let mut all = orders.find(bson::doc! { "customerId": { "$ne": Bson::Null } }).await.unwrap();
     while let Some(order) = all.next().await {

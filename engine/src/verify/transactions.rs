@@ -107,11 +107,7 @@ pub fn compare_events(lines: &[LogLine], events: &[TxnEvent], check: &mut Transa
         let seen = key.as_ref().and_then(|k| groups.get(k));
         match line.outcome {
             Outcome::Commit => {
-                let mut want = writes(line).unwrap_or_default();
-                let mut got = seen.cloned().unwrap_or_default();
-                want.sort();
-                got.sort();
-                if want != got {
+                if !same(writes(line).unwrap_or_default(), seen.cloned().unwrap_or_default()) {
                     check.not_atomic.push(line.index);
                 }
                 accounted.extend(key);
@@ -125,11 +121,7 @@ pub fn compare_events(lines: &[LogLine], events: &[TxnEvent], check: &mut Transa
             // All or nothing: either is right.
             Outcome::Unknown => {
                 if let (Some(k), Some(got)) = (key, seen) {
-                    let mut want = writes(line).unwrap_or_default();
-                    let mut got = got.clone();
-                    want.sort();
-                    got.sort();
-                    if want != got {
+                    if !same(writes(line).unwrap_or_default(), got.clone()) {
                         check.not_atomic.push(line.index);
                     }
                     accounted.insert(k);
@@ -139,6 +131,13 @@ pub fn compare_events(lines: &[LogLine], events: &[TxnEvent], check: &mut Transa
     }
     check.unaccounted_events =
         groups.iter().filter(|(key, _)| !accounted.contains(*key)).map(|(_, ws)| ws.len() as u64).sum();
+}
+
+/// Whether two lists hold the same writes, in any order.
+fn same(mut a: Vec<Write>, mut b: Vec<Write>) -> bool {
+    a.sort();
+    b.sort();
+    a == b
 }
 
 /// The inserts whose presence the final state must show: (committed ones, aborted
