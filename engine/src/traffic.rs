@@ -177,7 +177,8 @@ pub async fn run(traffic: Traffic, shutdown: impl Future<Output = ()>) -> Report
     let started_at = bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default();
     let settings = Arc::new(settings);
     // The segment's share of the target rate: its own figures are checked against it.
-    let rate = config.rate.map(|r| r / config.segment.count as f64).or(config.profile.as_ref().and_then(mean_rate));
+    let rate =
+        config.rate.map(|r| r / config.segment.count as f64).or(config.profile.as_ref().and_then(Profile::mean_rate));
     metrics.begin(rate);
     if let Some(profile) = &config.profile {
         metrics.set_phases((0..profile.stages().len()).map(|s| profile.stage_start_op(s)).collect());
@@ -657,34 +658,12 @@ fn plan(
     // A scenario that ends with a pause lasts until the pause is over.
     if let (Stop::Done, Some(profile)) = (&reason, &config.profile) {
         flow.metrics.end_schedule();
-        let rest: Duration = profile
-            .stages()
-            .iter()
-            .rev()
-            .map_while(|s| match s {
-                Stage::Pause(d) => Some(*d),
-                _ => None,
-            })
-            .sum();
-        let until = Instant::now() + rest;
+        let until = Instant::now() + profile.closing_pause();
         while Instant::now() < until && !stop.load(Ordering::Relaxed) {
             std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
         }
     }
     reason
-}
-
-/// A profile's operations over its time, when every stage is paced (the target the
-/// run's figures are checked against).
-fn mean_rate(profile: &Profile) -> Option<f64> {
-    let mut time = 0.0;
-    for stage in profile.stages() {
-        match stage {
-            Stage::Paced { duration, .. } | Stage::Pause(duration) => time += duration.as_secs_f64(),
-            Stage::Unpaced { .. } => return None,
-        }
-    }
-    Some(profile.total_ops()? as f64 / time).filter(|r| r.is_finite())
 }
 
 /// Waits while `window` or more admitted ops are in flight: how long it waited, or

@@ -99,12 +99,9 @@ async fn cdc_mix_follows_the_ratios_and_the_change_stream_shows_a_coherent_histo
 /// A journal's operations in plan order, without the time each was acknowledged: the
 /// operation stream, with each write's expected document hash.
 fn journaled_stream(path: &std::path::Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut ops: Vec<serde_json::Value> = text
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+    let mut ops: Vec<serde_json::Value> = crate::support::journal_lines(path)
+        .into_iter()
+        .map(|mut v| {
             v.as_object_mut().unwrap().remove("t");
             v
         })

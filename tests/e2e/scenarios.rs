@@ -344,10 +344,8 @@ fn the_published_json_schema_describes_the_format() {
 
 /// Each document's last whole write (insert or replacement), by `_id`, from a journal.
 fn last_whole_writes(journal: &Path) -> BTreeMap<String, u64> {
-    let text = std::fs::read_to_string(journal).unwrap();
     let mut last = BTreeMap::new();
-    for line in text.lines().skip(1) {
-        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+    for entry in support::journal_lines(journal) {
         let id = entry["id"].to_string();
         match entry["w"].as_str().unwrap() {
             "insert" | "replace" => {
@@ -413,8 +411,7 @@ async fn the_evolution_example_writes_each_version_s_shape_and_verifies() {
 /// The journal's entries of one kind of write, counted by `_id`.
 fn writes_by_id(journal: &Path, write: &str) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
-    for line in std::fs::read_to_string(journal).unwrap().lines().skip(1) {
-        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+    for entry in support::journal_lines(journal) {
         if entry["w"] == write {
             *counts.entry(entry["id"].to_string()).or_default() += 1;
         }
@@ -546,8 +543,7 @@ async fn verify_transactions_finds_what_breaks_all_or_nothing() {
 
     // Break it three ways: an aborted reservation shows up, a committed one goes,
     // and someone else's transaction takes stock.
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(&log).unwrap().lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = support::journal_lines(&log);
     let insert_of = |outcome: &str| {
         let line = lines.iter().find(|l| l["o"] == outcome).unwrap();
         Bson::try_from(line["ops"][0]["id"].clone()).unwrap()

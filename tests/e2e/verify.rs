@@ -13,12 +13,7 @@ use crate::support::{self, Forge, Kind, Report, Server, VerifyReport, fresh_db, 
 
 /// The operation indexes of a journal's entries (the first line is its header).
 fn journal_seqs(path: &Path) -> Vec<u64> {
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        s: u64,
-    }
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines().skip(1).map(|l| serde_json::from_str::<Entry>(l).unwrap_or_else(|e| panic!("{e}: {l}")).s).collect()
+    support::journal_lines(path).iter().map(|e| e["s"].as_u64().unwrap()).collect()
 }
 
 /// `forge verify` of `journal` against the server at `uri`.
@@ -154,9 +149,8 @@ async fn the_change_stream_check_can_start_from_a_resume_token() {
 
 /// A journal's entries that changed a document: (`_id`, write, expected state).
 fn journal_writes(path: &Path) -> Vec<(Bson, String, Option<String>)> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let lines = text.lines().skip(1).map(|l| serde_json::from_str::<Value>(l).unwrap());
-    lines
+    support::journal_lines(path)
+        .into_iter()
         .filter(|e| e["m"].as_u64() > Some(0))
         .map(|e| {
             let id = Bson::try_from(e["id"].clone()).unwrap();

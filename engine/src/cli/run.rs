@@ -7,11 +7,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use super::error::{Error, describe_plugin_error};
-use super::traffic::{BulkApi, PluginArgs, Workload, check_thresholds, positive_duration, threshold};
+use super::traffic::{
+    BulkApi, PluginArgs, ShardPart, Workload, check_thresholds, positive_duration, threshold, write_html_report,
+    write_json_report,
+};
 use super::values::{self, Seed};
 use crate::generate::Generator;
 use crate::journal::SchemaVersion;
-use crate::materialize::{Settings, ShardPlugins};
+use crate::materialize::Settings;
 use crate::metrics::Metrics;
 use crate::metrics::report::{Ending, Report};
 use crate::metrics::threshold::Threshold;
@@ -226,33 +229,26 @@ fn prepare(args: &Args, scenario: &Scenario, seed: u64) -> Result<Vec<Prepared>,
         for (name, pairs) in args.plugins.config()? {
             config.entry(name).or_default().extend(pairs);
         }
-        let tomb = config.entry("tombstone".into()).or_default();
-        for (key, value) in [("flag", "_deleted"), ("time", "_deletedAt")] {
-            if !tomb.iter().any(|(k, _)| k == key) {
-                tomb.push((key.into(), value.into()));
-            }
-        }
+        super::traffic::tombstone_fields(&mut config, "_deleted", "_deletedAt");
         let registry = plugin_args.registry()?;
         let mut versions = vec![generators[c].clone()];
         versions
             .extend(collection.versions.iter().map(|(_, schema)| Arc::new(Generator::new(schema.clone(), seeds[c]))));
         let mut plugins = Plugins::new(registry, SchemaAccess::versioned(versions), config, seeds[c])
             .map_err(|e| at("plugin_args", &e))?;
-        let mine = (0..args.workers)
-            .map(|_| {
-                Ok(ShardPlugins {
-                    strategy: plugins
-                        .strategy(&collection.update_strategy)
-                        .map_err(|e| at("update_strategy", &describe_plugin_error(&e)))?,
-                    replace: plugins
-                        .strategy("regenerate")
-                        .map_err(|e| at("update_strategy", &describe_plugin_error(&e)))?,
-                    delete: plugins
-                        .deleter(&collection.delete_behavior)
-                        .map_err(|e| at("delete_behavior", &describe_plugin_error(&e)))?,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+        let mine = super::traffic::shard_plugins(
+            &mut plugins,
+            args.workers.into(),
+            &collection.update_strategy,
+            &collection.delete_behavior,
+            |part, e| {
+                let key = match part {
+                    ShardPart::Strategy => "update_strategy",
+                    ShardPart::Delete => "delete_behavior",
+                };
+                at(key, &describe_plugin_error(e))
+            },
+        )?;
         removes.push(matches!(mine[0].delete.shape(), DeleteShape::Remove));
         shards.push(mine);
     }
@@ -620,17 +616,12 @@ fn finish(
     }
     err!("{}", report.summary());
     if let Some(path) = &args.report {
-        let json = serde_json::to_string_pretty(&report).expect("reports serialise");
-        super::secrets::write_file(path, &(json + "\n"))
-            .map_err(|e| Error::Runtime(format!("--report: cannot write '{}': {e}", path.display())))?;
+        write_json_report(path, &report)?;
     }
     if let Some(path) = &args.report_html {
         for r in &report.collections {
             let name = r.namespace.split_once('.').map_or(r.namespace.as_str(), |(_, c)| c);
-            let path = path_for(path, name);
-            let page = crate::metrics::html::render(r).map_err(|e| Error::Runtime(format!("--report-html: {e}")))?;
-            super::secrets::write_file(&path, &page)
-                .map_err(|e| Error::Runtime(format!("--report-html: cannot write '{}': {e}", path.display())))?;
+            write_html_report(&path_for(path, name), r)?;
         }
     }
     let mut failed: BTreeMap<String, String> = BTreeMap::new();

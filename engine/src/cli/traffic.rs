@@ -1,7 +1,7 @@
 //! Flags shared by the commands that write to MongoDB (`generate --output mongo*`,
 //! `mutate`), and running a traffic run from them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -289,12 +289,7 @@ impl TrafficArgs {
     /// built-in tombstone's arguments.
     pub fn plugins(&self, generator: &Arc<Generator>, seed: u64) -> Result<Plugins, Error> {
         let mut args = self.plugins.config()?;
-        let tomb = args.entry("tombstone".into()).or_default();
-        for (key, value) in [("flag", &self.tombstone_field), ("time", &self.tombstone_time_field)] {
-            if !tomb.iter().any(|(k, _)| k == key) {
-                tomb.push((key.into(), value.clone()));
-            }
-        }
+        tombstone_fields(&mut args, &self.tombstone_field, &self.tombstone_time_field);
         let registry = self.plugins.registry()?;
         Plugins::new(registry, SchemaAccess::new(generator.clone()), args, seed).map_err(|e| match e {
             SetupError::ArgsForUnknownPlugin(ref name) => Error::Usage(format!("--plugin-arg {name}.…: {e}")),
@@ -351,18 +346,14 @@ impl TrafficArgs {
         tracking: DeleteTracking,
     ) -> Result<Workload, Error> {
         let mut plugins = self.plugins(&generator, seed)?;
-        let usage = |flag: &'static str| {
-            move |e: crate::plugin::PluginError| Error::Usage(format!("{flag}: {}", describe_plugin_error(&e)))
-        };
-        let shards = (0..self.workers.max(1))
-            .map(|_| {
-                Ok(ShardPlugins {
-                    strategy: plugins.strategy(strategy).map_err(usage("--update-strategy"))?,
-                    replace: plugins.strategy("regenerate").map_err(usage("--update-strategy"))?,
-                    delete: plugins.deleter(&self.delete_behavior).map_err(usage("--delete-behavior"))?,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+        let shards =
+            shard_plugins(&mut plugins, self.workers.max(1).into(), strategy, &self.delete_behavior, |part, e| {
+                let flag = match part {
+                    ShardPart::Strategy => "--update-strategy",
+                    ShardPart::Delete => "--delete-behavior",
+                };
+                Error::Usage(format!("{flag}: {}", describe_plugin_error(e)))
+            })?;
         let planner = Planner::new(PlannerConfig {
             seed,
             selector,
@@ -523,6 +514,62 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| Error::Runtime(format!("cannot start the async runtime: {e}")))
 }
 
+/// The built-in tombstone's field arguments, unless `--plugin-arg`s gave them.
+pub fn tombstone_fields(
+    config: &mut std::collections::BTreeMap<String, Vec<(String, String)>>,
+    flag: &str,
+    time: &str,
+) {
+    let tomb = config.entry("tombstone".into()).or_default();
+    for (key, value) in [("flag", flag), ("time", time)] {
+        if !tomb.iter().any(|(k, _)| k == key) {
+            tomb.push((key.into(), value.into()));
+        }
+    }
+}
+
+/// Which of a shard's plugins failed to start.
+pub enum ShardPart {
+    /// The update strategy (or the regenerate plugin replaces use).
+    Strategy,
+    Delete,
+}
+
+/// `shards` sets of plugin instances: the update strategy, `regenerate` for
+/// replaces, and the delete behavior; `blame` says which flag or key a failure is
+/// about.
+pub fn shard_plugins(
+    plugins: &mut Plugins,
+    shards: usize,
+    strategy: &str,
+    delete: &str,
+    blame: impl Fn(ShardPart, &crate::plugin::PluginError) -> Error,
+) -> Result<Vec<ShardPlugins>, Error> {
+    (0..shards)
+        .map(|_| {
+            Ok(ShardPlugins {
+                strategy: plugins.strategy(strategy).map_err(|e| blame(ShardPart::Strategy, &e))?,
+                replace: plugins.strategy("regenerate").map_err(|e| blame(ShardPart::Strategy, &e))?,
+                delete: plugins.deleter(delete).map_err(|e| blame(ShardPart::Delete, &e))?,
+            })
+        })
+        .collect()
+}
+
+/// Writes a report as JSON to `path` (`--report`).
+pub fn write_json_report(path: &Path, report: &impl serde::Serialize) -> Result<(), Error> {
+    let json = serde_json::to_string_pretty(report).expect("reports serialise");
+    super::secrets::write_file(path, &(json + "\n"))
+        .map_err(|e| Error::Runtime(format!("--report: cannot write '{}': {e}", path.display())))
+}
+
+/// Writes a run's HTML report to `path` (`--report-html`).
+pub fn write_html_report(path: &Path, report: &Report) -> Result<(), Error> {
+    let page = crate::metrics::html::render(report).map_err(|e| Error::Runtime(format!("--report-html: {e}")))?;
+    super::secrets::write_file(path, &page)
+        .map_err(|e| Error::Runtime(format!("--report-html: cannot write '{}': {e}", path.display())))
+}
+
 /// Prints the summary, writes `--report` and `--report-html`, and maps the ending to
 /// the exit status.
 pub fn finish(report: Report, path: Option<&PathBuf>, html: Option<&PathBuf>) -> Result<(), Error> {
@@ -530,14 +577,10 @@ pub fn finish(report: Report, path: Option<&PathBuf>, html: Option<&PathBuf>) ->
     if path.is_some_and(|p| p.as_os_str() == "-") {
         outln!("{}", serde_json::to_string(&report).expect("reports serialise"));
     } else if let Some(path) = path {
-        let json = serde_json::to_string_pretty(&report).expect("reports serialise");
-        super::secrets::write_file(path, &(json + "\n"))
-            .map_err(|e| Error::Runtime(format!("--report: cannot write '{}': {e}", path.display())))?;
+        write_json_report(path, &report)?;
     }
     if let Some(path) = html {
-        let page = crate::metrics::html::render(&report).map_err(|e| Error::Runtime(format!("--report-html: {e}")))?;
-        super::secrets::write_file(path, &page)
-            .map_err(|e| Error::Runtime(format!("--report-html: cannot write '{}': {e}", path.display())))?;
+        write_html_report(path, &report)?;
     }
     match report.ending {
         Ending::Failed => Err(Error::Reported(match report.failure.as_deref() {

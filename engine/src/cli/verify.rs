@@ -165,9 +165,7 @@ fn run_transactions(args: &Args, path: &Path) -> Result<(), Error> {
     }
     outln!("  transactional events no logged transaction accounts for: {}", check.unaccounted_events);
     if let Some(path) = &args.report {
-        let json = serde_json::to_string_pretty(&check).expect("reports serialise");
-        super::secrets::write_file(path, &(json + "\n"))
-            .map_err(|e| Error::Usage(format!("--report: cannot write '{}': {e}", path.display())))?;
+        super::traffic::write_json_report(path, &check)?;
     }
     let differences = check.differences();
     if differences > 0 {

@@ -69,6 +69,16 @@ impl Stage {
     /// The duration of a stage that never ends.
     pub const ENDLESS: Duration = Duration::MAX;
 
+    /// The stage at `factor` times its rates; an unpaced stage keeps that share of
+    /// its ops. `factor` is zero or more and finite.
+    pub fn scaled(&self, factor: f64) -> Stage {
+        match *self {
+            Stage::Paced { from, to, duration } => Stage::Paced { from: from * factor, to: to * factor, duration },
+            Stage::Pause(d) => Stage::Pause(d),
+            Stage::Unpaced { ops } => Stage::Unpaced { ops: (ops as f64 * factor).round() as u64 },
+        }
+    }
+
     /// How many ops it holds: deterministic, so that segments and reports agree
     /// without running it. `u64::MAX` for an endless stage.
     pub fn ops(&self) -> u64 {
@@ -192,16 +202,33 @@ impl Profile {
     /// scenario's rate): unpaced stages keep their share of the ops. `factor` is
     /// positive and finite.
     pub fn scaled(&self, factor: f64) -> Profile {
-        let stages = self
-            .stages
+        Profile { stages: self.stages.iter().map(|stage| stage.scaled(factor)).collect() }
+    }
+
+    /// How long the pauses at its end last: a run that ends with them stays open
+    /// that long after its last op.
+    pub fn closing_pause(&self) -> Duration {
+        self.stages
             .iter()
-            .map(|stage| match *stage {
-                Stage::Paced { from, to, duration } => Stage::Paced { from: from * factor, to: to * factor, duration },
-                Stage::Pause(d) => Stage::Pause(d),
-                Stage::Unpaced { ops } => Stage::Unpaced { ops: (ops as f64 * factor).round() as u64 },
+            .rev()
+            .map_while(|s| match s {
+                Stage::Pause(d) => Some(*d),
+                _ => None,
             })
-            .collect();
-        Profile { stages }
+            .sum()
+    }
+
+    /// Its operations over its time, when every stage is paced (the target a run's
+    /// figures are checked against).
+    pub fn mean_rate(&self) -> Option<f64> {
+        let mut time = 0.0;
+        for stage in &self.stages {
+            match stage {
+                Stage::Paced { duration, .. } | Stage::Pause(duration) => time += duration.as_secs_f64(),
+                Stage::Unpaced { .. } => return None,
+            }
+        }
+        Some(self.total_ops()? as f64 / time).filter(|r| r.is_finite())
     }
 
     /// How many ops the whole profile holds; `None` if it never ends.

@@ -163,11 +163,9 @@ pub fn named_seed(seed: u64, name: &str) -> u64 {
 /// A stage at `share` of its rate or operations; a collection that rests in it
 /// waits as long as it lasts.
 fn scale(stage: &Stage, share: f64) -> Stage {
-    let scaled = Profile::new(vec![*stage]).expect("stages checked when loaded").scaled(share);
-    match scaled.stages().first() {
-        Some(Stage::Paced { duration, .. }) if share == 0.0 => Stage::Pause(*duration),
-        Some(stage) => *stage,
-        None => Stage::Unpaced { ops: 0 },
+    match stage.scaled(share) {
+        Stage::Paced { duration, .. } if share == 0.0 => Stage::Pause(duration),
+        scaled => scaled,
     }
 }
 

@@ -27,6 +27,13 @@ pub fn server_uri() -> &'static str {
     })
 }
 
+/// The lines of a journal (or a transaction log) after its header, parsed; a line
+/// that is not JSON fails the test.
+pub fn journal_lines(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().skip(1).map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
 /// A database name no other test (or earlier run) uses.
 pub fn fresh_db(name: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
