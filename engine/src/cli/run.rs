@@ -414,6 +414,15 @@ async fn run_all(
     let mut tasks = Vec::new();
     // The collections start together, once all are set up.
     let start_at = SystemTime::now() + Duration::from_millis(500);
+    // The streams' journals and logs first: a file that cannot be created stops the
+    // scenario before any run has started.
+    let mut streams = streams;
+    if let Some((client, db)) = &connection {
+        for stream in &mut streams {
+            stream.start_at = Some(start_at);
+            stream.outputs = transaction_outputs(args, client, db, stream).await?;
+        }
+    }
     for ((run, collection), (_, metrics)) in runs.into_iter().zip(&scenario.collections).zip(&metrics) {
         let Prepared { workload, mut config, acknowledged, schema_versions } = run;
         config.writer.api = api;
@@ -461,9 +470,7 @@ async fn run_all(
     let mut stream_tasks = Vec::new();
     let mut counters = Vec::new();
     if let Some((client, db)) = &connection {
-        for mut stream in streams {
-            stream.start_at = Some(start_at);
-            stream.outputs = transaction_outputs(args, client, db, &stream).await?;
+        for stream in streams {
             counters.push((stream.name.clone(), stream.progress.clone()));
             let (client, db) = (client.clone(), db.clone());
             let mut stop = stop_rx.clone();
