@@ -123,6 +123,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
 
+    /// Also record in each journal the document each write left, when forge knows it,
+    /// so that `forge verify` can show which fields of a stale document differ. Costs
+    /// journal size: each line then holds a whole document as Extended JSON (four to
+    /// five times the size of a plain journal with the default schema)
+    #[arg(long, requires = "journal")]
+    journal_docs: bool,
+
     /// Write the scenario's report as JSON to this file: every collection's report and
     /// one row per phase
     #[arg(long, value_name = "FILE")]
@@ -436,7 +443,7 @@ async fn run_all(
                         let header = crate::journal::Header {
                             server_time_field: workload.shards[0].delete.server_time_field(),
                             schema_versions,
-                            ..journal_header(client, &coll, workload.settings.seed).await?
+                            ..journal_header(client, &coll, workload.settings.seed, args.journal_docs).await?
                         };
                         Some(open_journal(path, &collection.name, &header)?)
                     }
@@ -510,12 +517,13 @@ async fn run_all(
     Ok((reports, transactions))
 }
 
-/// A journal's header for a run that writes `coll` with `seed`, from what the server
-/// says now (before anything is written).
+/// A journal's header for a run that writes `coll` with `seed` (its entries carrying
+/// documents with `documents`), from what the server says now (before anything is written).
 async fn journal_header(
     client: &mongodb::Client,
     coll: &mongodb::Collection<bson::Document>,
     seed: u64,
+    documents: bool,
 ) -> Result<crate::journal::Header, Error> {
     let namespace = coll.namespace().to_string();
     let preexisting = crate::traffic::holds_documents(coll).await.map_err(|e| {
@@ -525,6 +533,7 @@ async fn journal_header(
     Ok(crate::journal::Header {
         start_operation_time: start.map(|t| (t.time, t.increment)),
         preexisting,
+        documents,
         ..crate::journal::Header::starting(&namespace, seed)
     })
 }
@@ -552,12 +561,12 @@ async fn transaction_outputs(
     let start = crate::traffic::operation_time(client).await;
     if let Some(u) = &stream.spec.update {
         let coll = crate::mongo::collection(client, db, &u.collection);
-        let header = journal_header(client, &coll, stream.seed).await?;
+        let header = journal_header(client, &coll, stream.seed, args.journal_docs).await?;
         outputs.update_journal = Some(open_journal(path, &u.collection, &header)?);
     }
     if let Some(i) = &stream.spec.insert {
         let coll = crate::mongo::collection(client, db, &i.collection);
-        let header = journal_header(client, &coll, stream.seed).await?;
+        let header = journal_header(client, &coll, stream.seed, args.journal_docs).await?;
         outputs.insert_journal = Some(open_journal(path, &i.collection, &header)?);
     }
     let header = crate::transaction::log::LogHeader {

@@ -126,6 +126,13 @@ pub struct TrafficArgs {
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
 
+    /// Also record in --journal the document each write left, when forge knows it, so that
+    /// `forge verify` can show which fields of a stale document differ. Costs journal size:
+    /// each line then holds a whole document as Extended JSON (for the default schema, four
+    /// to five times a plain journal's size, some 450 more bytes per line)
+    #[arg(long, requires = "journal")]
+    pub journal_docs: bool,
+
     /// Which command writes a batch that is not all inserts: one client-level bulkWrite
     /// (MongoDB 8.0+ only), or the collection-level insert/update/delete commands, a few
     /// per batch with each _id's operations in order (every server: MongoDB before 8.0,
@@ -407,6 +414,7 @@ impl TrafficArgs {
                     start_operation_time: start.map(|t| (t.time, t.increment)),
                     preexisting,
                     segment: config.segment,
+                    documents: self.journal_docs,
                     ..crate::journal::Header::starting(&namespace, info.seed)
                 };
                 let journal = crate::traffic::open_journal(&path, &header)

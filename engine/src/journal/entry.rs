@@ -1,7 +1,7 @@
 //! One journal line per acknowledged operation. The keys on disk are one letter each
 //! (a journal holds millions of lines); the fields have descriptive names in code.
 
-use bson::Bson;
+use bson::{Bson, Document};
 use serde::{Deserialize, Serialize};
 
 use crate::materialize::model::Expect;
@@ -42,6 +42,11 @@ pub struct Entry {
     /// report counts it as `write_concern_failed`, not acknowledged.
     #[serde(rename = "c", default, skip_serializing_if = "is_false")]
     pub write_concern_failed: bool,
+    /// The document afterwards, as canonical Extended JSON, when the journal keeps
+    /// documents (its header's `documents`) and the state is a known document: what
+    /// `verify` diffs a stale document against.
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<serde_json::Value>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -61,6 +66,19 @@ impl Entry {
     /// The `_id` as BSON, if its Extended JSON is valid.
     pub fn bson_id(&self) -> Option<Bson> {
         Bson::try_from(self.id.clone()).ok()
+    }
+
+    /// This entry carrying `doc`, the document its write left.
+    pub fn with_document(self, doc: &Document) -> Entry {
+        Entry { document: Some(Bson::Document(doc.clone()).into_canonical_extjson()), ..self }
+    }
+
+    /// The document it carries, if any and if its Extended JSON is a valid document.
+    pub fn bson_document(&self) -> Option<Document> {
+        match Bson::try_from(self.document.clone()?).ok()? {
+            Bson::Document(d) => Some(d),
+            _ => None,
+        }
     }
 }
 
@@ -100,6 +118,19 @@ mod tests {
         let e: Entry =
             serde_json::from_str(r#"{"s":0,"k":"insert","w":"insert","id":1,"t":0,"m":1,"h":null}"#).unwrap();
         assert_eq!((e.modified, e.state()), (0, Expect::Unknown));
+    }
+
+    #[test]
+    fn documents_round_trip_with_their_types_and_are_left_out_when_absent() {
+        let e: Entry = serde_json::from_str(ON_DISK).unwrap();
+        assert_eq!(e.document, None);
+        let doc = bson::doc! { "_id": 1, "n": 2_i64, "x": 0.5, "s": "t", "a": [1, { "b": null }] };
+        let with = e.with_document(&doc);
+        let line = serde_json::to_string(&with).unwrap();
+        assert!(line.starts_with(&ON_DISK[..ON_DISK.len() - 1]), "{line}");
+        assert!(line.contains(r#","d":{"_id":{"$numberInt":"1"},"n":{"$numberLong":"2"}"#), "{line}");
+        let back: Entry = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.bson_document(), Some(doc));
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct Header {
     /// document against the version it was last written under.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schema_versions: Vec<SchemaVersion>,
+    /// Entries carry the document their write left, when it is known (the `d` key):
+    /// `verify` can then show how a stale document differs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub documents: bool,
 }
 
 impl Header {
@@ -53,6 +57,7 @@ impl Header {
             preexisting: false,
             segment: Segment::WHOLE,
             schema_versions: Vec::new(),
+            documents: false,
         }
     }
 }
@@ -64,4 +69,23 @@ pub struct SchemaVersion {
     pub from_seq: u64,
     /// The schema, as written.
     pub schema: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_named_only_when_entries_carry_them() {
+        let header = Header { started_at: String::new(), ..Header::starting("db.c", 1) };
+        let plain = serde_json::to_string(&header).unwrap();
+        assert_eq!(
+            plain,
+            r#"{"forge_journal":1,"namespace":"db.c","seed":1,"started_at":"","server_time_field":null,"start_operation_time":null,"preexisting":false}"#
+        );
+        assert!(!serde_json::from_str::<Header>(&plain).unwrap().documents);
+        let with = serde_json::to_string(&Header { documents: true, ..header }).unwrap();
+        assert!(with.ends_with(r#","documents":true}"#), "{with}");
+        assert!(serde_json::from_str::<Header>(&with).unwrap().documents);
+    }
 }

@@ -12,6 +12,8 @@ use super::{Entry, Header};
 /// A journal being written: the header on creation, then entries as they are acknowledged.
 pub struct JournalWriter {
     out: Mutex<BufWriter<File>>,
+    /// Entries carry their documents (the header says so).
+    documents: bool,
 }
 
 impl JournalWriter {
@@ -19,7 +21,13 @@ impl JournalWriter {
     pub fn create(path: &Path, header: &Header) -> std::io::Result<Self> {
         let mut out = BufWriter::new(File::create(path)?);
         write_line(&mut out, header)?;
-        Ok(JournalWriter { out: Mutex::new(out) })
+        Ok(JournalWriter { out: Mutex::new(out), documents: header.documents })
+    }
+
+    /// Whether entries should carry the document their write left (the header's
+    /// `documents`): what writers check before attaching one.
+    pub fn documents(&self) -> bool {
+        self.documents
     }
 
     /// Appends entries, one line each.
@@ -61,6 +69,7 @@ mod tests {
             preexisting: true,
             segment: crate::segment::Segment::new(1, 3).unwrap(),
             schema_versions: Vec::new(),
+            documents: true,
         };
         let entry = Entry {
             seq: 4,
@@ -73,13 +82,16 @@ mod tests {
             expect: Some("gone".into()),
             retried: true,
             write_concern_failed: false,
-        };
+            document: None,
+        }
+        .with_document(&bson::doc! { "_id": 9_i64, "v": [1, 2] });
         let journal = JournalWriter::create(&path, &header).unwrap();
         journal.append(std::slice::from_ref(&entry)).unwrap();
         journal.flush().unwrap();
         let mut reader = Reader::open(&path).unwrap();
         assert_eq!(reader.header().server_time_field.as_deref(), Some("deletedAt"));
         assert_eq!(reader.header().segment, crate::segment::Segment::new(1, 3).unwrap());
+        assert!(reader.header().documents && journal.documents());
         assert_eq!(reader.next().unwrap().unwrap(), entry);
         assert!(reader.next().is_none());
     }

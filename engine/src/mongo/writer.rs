@@ -275,7 +275,8 @@ impl Writer {
                 self.repredict(op, state);
             }
             let exact = self.learn(op, outcome, *inferred);
-            if let Some(entry) = journal_entry(op, outcome, exact, pending.retried[*i], now) {
+            let documents = self.journal.as_ref().is_some_and(|j| j.documents());
+            if let Some(entry) = journal_entry(op, outcome, exact, pending.retried[*i], now, documents) {
                 entries.push(entry);
             }
             if let Outcome::Acked { .. } = outcome {
@@ -440,14 +441,27 @@ fn keep(pending: Pending, keep: &[usize]) -> Pending {
 }
 
 /// The journal line of an op the server applied; `exact`: its predicted state holds.
-fn journal_entry(op: &OpPlan, outcome: &Outcome, exact: bool, retried: bool, now: i64) -> Option<Entry> {
+/// With `documents`, a line whose state is a known document carries that document.
+fn journal_entry(
+    op: &OpPlan,
+    outcome: &Outcome,
+    exact: bool,
+    retried: bool,
+    now: i64,
+    documents: bool,
+) -> Option<Entry> {
     let (matched, modified, write_concern_failed) = match outcome {
         Outcome::Acked { matched, modified } => (*matched, *modified, false),
         Outcome::WriteConcernFailed { matched, modified } => (*matched, *modified, true),
         _ => return None,
     };
     let expect = op.expect.as_ref().filter(|_| exact);
-    Some(Entry {
+    // Only where the line vouches for a content hash: that hash is of this document.
+    let document = match (&op.change.after, expect.map(|e| &e.state)) {
+        (State::Doc(raw), Some(Expect::Exists(_))) if documents => Document::try_from(raw.as_ref().as_ref()).ok(),
+        _ => None,
+    };
+    let entry = Entry {
         seq: op.index,
         kind: op.kind.name().to_string(),
         write: op.write.name().to_string(),
@@ -458,6 +472,11 @@ fn journal_entry(op: &OpPlan, outcome: &Outcome, exact: bool, retried: bool, now
         expect: expect.and_then(|e| encode_expect(&e.state)),
         retried,
         write_concern_failed,
+        document: None,
+    };
+    Some(match document {
+        Some(doc) => entry.with_document(&doc),
+        None => entry,
     })
 }
 

@@ -271,7 +271,7 @@ async fn load(w: &Workload, state: &mut State, db: &Database) -> Result<(), Stop
         let now = bson::DateTime::now().timestamp_millis();
         let mut entries = Vec::with_capacity(applied);
         for (i, d) in (next..).zip(docs.into_iter().take(applied)) {
-            entries.push(entry(state.update_seq, "insert", d.get("_id"), now, &d));
+            entries.push(entry(&w.outputs.update_journal, state.update_seq, "insert", d.get("_id"), now, &d));
             state.update_seq += 1;
             state.documents.insert(i, d);
         }
@@ -424,12 +424,12 @@ fn committed(w: &Workload, state: &mut State, planned: &Planned, ops: &[Write]) 
     for op in ops {
         match &op.what {
             WriteKind::Insert(d) => {
-                inserted.push(entry(state.insert_seq, "insert", Some(&op.id), now, d));
+                inserted.push(entry(&w.outputs.insert_journal, state.insert_seq, "insert", Some(&op.id), now, d));
                 state.insert_seq += 1;
                 state.report.inserts += 1;
             }
             WriteKind::Update { index, after } => {
-                updated.push(entry(state.update_seq, "update", Some(&op.id), now, after));
+                updated.push(entry(&w.outputs.update_journal, state.update_seq, "update", Some(&op.id), now, after));
                 state.update_seq += 1;
                 state.report.updates += 1;
                 state.documents.insert(*index, after.clone());
@@ -478,9 +478,17 @@ fn log(
     Ok(())
 }
 
-/// A journal entry of an acknowledged write that left `doc`.
-fn entry(seq: u64, write: &str, id: Option<&Bson>, at_ms: i64, doc: &Document) -> Entry {
-    Entry {
+/// A journal entry of an acknowledged write that left `doc`, carrying it when
+/// `journal` keeps documents.
+fn entry(
+    journal: &Option<Arc<JournalWriter>>,
+    seq: u64,
+    write: &str,
+    id: Option<&Bson>,
+    at_ms: i64,
+    doc: &Document,
+) -> Entry {
+    let entry = Entry {
         seq,
         kind: write.into(),
         write: write.into(),
@@ -491,10 +499,33 @@ fn entry(seq: u64, write: &str, id: Option<&Bson>, at_ms: i64, doc: &Document) -
         expect: encode_expect(&Expect::Exists(doc_hash(doc, None))),
         retried: false,
         write_concern_failed: false,
-    }
+        document: None,
+    };
+    if journal.as_ref().is_some_and(|j| j.documents()) { entry.with_document(doc) } else { entry }
 }
 
 /// Bytes in lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_carry_their_document_only_into_a_journal_that_keeps_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str, documents: bool| {
+            let header = crate::journal::Header { documents, ..crate::journal::Header::starting("db.c", 1) };
+            Some(Arc::new(JournalWriter::create(&dir.path().join(name), &header).unwrap()))
+        };
+        let doc = doc! { "_id": 4, "stock": 9_i64 };
+        let with = entry(&open("with", true), 7, "update", doc.get("_id"), 0, &doc);
+        assert_eq!(with.bson_document().as_ref(), Some(&doc));
+        assert_eq!(with.state(), Expect::Exists(doc_hash(&doc, None)));
+        let without = entry(&open("without", false), 7, "update", doc.get("_id"), 0, &doc);
+        assert_eq!(Entry { document: None, ..with }, without);
+        assert_eq!(entry(&None, 7, "update", doc.get("_id"), 0, &doc), without);
+    }
 }

@@ -250,6 +250,7 @@ mod tests {
             preexisting: k > 0,
             segment: Segment::new(k, n).unwrap(),
             schema_versions: Vec::new(),
+            documents: false,
         };
         let mut text = serde_json::to_string(&header).unwrap() + "\n";
         for e in entries {

@@ -228,6 +228,7 @@ mod tests {
             preexisting: false,
             segment: Segment::new(segment.0, segment.1).unwrap(),
             schema_versions: Vec::new(),
+            documents: false,
         }
     }
 

@@ -54,6 +54,7 @@ pub(crate) mod tests {
             expect: encode_expect(&state),
             retried: false,
             write_concern_failed: false,
+            document: None,
         }
     }
 }
