@@ -9,7 +9,7 @@ use bson::{Bson, Document};
 
 use super::error::Error;
 use super::traffic::ConnectionArgs;
-use crate::verify::{ChangeStreamOptions, Check, Journals, Report, Searched, VerifyError};
+use crate::verify::{ChangeStreamOptions, Check, Journals, PathDiff, PathKind, Report, Searched, VerifyError};
 
 /// Differences listed in full, per kind.
 const SHOWN: usize = 20;
@@ -70,6 +70,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     let several = journals.len() > 1;
     let check = Check::load(&journals, change_stream).map_err(|e| cli_error(e, several))?;
     warn_of_gaps(&check);
+    let documents = check.header().documents;
     let (default_db, default_coll) =
         check.header().namespace.split_once('.').unwrap_or(("forge", &check.header().namespace));
     let db = args.connection.db.clone().unwrap_or_else(|| default_db.to_string());
@@ -82,6 +83,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         check.run(&coll).await.map_err(|e| cli_error(e, several))
     })?;
     print(&report, journals.searched());
+    print_diffs(&report, documents);
     if let Some(path) = &args.report {
         write_json(&report, path)?;
     }
@@ -312,6 +314,52 @@ fn print(report: &Report, searched: &[Searched]) {
             c.lag_p99
         );
     }
+}
+
+/// How the first [`SHOWN`] stale documents differ, path by path; or, when the
+/// journal holds no documents to diff against, how to get that.
+fn print_diffs(report: &Report, documents: bool) {
+    let f = &report.final_state;
+    if f.stale.is_empty() {
+        return;
+    }
+    if !documents {
+        outln!("  (the journal holds no documents: with --journal-docs, verify shows how stale documents differ)");
+        return;
+    }
+    if f.diffs.is_empty() {
+        return;
+    }
+    let more = f.diffs.len().saturating_sub(SHOWN);
+    outln!(
+        "  how they differ from the journal{}:",
+        if more > 0 { format!(" (the first {SHOWN} of {})", f.diffs.len()) } else { String::new() }
+    );
+    for d in f.diffs.iter().take(SHOWN) {
+        outln!("    {}:", d.id.clone().into_relaxed_extjson());
+        for p in d.paths.iter().take(SHOWN) {
+            outln!("      {}", describe(p));
+        }
+        if d.paths.len() > SHOWN {
+            outln!("      and {} more paths", d.paths.len() - SHOWN);
+        }
+    }
+}
+
+/// One differing path, in words.
+fn describe(p: &PathDiff) -> String {
+    let how = match (p.kind, p.unset_since) {
+        (PathKind::Missing, _) => "missing in the collection".to_string(),
+        (PathKind::Extra, Some(seq)) => format!("present in the collection, unset at the source since seq {seq}"),
+        (PathKind::Extra, None) => "present in the collection, not in the journal's document".to_string(),
+        (PathKind::Value, _) => "a different value".to_string(),
+        (PathKind::Type, _) => format!(
+            "a different type: {} in the journal, {} in the collection",
+            p.journal_type.unwrap_or("?"),
+            p.collection_type.unwrap_or("?")
+        ),
+    };
+    format!("`{}`: {how}", p.path)
 }
 
 /// The first [`SHOWN`] `_id`s, comma-separated.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use bson::{Bson, Document};
 
 use super::changed_id;
+use super::diff::{DocumentDiff, History};
 use super::report::{FinalStateCheck, OffVersion};
 use crate::journal::{Entry, doc_hash};
 use crate::materialize::model::Expect;
@@ -42,6 +43,9 @@ struct Expected {
     /// Its last journaled operation, when it wrote the whole document (an insert or
     /// a replacement): an update leaves a mix of versions' fields, legitimately.
     whole: Option<u64>,
+    /// Its journaled documents, as far as a diff needs them: only once an entry of it
+    /// carried one (journals written with documents).
+    history: Option<Box<History>>,
 }
 
 impl FinalState {
@@ -66,7 +70,18 @@ impl FinalState {
         let state = if entry.write == "delete" && entry.expect.is_none() { Expect::Gone } else { entry.state() };
         let narrow = matches!(id, Bson::Int32(_));
         let whole = matches!(entry.write.as_str(), "insert" | "replace").then_some(entry.seq);
-        self.docs.insert(IdKey::of(&id), Expected { state, narrow, whole });
+        let expected = self.docs.entry(IdKey::of(&id)).or_insert(Expected {
+            state: Expect::Unknown,
+            narrow,
+            whole: None,
+            history: None,
+        });
+        (expected.state, expected.narrow, expected.whole) = (state, narrow, whole);
+        let doc = entry.bson_document();
+        if doc.is_some() || expected.history.is_some() {
+            let history = expected.history.get_or_insert_default();
+            history.record(entry.seq, doc.as_ref(), self.server_time_field.as_deref());
+        }
     }
 
     /// How many documents the journal says something about.
@@ -146,9 +161,13 @@ impl Comparison {
         }
         match expected {
             None | Some(Expected { state: Expect::Gone, .. }) => self.check.extra.push(id),
-            Some(Expected { state: Expect::Exists(hash), .. })
+            Some(Expected { state: Expect::Exists(hash), history, .. })
                 if doc_hash(doc, self.pending.server_time_field.as_deref()) != hash =>
             {
+                let found = history.and_then(|h| h.diff(doc, self.pending.server_time_field.as_deref()));
+                if let Some(paths) = found.filter(|p| !p.is_empty()) {
+                    self.check.diffs.push(DocumentDiff { id: id.clone(), paths });
+                }
                 self.check.stale.push(id)
             }
             Some(_) => {}
@@ -214,6 +233,28 @@ mod tests {
         assert_eq!(found.stale, [Bson::Int32(2)]);
         assert_eq!(found.extra, [Bson::Int32(3), Bson::String("nobody".into())], "tombstoned, then unknown");
         assert_eq!(found.differences(), 4);
+    }
+
+    #[test]
+    fn stale_documents_of_a_journal_with_documents_come_with_their_differing_paths() {
+        let a = doc! { "_id": 1, "v": 1, "notes": "n" };
+        let a2 = doc! { "_id": 1, "v": 2 };
+        let b = doc! { "_id": 2, "v": 1 };
+        let with = |e: Entry, seq: u64, d: &Document| Entry { seq, ..e.with_document(d) };
+        let entries = [
+            with(entry("insert", Bson::Int32(1), 1, 0, hash(&a)), 3, &a),
+            with(entry("insert", Bson::Int32(2), 1, 0, hash(&b)), 4, &b),
+            with(entry("update", Bson::Int32(1), 1, 1, hash(&a2)), 8, &a2),
+            // Its content unknown: stale or not, nothing to diff against.
+            entry("insert", Bson::Int32(3), 1, 0, hash(&doc! { "_id": 3 })),
+        ];
+        let found = check(&entries, &[doc! { "_id": 1, "v": 2, "notes": "n" }, b, doc! { "_id": 3, "x": 1 }]);
+        assert_eq!(found.stale, [Bson::Int32(1), Bson::Int32(3)]);
+        assert_eq!(found.diffs.len(), 1, "{:?}", found.diffs);
+        let d = &found.diffs[0];
+        assert_eq!(d.id, Bson::Int32(1));
+        let paths: Vec<_> = d.paths.iter().map(|p| (p.path.as_str(), p.kind, p.unset_since)).collect();
+        assert_eq!(paths, [("notes", crate::verify::PathKind::Extra, Some(8))]);
     }
 
     #[test]

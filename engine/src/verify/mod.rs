@@ -6,6 +6,7 @@
 
 mod change_stream;
 mod check;
+mod diff;
 mod error;
 mod final_state;
 mod journals;
@@ -17,6 +18,7 @@ use bson::Bson;
 
 pub use change_stream::{Event, ExpectedEvents, SeenEvents};
 pub use check::{ChangeStreamOptions, Check};
+pub use diff::{DocumentDiff, History, PathDiff, PathKind, diff, paths, type_name};
 pub use error::VerifyError;
 pub use final_state::{Comparison, FinalState};
 pub use journals::{Journals, NotOneRun, Searched};

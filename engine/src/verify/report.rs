@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use bson::Bson;
 use serde::{Serialize, Serializer};
 
+use super::diff::DocumentDiff;
+
 /// Everything a verification found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -92,6 +94,10 @@ pub struct FinalStateCheck {
     /// written under (a scenario's schema evolution).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub off_version: Vec<OffVersion>,
+    /// How each stale document differs, path by path, when its journal carries
+    /// documents (`documents` in its header); in the order they were found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diffs: Vec<DocumentDiff>,
 }
 
 /// A document that does not have its schema version's shape.
@@ -120,6 +126,7 @@ impl FinalStateCheck {
         self.extra.extend(part.extra);
         self.stale.extend(part.stale);
         self.off_version.extend(part.off_version);
+        self.diffs.extend(part.diffs);
     }
 }
 
@@ -190,6 +197,7 @@ mod tests {
                 extra: vec![Bson::Int64(2)],
                 stale: vec![Bson::String("s".into())],
                 off_version: Vec::new(),
+                diffs: Vec::new(),
             },
             change_stream,
             incomplete_journal_line: None,
