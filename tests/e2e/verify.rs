@@ -347,3 +347,156 @@ async fn journals_of_one_segment_twice_or_of_different_runs_are_refused() {
     let out = Forge::verify().arg("--journal", &a).uri(server_uri()).run_async().await.success();
     assert!(out.stderr.contains("warning: segment 2 of 3 has no journal here"), "{}", out.stderr);
 }
+
+/// A document's journaled entries: (seq, the document it carries).
+type Versions = Vec<(u64, Option<Document>)>;
+
+/// A journal's lines as JSON: its header, then its entries.
+fn journal_lines(path: &Path) -> (Value, Vec<Value>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")));
+    (lines.next().unwrap(), lines.collect())
+}
+
+/// Every dotted path of `doc`, into embedded documents (not arrays).
+fn doc_paths(doc: &Document, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in doc {
+        let path = format!("{prefix}{k}");
+        if let Bson::Document(inner) = v {
+            doc_paths(inner, &format!("{path}."), out);
+        }
+        out.push(path);
+    }
+}
+
+/// The value at a dotted `path` of `doc`.
+fn at<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
+    let (head, rest) = path.split_once('.').map_or((path, None), |(h, r)| (h, Some(r)));
+    match (doc.get(head), rest) {
+        (Some(Bson::Document(inner)), Some(rest)) => at(inner, rest),
+        (found, None) => found,
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_with_documents_shows_how_each_stale_document_differs_and_one_without_is_unchanged() {
+    let client = support::client().await;
+    let db = fresh_db("verify_docs");
+    let dir = tempfile::tempdir().unwrap();
+    let (with, without) = (dir.path().join("with.ndjson"), dir.path().join("without.ndjson"));
+    let run = |db: &str, journal: &Path| {
+        let run = Forge::generate().output("mongo-cdc").db(db).collection("c").quiet().count(3000).seed(41);
+        let run = run.arg("--operation-ratios", "insert:30,update:60,delete:10").arg("--update-strategy", "partial");
+        run.arg("--plugin-arg", "partial.unset-rate=0.5").arg("--journal", journal)
+    };
+    run(&db, &with).flag("--journal-docs").run_async().await.success();
+    verify(&with, server_uri()).db(&db).collection("c").run_async().await.success();
+
+    // Each document's journaled history: (seq, document or none), in seq order.
+    let (header, entries) = journal_lines(&with);
+    assert_eq!(header["documents"], true, "{header}");
+    let mut history: std::collections::HashMap<String, Versions> = Default::default();
+    let mut sorted = entries.clone();
+    sorted.sort_by_key(|e| e["s"].as_u64());
+    for e in sorted.iter().filter(|e| e["m"].as_u64() > Some(0)) {
+        let doc = e.get("d").map(|d| match Bson::try_from(d.clone()).unwrap() {
+            Bson::Document(d) => d,
+            other => panic!("not a document: {other}"),
+        });
+        assert_eq!(doc.is_some(), e["h"].as_str().is_some_and(|h| h != "gone"), "a document where a hash is: {e}");
+        let id = Bson::try_from(e["id"].clone()).unwrap().to_string();
+        history.entry(id).or_default().push((e["s"].as_u64().unwrap(), doc));
+    }
+    let alive: Vec<(Bson, &Document, &Versions)> = history
+        .values()
+        .filter_map(|h| h.last().and_then(|(_, d)| d.as_ref()).map(|d| (d.get("_id").unwrap().clone(), d, h)))
+        .collect();
+    // A document an update `$unset` a path of (whose parent it still has), and the seq
+    // of the entry after the last one whose document had the path.
+    let unset = alive.iter().find_map(|(id, last, h)| {
+        let mut now = Vec::new();
+        doc_paths(last, "", &mut now);
+        let mut had = Vec::new();
+        h.iter().filter_map(|(_, d)| d.as_ref()).for_each(|d| doc_paths(d, "", &mut had));
+        let path = had.into_iter().find(|p| {
+            let parent = p.rsplit_once('.').map(|(parent, _)| parent);
+            !now.contains(p) && parent.is_none_or(|parent| matches!(at(last, parent), Some(Bson::Document(_))))
+        })?;
+        let last_had = h.iter().rposition(|(_, d)| d.as_ref().is_some_and(|d| at(d, &path).is_some()))?;
+        Some((id.clone(), path, h[last_had + 1].0))
+    });
+    let (c, unset_path, unset_since) = unset.expect("an update that unset a field of a document still there");
+    let string_field =
+        |d: &Document| d.iter().find(|(k, v)| *k != "_id" && matches!(v, Bson::String(_))).map(|(k, _)| k.clone());
+    let (a, a_field) = alive
+        .iter()
+        .find_map(|(id, d, _)| (*id != c).then(|| string_field(d)).flatten().map(|f| (id.clone(), f)))
+        .unwrap();
+    let (b, b_field) = alive
+        .iter()
+        .find_map(|(id, d, _)| {
+            (*id != c && *id != a).then(|| d.keys().find(|k| *k != "_id").cloned()).flatten().map(|f| (id.clone(), f))
+        })
+        .unwrap();
+
+    // Behind forge's back: a value changed, a field unset, and the unset path back with a new field.
+    let coll = client.database(&db).collection::<Document>("c");
+    let set = |id: &Bson, update: Document| coll.update_one(doc! { "_id": id.clone() }, update);
+    set(&a, doc! { "$set": { &a_field: "changed behind forge's back" } }).await.unwrap();
+    set(&b, doc! { "$unset": { &b_field: "" } }).await.unwrap();
+    set(&c, doc! { "$set": { &unset_path: "back", "addedBehindForgesBack": 1 } }).await.unwrap();
+
+    let out = verify(&with, server_uri()).db(&db).collection("c").report().run_async().await;
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report: Value = out.report();
+    let canonical = |id: &Bson| id.clone().into_canonical_extjson();
+    let mut stale: Vec<String> = report["stale"].as_array().unwrap().iter().map(Value::to_string).collect();
+    let mut expected: Vec<String> = [&a, &b, &c].iter().map(|id| canonical(id).to_string()).collect();
+    stale.sort();
+    expected.sort();
+    assert_eq!(stale, expected, "{report}");
+    let diffs = report["diffs"].as_array().unwrap();
+    assert_eq!(diffs.len(), 3, "{report}");
+    let paths_of = |id: &Bson| {
+        let d = diffs.iter().find(|d| d["id"] == canonical(id)).unwrap_or_else(|| panic!("no diff of {id}: {report}"));
+        d["paths"].clone()
+    };
+    assert_eq!(paths_of(&a), serde_json::json!([{ "path": a_field, "kind": "value" }]));
+    assert_eq!(paths_of(&b), serde_json::json!([{ "path": b_field, "kind": "missing" }]));
+    let mut c_paths = vec![
+        serde_json::json!({ "path": "addedBehindForgesBack", "kind": "extra" }),
+        serde_json::json!({ "path": unset_path, "kind": "extra", "unset_since": unset_since }),
+    ];
+    c_paths.sort_by_key(|p| p["path"].as_str().unwrap().to_string());
+    assert_eq!(paths_of(&c), Value::Array(c_paths));
+    let says = format!("`{unset_path}`: present in the collection, unset at the source since seq {unset_since}");
+    assert!(out.stdout.contains(&says), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("`{b_field}`: missing in the collection")), "{}", out.stdout);
+
+    // Without --journal-docs: the same run's journal, as before the flag existed.
+    let db2 = fresh_db("verify_nodocs");
+    run(&db2, &without).run_async().await.success();
+    let text = std::fs::read_to_string(&without).unwrap();
+    assert!(!text.contains("\"d\":") && !text.contains("documents"), "{}", &text[..text.len().min(2000)]);
+    let (_, plain) = journal_lines(&without);
+    let strip = |mut entries: Vec<Value>| {
+        for e in &mut entries {
+            let e = e.as_object_mut().unwrap();
+            e.remove("t");
+            e.remove("d");
+        }
+        entries.sort_by_key(|e| e["s"].as_u64());
+        entries
+    };
+    assert_eq!(strip(plain), strip(entries), "the same entries, less the documents");
+    verify(&without, server_uri()).db(&db2).collection("c").run_async().await.success();
+    let coll2 = client.database(&db2).collection::<Document>("c");
+    coll2.update_one(doc! { "_id": a.clone() }, doc! { "$set": { &a_field: "changed" } }).await.unwrap();
+    let out = verify(&without, server_uri()).db(&db2).collection("c").report().run_async().await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let report: Value = out.report();
+    assert_eq!(report["stale"].as_array().map(Vec::len), Some(1), "{report}");
+    assert!(report.get("diffs").is_none(), "{report}");
+    assert!(out.stdout.contains("with --journal-docs, verify shows how stale documents differ"), "{}", out.stdout);
+}
