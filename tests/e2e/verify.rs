@@ -351,11 +351,10 @@ async fn journals_of_one_segment_twice_or_of_different_runs_are_refused() {
 /// A document's journaled entries: (seq, the document it carries).
 type Versions = Vec<(u64, Option<Document>)>;
 
-/// A journal's lines as JSON: its header, then its entries.
-fn journal_lines(path: &Path) -> (Value, Vec<Value>) {
+/// A journal's header line.
+fn journal_header(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")));
-    (lines.next().unwrap(), lines.collect())
+    serde_json::from_str(text.lines().next().unwrap()).unwrap()
 }
 
 /// Every dotted path of `doc`, into embedded documents (not arrays).
@@ -394,7 +393,7 @@ async fn a_journal_with_documents_shows_how_each_stale_document_differs_and_one_
     verify(&with, server_uri()).db(&db).collection("c").run_async().await.success();
 
     // Each document's journaled history: (seq, document or none), in seq order.
-    let (header, entries) = journal_lines(&with);
+    let (header, entries) = (journal_header(&with), support::journal_lines(&with));
     assert_eq!(header["documents"], true, "{header}");
     let mut history: std::collections::HashMap<String, Versions> = Default::default();
     let mut sorted = entries.clone();
@@ -479,7 +478,7 @@ async fn a_journal_with_documents_shows_how_each_stale_document_differs_and_one_
     run(&db2, &without).run_async().await.success();
     let text = std::fs::read_to_string(&without).unwrap();
     assert!(!text.contains("\"d\":") && !text.contains("documents"), "{}", &text[..text.len().min(2000)]);
-    let (_, plain) = journal_lines(&without);
+    let plain = support::journal_lines(&without);
     let strip = |mut entries: Vec<Value>| {
         for e in &mut entries {
             let e = e.as_object_mut().unwrap();
