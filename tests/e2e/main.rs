@@ -30,6 +30,7 @@ mod scenarios;
 mod secrets;
 mod segments;
 mod server_roundtrip;
+mod sinks;
 mod stateful;
 mod traffic_run;
 mod update_model;

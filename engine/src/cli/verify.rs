@@ -9,7 +9,10 @@ use bson::{Bson, Document};
 
 use super::error::Error;
 use super::traffic::ConnectionArgs;
-use crate::verify::{ChangeStreamOptions, Check, Journals, PathDiff, PathKind, Report, Searched, VerifyError};
+use crate::verify::{
+    ChangeStreamOptions, Check, EventLog, EventRules, Format, Journals, PathDiff, PathKind, Report, Searched, Since,
+    SinkTypes, VerifyError,
+};
 
 /// Differences listed in full, per kind.
 const SHOWN: usize = 20;
@@ -53,6 +56,81 @@ pub struct Args {
     /// With --change-stream: stop reading after no event arrives for this long
     #[arg(long, value_name = "TIME", default_value = "3s", value_parser = humantime::parse_duration)]
     idle: std::time::Duration,
+
+    /// Where the pipeline delivered: a MongoDB connection string (the collection as
+    /// --db and --collection name it, default the journal's), or an event log file:
+    /// Singer messages, change events as `forge watch` prints them, or Debezium
+    /// MongoDB connector events (one JSON per line). An event log is checked for the
+    /// state it leaves each document in and, unless Singer, for each document's
+    /// events: each acknowledged write once, in order
+    #[arg(long, value_name = "URI|FILE", conflicts_with = "transactions")]
+    sink: Option<String>,
+
+    /// The event log's format, when its first event does not tell
+    #[arg(long, value_name = "FORMAT", requires = "sink")]
+    sink_format: Option<Format>,
+
+    /// How the sink keeps BSON types: `lossless` (as MongoDB does), `flattened` (as
+    /// JSON pipelines do: ObjectId as hex, dates as ISO text or epoch ms, Decimal128
+    /// and 64-bit integers as text or numbers within 1e-9, binary as base64, embedded
+    /// documents as JSON text, null columns as absent, `_sdc_*` metadata ignored), or
+    /// a YAML profile file of those choices. Anything but lossless needs a journal
+    /// written with --journal-docs: types are restored from the journaled documents
+    #[arg(long, value_name = "lossless|flattened|FILE", default_value = "lossless")]
+    sink_types: String,
+
+    /// Check only the documents written from this journal seq (a number) or
+    /// acknowledgement time (RFC 3339) on: a pipeline that takes no snapshot never
+    /// sees the documents last written before its first sync
+    #[arg(long, value_name = "SEQ|TIME", value_parser = parse_since)]
+    since: Option<Since>,
+
+    /// An event log's consecutive updates of one document may arrive as one (a
+    /// pipeline that merges them per flush)
+    #[arg(long, requires = "sink")]
+    merged_updates: bool,
+}
+
+/// `--since`: a journal seq, or an RFC 3339 time.
+fn parse_since(text: &str) -> Result<Since, String> {
+    if let Ok(seq) = text.parse::<u64>() {
+        return Ok(Since::Seq(seq));
+    }
+    bson::DateTime::parse_rfc3339_str(text)
+        .map(|t| Since::Time(t.timestamp_millis()))
+        .map_err(|_| "expected a journal seq (a number) or an RFC 3339 time such as 2026-01-31T12:00:00Z".into())
+}
+
+/// The sink `--sink` names.
+enum Sink<'a> {
+    /// A MongoDB deployment, at this connection string.
+    Mongo(&'a str),
+    /// An event log file.
+    Log(PathBuf),
+}
+
+impl Args {
+    fn sink(&self) -> Sink<'_> {
+        match self.sink.as_deref() {
+            None => Sink::Mongo(&self.connection.uri),
+            Some(uri) if uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://") => Sink::Mongo(uri),
+            Some(path) => Sink::Log(PathBuf::from(path)),
+        }
+    }
+
+    /// The type mapping `--sink-types` names, and its name for the report.
+    fn sink_types(&self) -> Result<(SinkTypes, String), Error> {
+        let types = match self.sink_types.as_str() {
+            "lossless" => SinkTypes::lossless(),
+            "flattened" => SinkTypes::flattened(),
+            path => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Error::Usage(format!("--sink-types: cannot read '{path}': {e}")))?;
+                SinkTypes::parse(&text).map_err(|e| Error::Usage(format!("--sink-types: {path}: {e}")))?
+            }
+        };
+        Ok((types, self.sink_types.clone()))
+    }
 }
 
 /// Runs `forge verify`.
@@ -66,24 +144,49 @@ pub fn run(args: Args) -> Result<(), Error> {
     } else {
         None
     };
+    let types = args.sink_types()?;
     let journals = Journals::find(&args.journal).map_err(|e| cli_error(e, false))?;
     let several = journals.len() > 1;
-    let check = Check::load(&journals, change_stream).map_err(|e| cli_error(e, several))?;
-    warn_of_gaps(&check);
-    let documents = check.header().documents;
-    let (default_db, default_coll) =
-        check.header().namespace.split_once('.').unwrap_or(("forge", &check.header().namespace));
+    let header = journals.header();
+    if !types.0.is_lossless() && !header.documents {
+        return Err(Error::Usage(format!(
+            "--sink-types {}: the journal holds no documents to restore the sink's types from; write it with --journal-docs",
+            types.1
+        )));
+    }
+    let (default_db, default_coll) = header.namespace.split_once('.').unwrap_or(("forge", &header.namespace));
     let db = args.connection.db.clone().unwrap_or_else(|| default_db.to_string());
     let coll_name = args.connection.collection.clone().unwrap_or_else(|| default_coll.to_string());
 
-    let runtime = super::traffic::runtime()?;
-    let report = runtime.block_on(async {
-        let (client, _) = crate::mongo::connect(&args.connection.uri, Some(&db)).await?;
-        let coll = client.database(&db).collection::<Document>(&coll_name);
-        check.run(&coll).await.map_err(|e| cli_error(e, several))
-    })?;
+    let report = match args.sink() {
+        Sink::Log(path) => {
+            if args.change_stream {
+                return Err(Error::Usage(
+                    "--change-stream: an event log's events are checked from the log itself; leave it out".into(),
+                ));
+            }
+            let log = EventLog::read(&path, args.sink_format, &coll_name)
+                .map_err(|e| Error::Usage(format!("--sink: {}: {e}", path.display())))?;
+            let check = Check::load(&journals, log.seen.is_some(), args.since).map_err(|e| cli_error(e, several))?;
+            warn_of_gaps(&check);
+            let rules =
+                EventRules { replace_as_update: log.format == Format::Debezium, merged_updates: args.merged_updates };
+            check.run_on_log(log, path.display().to_string(), (&types.0, types.1), rules)
+        }
+        Sink::Mongo(uri) => {
+            let check =
+                Check::load(&journals, change_stream.is_some(), args.since).map_err(|e| cli_error(e, several))?;
+            warn_of_gaps(&check);
+            super::traffic::runtime()?.block_on(async {
+                let (client, _) = crate::mongo::connect(uri, Some(&db)).await?;
+                let coll = client.database(&db).collection::<Document>(&coll_name);
+                check.run(&coll, change_stream.as_ref(), &types.0).await.map_err(|e| cli_error(e, several))
+            })?
+        }
+    };
+    let documents = journals.header().documents;
     print(&report, journals.searched());
-    print_diffs(&report, documents);
+    print_diffs(&report, documents, if args.sink.is_some() { "sink" } else { "collection" });
     if let Some(path) = &args.report {
         write_json(&report, path)?;
     }
@@ -233,6 +336,34 @@ fn list(numbers: &[u64]) -> String {
 /// The report as text on stdout.
 fn print(report: &Report, searched: &[Searched]) {
     let f = &report.final_state;
+    if let Some(sink) = &report.sink {
+        let stream = sink.stream.as_ref().map(|s| format!(", stream {s}")).unwrap_or_default();
+        outln!(
+            "verify the {} log {} ({} events{stream}; types {}) against {} of {} ({} journaled operations; {} documents in the log's final state):",
+            sink.kind,
+            sink.location,
+            sink.events.unwrap_or(0),
+            sink.types,
+            report.journal.display(),
+            report.namespace,
+            report.operations,
+            f.documents
+        );
+        if sink.snapshot_reads > 0 {
+            outln!(
+                "  {} snapshot reads (not writes of the run: they only set a document's state)",
+                sink.snapshot_reads
+            );
+        }
+    } else {
+        print_heading(report);
+    }
+    print_findings(report, searched);
+}
+
+/// The first line of the report of a MongoDB collection.
+fn print_heading(report: &Report) {
+    let f = &report.final_state;
     match &report.segments {
         None => outln!(
             "verify {} against {} ({} journaled operations, {} documents):",
@@ -255,6 +386,11 @@ fn print(report: &Report, searched: &[Searched]) {
             );
         }
     }
+}
+
+/// Everything below the report's first line.
+fn print_findings(report: &Report, searched: &[Searched]) {
+    let f = &report.final_state;
     for dir in searched {
         let journals = if dir.journals == 1 { "1 journal".to_string() } else { format!("{} journals", dir.journals) };
         let others = match dir.others {
@@ -281,6 +417,12 @@ fn print(report: &Report, searched: &[Searched]) {
             f.documents
         );
     }
+    if f.excluded_before_since > 0 {
+        outln!(
+            "  {} documents last written before --since left out (a pipeline's first sync never sees them)",
+            f.excluded_before_since
+        );
+    }
     for (name, ids) in [("missing", &f.missing), ("extra", &f.extra), ("stale (content differs)", &f.stale)] {
         outln!("  {name}: {}{}", ids.len(), if ids.is_empty() { String::new() } else { format!("  [{}]", first(ids)) });
     }
@@ -301,13 +443,26 @@ fn print(report: &Report, searched: &[Searched]) {
             n => format!(" ({n} events of documents these journals do not know not checked)"),
         };
         outln!(
-            "change stream: {} events; missing {}, duplicated {}{retries}, out of order {} documents, unexpected {}{unchecked}",
+            "{}: {} events; missing {}, duplicated {}{retries}, out of order {} documents, unexpected {}{unchecked}",
+            if report.sink.is_some() { "events of the log" } else { "change stream" },
             c.events,
             c.missing,
             c.duplicated,
             c.out_of_order,
             c.unexpected
         );
+        for (what, ids) in [
+            ("missing events", &c.missing_ids),
+            ("duplicated events", &c.duplicated_ids),
+            ("events out of order", &c.out_of_order_ids),
+            ("unexpected events", &c.unexpected_ids),
+        ] {
+            if !ids.is_empty() {
+                let shown: Vec<String> = ids.iter().take(SHOWN).map(relaxed).collect();
+                let more = if ids.len() > SHOWN { format!(" and {} more", ids.len() - SHOWN) } else { String::new() };
+                outln!("  documents with {what}: [{}]{more}", shown.join(", "));
+            }
+        }
         outln!(
             "  event time minus acknowledgement: p50 {} ms, p99 {} ms (negative: the event's commit preceded the acknowledgement)",
             c.lag_p50,
@@ -318,7 +473,7 @@ fn print(report: &Report, searched: &[Searched]) {
 
 /// How the first [`SHOWN`] stale documents differ, path by path; or, when the
 /// journal holds no documents to diff against, how to get that.
-fn print_diffs(report: &Report, documents: bool) {
+fn print_diffs(report: &Report, documents: bool, place: &str) {
     let f = &report.final_state;
     if f.stale.is_empty() {
         return;
@@ -338,7 +493,7 @@ fn print_diffs(report: &Report, documents: bool) {
     for d in f.diffs.iter().take(SHOWN) {
         outln!("    {}:", d.id.clone().into_relaxed_extjson());
         for p in d.paths.iter().take(SHOWN) {
-            outln!("      {}", describe(p));
+            outln!("      {}", describe(p, place));
         }
         if d.paths.len() > SHOWN {
             outln!("      and {} more paths", d.paths.len() - SHOWN);
@@ -347,19 +502,24 @@ fn print_diffs(report: &Report, documents: bool) {
 }
 
 /// One differing path, in words.
-fn describe(p: &PathDiff) -> String {
+fn describe(p: &PathDiff, place: &str) -> String {
     let how = match (p.kind, p.unset_since) {
-        (PathKind::Missing, _) => "missing in the collection".to_string(),
-        (PathKind::Extra, Some(seq)) => format!("present in the collection, unset at the source since seq {seq}"),
-        (PathKind::Extra, None) => "present in the collection, not in the journal's document".to_string(),
+        (PathKind::Missing, _) => format!("missing in the {place}"),
+        (PathKind::Extra, Some(seq)) => format!("present in the {place}, unset at the source since seq {seq}"),
+        (PathKind::Extra, None) => format!("present in the {place}, not in the journal's document"),
         (PathKind::Value, _) => "a different value".to_string(),
         (PathKind::Type, _) => format!(
-            "a different type: {} in the journal, {} in the collection",
+            "a different type: {} in the journal, {} in the {place}",
             p.journal_type.unwrap_or("?"),
             p.collection_type.unwrap_or("?")
         ),
     };
     format!("`{}`: {how}", p.path)
+}
+
+/// An `_id` given as canonical Extended JSON, as relaxed.
+fn relaxed(id: &serde_json::Value) -> String {
+    Bson::try_from(id.clone()).map_or_else(|_| id.to_string(), |b| b.to_string())
 }
 
 /// The first [`SHOWN`] `_id`s, comma-separated.

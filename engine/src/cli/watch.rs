@@ -1,5 +1,6 @@
-//! `forge watch`: a collection's change stream as Extended JSON lines, with per-second
-//! counts by operation type on stderr.
+//! `forge watch`: a collection's change stream as canonical Extended JSON lines (every
+//! BSON type kept, so that `forge verify --sink` can check a saved log losslessly),
+//! with per-second counts by operation type on stderr.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -69,7 +70,7 @@ pub fn run(args: Args) -> Result<(), Error> {
             let op = event.get_str("operationType").unwrap_or("unknown").to_string();
             *counts.entry(op).or_default() += 1;
             out.clear();
-            ejson::write_document(&mut out, &event, ejson::Mode::Relaxed);
+            ejson::write_document(&mut out, &event, ejson::Mode::Canonical);
             out.push(b'\n');
             use std::io::Write;
             let line = String::from_utf8_lossy(&out);

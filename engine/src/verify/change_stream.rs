@@ -8,11 +8,13 @@
 //! Writes whose write concern failed were applied all the same: they expect their
 //! event like any other.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use bson::Bson;
 
 use super::changed_id;
+use super::final_state::Since;
 use super::report::ChangeStreamCheck;
 use crate::journal::Entry;
 use crate::plan::IdKey;
@@ -30,7 +32,7 @@ fn expected_event(write: &str, modified: u64) -> Option<&'static str> {
 }
 
 /// An event the journal says must appear.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Due {
     operation: &'static str,
     acked_at_ms: i64,
@@ -41,10 +43,23 @@ struct Due {
 /// The events the journal says each document's change stream must show, in order.
 #[derive(Debug, Default)]
 pub struct ExpectedEvents {
-    due: HashMap<IdKey, Vec<Due>>,
+    /// Per document: its `_id` as journaled, and its events due in order.
+    due: HashMap<IdKey, (Bson, Vec<Due>)>,
     /// Some writers' journals are missing: events of documents no journal knows may be
     /// theirs, so they are not differences.
     partial: bool,
+    /// Only writes from this point on are expected (`--since`).
+    since: Option<Since>,
+}
+
+/// How a sink's events stand for the server's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventRules {
+    /// A replacement arrives as an update (Debezium's `u` is both).
+    pub replace_as_update: bool,
+    /// Consecutive updates of one document may arrive as one (a pipeline that
+    /// merges them per flush).
+    pub merged_updates: bool,
 }
 
 impl ExpectedEvents {
@@ -56,8 +71,11 @@ impl ExpectedEvents {
     /// Applies one entry; entries come in journal order, which is write order per document.
     pub fn record(&mut self, entry: &Entry) {
         let Some(id) = changed_id(entry) else { return };
+        if self.since.is_some_and(|s| !s.covers(entry.seq, entry.acked_at_ms)) {
+            return;
+        }
         if let Some(operation) = expected_event(&entry.write, entry.modified) {
-            self.due.entry(IdKey::of(&id)).or_default().push(Due {
+            self.due.entry(IdKey::of(&id)).or_insert_with(|| (id.clone(), Vec::new())).1.push(Due {
                 operation,
                 acked_at_ms: entry.acked_at_ms,
                 retried: entry.retried,
@@ -65,13 +83,28 @@ impl ExpectedEvents {
         }
     }
 
+    /// Expects only the writes from `since` on.
+    pub fn since(mut self, since: Option<Since>) -> Self {
+        self.since = since;
+        self
+    }
+
     /// Compares the events read from the stream with the expected ones.
     pub fn compare(&self, seen: &SeenEvents) -> ChangeStreamCheck {
+        self.compare_with(seen, EventRules::default())
+    }
+
+    /// Compares a sink's events, which stand for the server's by `rules`.
+    pub fn compare_with(&self, seen: &SeenEvents, rules: EventRules) -> ChangeStreamCheck {
         let mut check =
-            ChangeStreamCheck { events: seen.0.values().map(|v| v.len() as u64).sum(), ..Default::default() };
+            ChangeStreamCheck { events: seen.0.values().map(|(_, v)| v.len() as u64).sum(), ..Default::default() };
         let mut lags = Vec::new();
-        for (key, want) in &self.due {
-            let got = seen.0.get(key).map(Vec::as_slice).unwrap_or(&[]);
+        let canonical = |id: &Bson| id.clone().into_canonical_extjson();
+        for (key, (id, want)) in &self.due {
+            let got = seen.0.get(key).map(|(_, v)| v.as_slice()).unwrap_or(&[]);
+            let (want, got) = rules.apply(want, got);
+            let (want, got) = (want.as_ref(), got.as_ref());
+            let before = (check.missing, check.duplicated, check.out_of_order);
             let (w, g) = (tally(want.iter().map(|d| d.operation)), tally(got.iter().map(|e| e.operation.as_str())));
             let retried = tally(want.iter().filter(|d| d.retried).map(|d| d.operation));
             for (op, n) in &w {
@@ -94,16 +127,49 @@ impl ExpectedEvents {
             if in_order {
                 lags.extend(want.iter().zip(&got).map(|(d, e)| e.wall_ms - d.acked_at_ms));
             }
+            let after = (check.missing, check.duplicated, check.out_of_order);
+            if after.0 > before.0 {
+                check.missing_ids.push(canonical(id));
+            }
+            if after.1 > before.1 {
+                check.duplicated_ids.push(canonical(id));
+            }
+            if after.2 > before.2 {
+                check.out_of_order_ids.push(canonical(id));
+            }
         }
-        let unknown: u64 = seen.0.iter().filter(|(k, _)| !self.due.contains_key(*k)).map(|(_, v)| v.len() as u64).sum();
+        let unknown = seen.0.iter().filter(|(k, _)| !self.due.contains_key(*k));
         if self.partial {
-            check.unchecked = unknown;
+            check.unchecked = unknown.map(|(_, (_, v))| v.len() as u64).sum();
         } else {
-            check.unexpected = unknown;
+            for (id, events) in unknown.map(|(_, v)| v) {
+                check.unexpected += events.len() as u64;
+                check.unexpected_ids.push(canonical(id));
+            }
         }
         lags.sort_unstable();
         (check.lag_p50, check.lag_p99) = (nearest_rank(&lags, 0.5), nearest_rank(&lags, 0.99));
         check
+    }
+}
+
+impl EventRules {
+    /// `want` and `got` as these rules compare them: replacements as updates, runs
+    /// of updates as one.
+    fn apply<'a>(self, want: &'a [Due], got: &'a [Event]) -> (Cow<'a, [Due]>, Cow<'a, [Event]>) {
+        if self == EventRules::default() {
+            return (Cow::Borrowed(want), Cow::Borrowed(got));
+        }
+        let mut want: Vec<Due> = want.to_vec();
+        let mut got: Vec<Event> = got.to_vec();
+        if self.replace_as_update {
+            want.iter_mut().filter(|d| d.operation == "replace").for_each(|d| d.operation = "update");
+        }
+        if self.merged_updates {
+            want.dedup_by(|b, a| a.operation == "update" && b.operation == "update");
+            got.dedup_by(|b, a| a.operation == "update" && b.operation == "update");
+        }
+        (Cow::Owned(want), Cow::Owned(got))
     }
 }
 
@@ -119,12 +185,12 @@ pub struct Event {
 
 /// The events read from a change stream, by document, in stream order.
 #[derive(Debug, Default)]
-pub struct SeenEvents(HashMap<IdKey, Vec<Event>>);
+pub struct SeenEvents(HashMap<IdKey, (Bson, Vec<Event>)>);
 
 impl SeenEvents {
     /// Adds the next event of the document `id`.
     pub fn push(&mut self, id: &Bson, event: Event) {
-        self.0.entry(IdKey::of(id)).or_default().push(event);
+        self.0.entry(IdKey::of(id)).or_insert_with(|| (id.clone(), Vec::new())).1.push(event);
     }
 }
 

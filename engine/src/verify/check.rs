@@ -14,11 +14,13 @@ use mongodb::Collection;
 use mongodb::change_stream::event::ResumeToken;
 
 use super::VerifyError;
-use super::change_stream::ExpectedEvents;
-use super::final_state::FinalState;
+use super::change_stream::{EventRules, ExpectedEvents};
+use super::event_log::{EventLog, Replayed};
+use super::final_state::{FinalState, Since};
 use super::journals::Journals;
-use super::report::{FinalStateCheck, JournalRead, Report, SegmentsRead};
+use super::report::{ChangeStreamCheck, FinalStateCheck, JournalRead, Report, SegmentsRead, SinkRead};
 use super::server::{self, StreamStart};
+use super::sink_types::SinkTypes;
 use crate::journal::{Header, Reader};
 use crate::schema::Schema;
 
@@ -49,13 +51,16 @@ pub struct Check {
     /// Where the change stream starts, or a journal that does not say.
     start: Result<(u32, u32), PathBuf>,
     final_state: FinalState,
-    change_stream: Option<(ChangeStreamOptions, ExpectedEvents)>,
+    /// The events each document should have, when events are to be checked.
+    events: Option<ExpectedEvents>,
 }
 
 impl Check {
-    /// Reads `journals`; with `change_stream`, the stream is checked too.
-    pub fn load(journals: &Journals, change_stream: Option<ChangeStreamOptions>) -> Result<Self, VerifyError> {
-        let mut check = Check::expecting(journals, change_stream)?;
+    /// Reads `journals`; with `events`, what each document's events should be too
+    /// (for a change stream or an event log). With `since`, only documents written
+    /// from then on are expected.
+    pub fn load(journals: &Journals, events: bool, since: Option<Since>) -> Result<Self, VerifyError> {
+        let mut check = Check::expecting(journals, events, since)?;
         for (path, _) in journals.iter() {
             let reader = Reader::open(path).map_err(|source| VerifyError::Journal { journal: path.into(), source })?;
             check.read(path, reader)?;
@@ -64,7 +69,7 @@ impl Check {
     }
 
     /// A check of `journals` before any entry is read.
-    fn expecting(journals: &Journals, change_stream: Option<ChangeStreamOptions>) -> Result<Self, VerifyError> {
+    fn expecting(journals: &Journals, events: bool, since: Option<Since>) -> Result<Self, VerifyError> {
         let header = journals.header().clone();
         let versions = header
             .schema_versions
@@ -79,9 +84,9 @@ impl Check {
         let missing = journals.missing();
         let expected = if missing.is_empty() { ExpectedEvents::default() } else { ExpectedEvents::of_some_writers() };
         Ok(Check {
-            final_state: FinalState::new(header.server_time_field.clone()).with_versions(versions),
+            final_state: FinalState::new(header.server_time_field.clone()).with_versions(versions).since(since),
             // Expected events are collected only when asked for: they cost memory per write.
-            change_stream: change_stream.map(|options| (options, expected)),
+            events: events.then(|| expected.since(since)),
             journals: Vec::new(),
             segment_count: journals.segment_count(),
             missing,
@@ -98,7 +103,7 @@ impl Check {
             let entry = entry.map_err(|source| VerifyError::Journal { journal: path.into(), source })?;
             operations += 1;
             self.final_state.record(&entry);
-            if let Some((_, events)) = &mut self.change_stream {
+            if let Some(events) = &mut self.events {
                 events.record(&entry);
             }
         }
@@ -131,53 +136,108 @@ impl Check {
         self.journals.iter().map(|j| j.operations).sum()
     }
 
-    /// Compares `coll` (after its change stream, when asked for) with the journal.
-    pub async fn run(self, coll: &Collection<Document>) -> Result<Report, VerifyError> {
-        let change_stream = match &self.change_stream {
-            Some((options, expected)) => {
+    /// Compares `coll` (after its change stream, with `change_stream`) with the
+    /// journal, its documents' types mapped by `types`.
+    pub async fn run(
+        mut self,
+        coll: &Collection<Document>,
+        change_stream: Option<&ChangeStreamOptions>,
+        types: &SinkTypes,
+    ) -> Result<Report, VerifyError> {
+        let change_stream = match (change_stream, &self.events) {
+            (Some(options), Some(expected)) => {
                 let seen = server::read_events(coll, self.stream_start(options)?, options.idle).await?;
                 Some(expected.compare(&seen))
             }
-            None => None,
+            _ => None,
         };
-        let operations = self.operations();
+        let state = std::mem::take(&mut self.final_state);
         let final_state = if self.preexisting || !self.missing.is_empty() {
             // Documents the journals do not know are not read (they may be there before
             // the run, or a missing segment's): memory and time follow the journals,
             // not the collection.
             let mut found = FinalStateCheck { journaled_only: true, ..Default::default() };
-            for batch in self.final_state.into_batches(LOOKUP_BATCH) {
+            for batch in state.into_batches(LOOKUP_BATCH) {
                 let ids = batch.ids();
-                let mut comparison = batch.compare();
+                let mut comparison = batch.compare_as(types);
                 server::lookup_documents(coll, ids, &mut comparison).await?;
                 found.absorb(comparison.finish());
             }
             found
         } else {
             // Every document is the run's: one the journal does not know is extra.
-            let mut comparison = self.final_state.compare();
+            let mut comparison = state.compare_as(types);
             server::compare_documents(coll, &mut comparison).await?;
             comparison.finish()
         };
-        let segments = (self.segment_count > 1).then(|| SegmentsRead {
-            segment_count: self.segment_count,
-            segments_checked: self.journals.iter().map(|j| j.segment).collect(),
-            segments_missing: self.missing,
-            journals: self.journals.clone(),
-        });
+        Ok(self.report(coll.namespace().to_string(), final_state, change_stream, None))
+    }
+
+    /// Compares an event log (a pipeline's output) with the journal: the state it
+    /// leaves each document in, its types mapped by `types`, and (formats with
+    /// operation kinds, when events were loaded) each document's events by `rules`.
+    pub fn run_on_log(
+        mut self,
+        log: EventLog,
+        location: String,
+        types: (&SinkTypes, String),
+        rules: EventRules,
+    ) -> Report {
+        let change_stream = match (&log.seen, &self.events) {
+            (Some(seen), Some(expected)) => Some(expected.compare_with(seen, rules)),
+            _ => None,
+        };
+        let mut comparison = std::mem::take(&mut self.final_state).compare_as(types.0);
+        for (id, state) in log.documents.values() {
+            match state {
+                Replayed::Document(doc) => comparison.document(doc),
+                Replayed::Unknown => comparison.present(id),
+                Replayed::Gone => {}
+            }
+        }
+        let sink = SinkRead {
+            kind: serde_json::to_value(log.format)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            location,
+            events: Some(log.events),
+            snapshot_reads: log.snapshot_reads,
+            stream: log.stream,
+            types: types.1,
+        };
+        let namespace = self.header.namespace.clone();
+        self.report(namespace, comparison.finish(), change_stream, Some(sink))
+    }
+
+    /// The report of this check's findings.
+    fn report(
+        self,
+        namespace: String,
+        final_state: FinalStateCheck,
+        change_stream: Option<ChangeStreamCheck>,
+        sink: Option<SinkRead>,
+    ) -> Report {
+        let operations = self.operations();
         let incomplete_journal_line = match self.journals.as_slice() {
             [one] => one.incomplete_line,
             _ => None,
         };
-        Ok(Report {
-            namespace: coll.namespace().to_string(),
+        Report {
+            namespace,
             journal: self.journals.first().map(|j| j.path.clone()).unwrap_or_default(),
             operations,
             final_state,
             change_stream,
+            sink,
             incomplete_journal_line,
-            segments,
-        })
+            segments: (self.segment_count > 1).then(|| SegmentsRead {
+                segment_count: self.segment_count,
+                segments_checked: self.journals.iter().map(|j| j.segment).collect(),
+                segments_missing: self.missing,
+                journals: self.journals,
+            }),
+        }
     }
 
     /// Where the stream starts: after the token given, or where every journal's
@@ -203,13 +263,12 @@ mod tests {
 
     /// A check of journals given as (name, text), read as `load` reads files.
     fn check_of(journals: &[(&str, &str)], change_stream: bool) -> Result<Check, VerifyError> {
-        let options = change_stream.then_some(ChangeStreamOptions { resume_after: None, idle: Duration::ZERO });
         fn reader(text: &str) -> Reader<&[u8]> {
             Reader::new(text.as_bytes()).unwrap()
         }
         let headers = journals.iter().map(|(name, text)| (PathBuf::from(name), reader(text).header().clone()));
         let set = Journals::new(headers.collect())?;
-        let mut check = Check::expecting(&set, options)?;
+        let mut check = Check::expecting(&set, change_stream, None)?;
         for (path, _) in set.iter() {
             let (_, text) = journals.iter().find(|(name, _)| Path::new(name) == path).unwrap();
             check.read(path, reader(text))?;
@@ -233,7 +292,7 @@ mod tests {
     #[test]
     fn the_change_stream_needs_a_start() {
         let check = check(HEADER, true);
-        let options = &check.change_stream.as_ref().unwrap().0;
+        let options = &ChangeStreamOptions { resume_after: None, idle: Duration::ZERO };
         let err = check.stream_start(options).err().unwrap();
         assert!(matches!(err, VerifyError::NoStartTime { journal } if journal == Path::new("j")));
     }
@@ -287,7 +346,7 @@ mod tests {
         let segments: Vec<u64> = check.journals().iter().map(|j| j.segment).collect();
         assert_eq!((segments, check.operations(), check.missing_segments()), (vec![0, 1], 5, &[][..]));
         assert!(!check.preexisting, "segment 0 found the collection empty");
-        let options = &check.change_stream.as_ref().unwrap().0;
+        let options = &ChangeStreamOptions { resume_after: None, idle: Duration::ZERO };
         let Ok(StreamStart::At(ts)) = check.stream_start(options) else { panic!("no start") };
         assert_eq!((ts.time, ts.increment), (100, 7), "the earliest segment's start");
 
@@ -310,14 +369,14 @@ mod tests {
         for id in [1, 2, 3] {
             seen.push(&Bson::Int32(id), crate::verify::Event { operation: "insert".into(), wall_ms: 0 });
         }
-        let stream = check.change_stream.as_ref().unwrap().1.compare(&seen);
+        let stream = check.events.as_ref().unwrap().compare(&seen);
         assert_eq!((stream.unexpected, stream.unchecked, stream.differences()), (0, 1, 0));
 
         let all = segment_journal(1, 3, (100, 3), &[entry("insert", Bson::Int32(2), 1, 0, Expect::Unknown)]);
         let check = check_of(&[("s0", &s0), ("s1", &all), ("s2", &s2)], true).unwrap();
         assert!(check.missing_segments().is_empty());
         seen.push(&Bson::Int32(4), crate::verify::Event { operation: "insert".into(), wall_ms: 0 });
-        let stream = check.change_stream.as_ref().unwrap().1.compare(&seen);
+        let stream = check.events.as_ref().unwrap().compare(&seen);
         assert_eq!((stream.unexpected, stream.unchecked), (1, 0), "with every segment, an unknown _id is unexpected");
     }
 

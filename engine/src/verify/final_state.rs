@@ -8,7 +8,7 @@
 //! before the run, only the journaled ones are read: [`FinalState::into_batches`]
 //! splits the state so that each batch's `_id`s can be looked up together.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bson::{Bson, Document};
@@ -16,6 +16,7 @@ use bson::{Bson, Document};
 use super::changed_id;
 use super::diff::{DocumentDiff, History};
 use super::report::{FinalStateCheck, OffVersion};
+use super::sink_types::{SinkTypes, flat_id};
 use crate::journal::{Entry, doc_hash};
 use crate::materialize::model::Expect;
 use crate::plan::IdKey;
@@ -31,6 +32,28 @@ pub struct FinalState {
     /// operation on: documents last written whole are checked against the version
     /// they were written under.
     versions: Arc<Vec<(u64, Schema)>>,
+    /// Only documents written at or after this point are checked (`--since`).
+    since: Option<Since>,
+}
+
+/// Where a pipeline's first sync began: documents whose last write came before it
+/// never reach a sink that takes no snapshot, so they are left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// From this journal entry (seq) on.
+    Seq(u64),
+    /// From this acknowledgement time (milliseconds since the epoch) on.
+    Time(i64),
+}
+
+impl Since {
+    /// Whether an entry `seq` acknowledged at `acked_at_ms` is at or after this point.
+    pub fn covers(self, seq: u64, acked_at_ms: i64) -> bool {
+        match self {
+            Since::Seq(s) => seq >= s,
+            Since::Time(t) => acked_at_ms >= t,
+        }
+    }
 }
 
 /// What the journal says one document should be.
@@ -46,18 +69,26 @@ struct Expected {
     /// Its journaled documents, as far as a diff needs them: only once an entry of it
     /// carried one (journals written with documents).
     history: Option<Box<History>>,
+    /// Its last journaled entry: (seq, acknowledgement time).
+    last: (u64, i64),
 }
 
 impl FinalState {
     /// An empty final state, for a journal whose hashes leave out `server_time_field`.
     pub fn new(server_time_field: Option<String>) -> Self {
-        FinalState { docs: HashMap::new(), server_time_field, versions: Arc::default() }
+        FinalState { docs: HashMap::new(), server_time_field, versions: Arc::default(), since: None }
     }
 
     /// Checks each document's shape against the schema version it was last written
     /// under too.
     pub fn with_versions(mut self, versions: Vec<(u64, Schema)>) -> Self {
         self.versions = Arc::new(versions);
+        self
+    }
+
+    /// Leaves out the documents whose last write came before `since`.
+    pub fn since(mut self, since: Option<Since>) -> Self {
+        self.since = since;
         self
     }
 
@@ -75,8 +106,10 @@ impl FinalState {
             narrow,
             whole: None,
             history: None,
+            last: (0, 0),
         });
         (expected.state, expected.narrow, expected.whole) = (state, narrow, whole);
+        expected.last = (entry.seq, entry.acked_at_ms);
         let doc = entry.bson_document();
         if doc.is_some() || expected.history.is_some() {
             let history = expected.history.get_or_insert_default();
@@ -102,7 +135,7 @@ impl FinalState {
     /// This state split into states of at most `size` documents each, consumed as
     /// they are taken.
     pub fn into_batches(self, size: usize) -> impl Iterator<Item = FinalState> {
-        let FinalState { docs, server_time_field, versions } = self;
+        let FinalState { docs, server_time_field, versions, since } = self;
         let mut docs = docs.into_iter();
         std::iter::from_fn(move || {
             let batch: HashMap<_, _> = docs.by_ref().take(size.max(1)).collect();
@@ -110,14 +143,41 @@ impl FinalState {
                 docs: batch,
                 server_time_field: server_time_field.clone(),
                 versions: versions.clone(),
+                since,
             })
         })
     }
 
     /// Starts comparing the collection's documents with this state.
     pub fn compare(self) -> Comparison {
-        let check = FinalStateCheck { journaled_documents: self.docs.len() as u64, ..Default::default() };
-        Comparison { pending: self, check }
+        self.compare_as(&SinkTypes::lossless())
+    }
+
+    /// Starts comparing a sink's documents, whose types `types` maps, with this state.
+    pub fn compare_as(mut self, types: &SinkTypes) -> Comparison {
+        let mut excluded = HashSet::new();
+        if let Some(since) = self.since {
+            self.docs.retain(|key, e| {
+                let keep = since.covers(e.last.0, e.last.1);
+                if !keep {
+                    excluded.insert(key.clone());
+                }
+                keep
+            });
+        }
+        let flat = if types.is_lossless() {
+            HashMap::new()
+        } else {
+            let ids = self.docs.iter().map(|(k, e)| (flat_id(&id_of(k, e.narrow)), k.clone()));
+            ids.chain(excluded.iter().map(|k| (flat_id(&id_of(k, false)), k.clone()))).collect()
+        };
+        let check = FinalStateCheck {
+            journaled_documents: self.docs.len() as u64,
+            excluded_before_since: excluded.len() as u64,
+            ..Default::default()
+        };
+        let types = (!types.is_lossless()).then(|| types.clone());
+        Comparison { pending: self, check, types, flat, excluded }
     }
 }
 
@@ -143,14 +203,25 @@ pub struct Comparison {
     /// The expected documents not seen yet.
     pending: FinalState,
     check: FinalStateCheck,
+    /// How the sink maps types, unless it keeps them all.
+    types: Option<SinkTypes>,
+    /// A flattening sink's `_id`s ([`flat_id`]) → the journal's.
+    flat: HashMap<String, IdKey>,
+    /// Documents left out (`--since`): neither expected nor extra.
+    excluded: HashSet<IdKey>,
 }
 
 impl Comparison {
     /// Compares one document of the collection.
     pub fn document(&mut self, doc: &Document) {
+        let (key, restored) = self.restore(doc);
+        let doc = restored.as_ref().unwrap_or(doc);
+        if self.excluded.contains(&key) {
+            return;
+        }
         self.check.documents += 1;
         let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-        let expected = self.pending.docs.remove(&IdKey::of(&id));
+        let expected = self.pending.docs.remove(&key);
         if let Some(Expected { state: Expect::Exists(_), whole: Some(seq), .. }) = &expected
             && let Some(version) = self.pending.versions.iter().rposition(|(from, _)| from <= seq)
         {
@@ -172,6 +243,45 @@ impl Comparison {
             }
             Some(_) => {}
         }
+    }
+
+    /// A document the sink holds whose content it cannot tell (an event log that
+    /// updated a document it never carried): it must exist, in any shape.
+    pub fn present(&mut self, id: &Bson) {
+        let key = self.key_of(id);
+        if self.excluded.contains(&key) {
+            return;
+        }
+        self.check.documents += 1;
+        match self.pending.docs.remove(&key) {
+            None | Some(Expected { state: Expect::Gone, .. }) => self.check.extra.push(id.clone()),
+            Some(_) => {}
+        }
+    }
+
+    /// The journal's key for a sink's `_id`: as it is, or as the journaled `_id` a
+    /// flattening sink turned it from.
+    fn key_of(&self, id: &Bson) -> IdKey {
+        let key = IdKey::of(id);
+        if self.types.is_none() || self.pending.docs.contains_key(&key) || self.excluded.contains(&key) {
+            return key;
+        }
+        self.flat.get(&flat_id(id)).cloned().unwrap_or(key)
+    }
+
+    /// The document's key, and the document with its types restored (see
+    /// [`SinkTypes::restore`]) when the sink maps them.
+    fn restore(&self, doc: &Document) -> (IdKey, Option<Document>) {
+        let id = doc.get("_id").unwrap_or(&Bson::Null);
+        let key = self.key_of(id);
+        let Some(types) = &self.types else { return (key, None) };
+        let expected = self.pending.docs.get(&key);
+        let base = expected.and_then(|e| e.history.as_ref()).and_then(|h| h.latest_document()).unwrap_or_default();
+        let mut restored = types.restore(&base, doc);
+        if let Some(e) = expected {
+            restored.insert("_id", id_of(&key, e.narrow));
+        }
+        (key, Some(restored))
     }
 
     /// The differences, once every document was compared: those never seen are missing.

@@ -8,22 +8,26 @@ mod change_stream;
 mod check;
 mod diff;
 mod error;
+mod event_log;
 mod final_state;
 mod journals;
 mod report;
 mod server;
+mod sink_types;
 mod transactions;
 
 use bson::Bson;
 
-pub use change_stream::{Event, ExpectedEvents, SeenEvents};
+pub use change_stream::{Event, EventRules, ExpectedEvents, SeenEvents};
 pub use check::{ChangeStreamOptions, Check};
 pub use diff::{DocumentDiff, History, PathDiff, PathKind, diff, paths, type_name};
 pub use error::VerifyError;
-pub use final_state::{Comparison, FinalState};
+pub use event_log::{EventLog, EventLogError, Format, Replayed};
+pub use final_state::{Comparison, FinalState, Since};
 pub use journals::{Journals, NotOneRun, Searched};
-pub use report::{ChangeStreamCheck, FinalStateCheck, JournalRead, Report, SegmentsRead};
+pub use report::{ChangeStreamCheck, FinalStateCheck, JournalRead, Report, SegmentsRead, SinkRead};
 pub use server::{present, read_transaction_events};
+pub use sink_types::{Form, SinkTypes, SinkTypesError, flat_id};
 pub use transactions::{TransactionCheck, TxnEvent, compare_events, inserts};
 
 use crate::journal::Entry;

@@ -24,6 +24,10 @@ pub struct Report {
     /// The change-stream check, when one was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_stream: Option<ChangeStreamCheck>,
+    /// The sink read instead of a MongoDB collection (an event log), and the type
+    /// mapping it was compared under, when not the collection's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sink: Option<SinkRead>,
     /// The journal line where reading stopped because it was torn (a run killed
     /// mid-write), when one journal was read; with several, each journal's is in
     /// `segments`.
@@ -33,6 +37,28 @@ pub struct Report {
     /// top level of the JSON); absent for a whole run's journal.
     #[serde(flatten)]
     pub segments: Option<SegmentsRead>,
+}
+
+/// A sink other than a MongoDB collection keeping BSON types.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SinkRead {
+    /// What was read: `mongodb`, or an event log's format (`singer`,
+    /// `change-stream`, `debezium`).
+    pub kind: String,
+    /// The collection's address or the log's path.
+    pub location: String,
+    /// Events read from a log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+    /// Debezium snapshot reads (`r`) among them: they set a document's state but are
+    /// no write of the run.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub snapshot_reads: u64,
+    /// The Singer stream read, when the log holds several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// The type mapping (`lossless`, `flattened`, or the profile file).
+    pub types: String,
 }
 
 /// Which segments of a run had their journals read.
@@ -81,6 +107,10 @@ pub struct FinalStateCheck {
     /// segments of the run had no journal; so documents the journals do not know are
     /// neither read nor called extra.
     pub journaled_only: bool,
+    /// Journaled documents left out because their last write came before `--since`
+    /// (the pipeline's first sync).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub excluded_before_since: u64,
     /// `_id`s the journal says exist that the collection lacks.
     #[serde(serialize_with = "canonical_ids")]
     pub missing: Vec<Bson>,
@@ -122,6 +152,7 @@ impl FinalStateCheck {
     pub fn absorb(&mut self, part: FinalStateCheck) {
         self.documents += part.documents;
         self.journaled_documents += part.journaled_documents;
+        self.excluded_before_since += part.excluded_before_since;
         self.missing.extend(part.missing);
         self.extra.extend(part.extra);
         self.stale.extend(part.stale);
@@ -157,6 +188,16 @@ pub struct ChangeStreamCheck {
     pub lag_p50: i64,
     /// 99th percentile of the same, in milliseconds.
     pub lag_p99: i64,
+    /// The documents (`_id`s, canonical Extended JSON) behind each count above, in
+    /// no particular order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_ids: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicated_ids: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub out_of_order_ids: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unexpected_ids: Vec<serde_json::Value>,
 }
 
 impl ChangeStreamCheck {
@@ -193,6 +234,7 @@ mod tests {
                 documents: 4,
                 journaled_documents: 5,
                 journaled_only: false,
+                excluded_before_since: 0,
                 missing: vec![Bson::Int32(1)],
                 extra: vec![Bson::Int64(2)],
                 stale: vec![Bson::String("s".into())],
@@ -200,6 +242,7 @@ mod tests {
                 diffs: Vec::new(),
             },
             change_stream,
+            sink: None,
             incomplete_journal_line: None,
             segments: None,
         }

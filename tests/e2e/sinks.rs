@@ -1,0 +1,298 @@
+//! `forge verify --sink`: what a pipeline delivered somewhere else than a MongoDB
+//! collection keeping BSON types: an event log (Debezium's envelope, change events)
+//! and a sink that flattens types.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use bson::{Bson, Document, doc};
+use futures_util::StreamExt;
+use mongodb::change_stream::event::{ChangeStreamEvent, OperationType};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::support::{self, Forge, fresh_db, server_uri};
+
+/// A CDC run of every operation kind on `db`.c with a journal (with documents), and
+/// the change events the server emitted for it, read from before the run began.
+async fn run_and_watch(db: &str, journal: &Path, seed: u64) -> Vec<ChangeStreamEvent<Document>> {
+    let client = support::client().await;
+    let coll = client.database(db).collection::<Document>("c");
+    let mut stream = coll.watch().await.unwrap();
+    let run = Forge::generate().output("mongo-cdc").db(db).collection("c").quiet().count(3000).seed(seed);
+    let run =
+        run.arg("--operation-ratios", "insert:40,update:35,replace:5,delete:20").arg("--update-strategy", "mixed");
+    run.arg("--journal", journal).flag("--journal-docs").run_async().await.success();
+    let mut events = Vec::new();
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(3), stream.next()).await {
+        events.push(event.unwrap());
+    }
+    assert!(events.len() > 2000, "{} events", events.len());
+    events
+}
+
+/// Extended JSON text, as the connector writes `after`, `updatedFields` and key ids.
+fn ejson_text(value: Bson) -> String {
+    value.into_canonical_extjson().to_string()
+}
+
+/// One change event as the Debezium MongoDB connector documents its messages: the key
+/// (`payload.id`), a tab, and the value's envelope (`op`, `after`, `updateDescription`,
+/// `source` with `ord` and `ts_ms`); a delete is followed by its tombstone.
+fn debezium_lines(event: &ChangeStreamEvent<Document>, ord: usize) -> Vec<String> {
+    let id = event.document_key.as_ref().unwrap().get("_id").unwrap().clone();
+    let key = json!({
+        "schema": { "type": "struct", "fields": [{ "type": "string", "optional": false, "field": "id" }], "optional": false, "name": "forge.c.Key" },
+        "payload": { "id": ejson_text(id) },
+    });
+    let op = match event.operation_type {
+        OperationType::Insert => "c",
+        OperationType::Update | OperationType::Replace => "u",
+        OperationType::Delete => "d",
+        ref other => panic!("unexpected event {other:?}"),
+    };
+    let after = event.full_document.clone().map(|d| ejson_text(Bson::Document(d)));
+    let update = event.update_description.as_ref().map(|u| {
+        json!({
+            "removedFields": u.removed_fields,
+            "updatedFields": ejson_text(Bson::Document(u.updated_fields.clone())),
+            "truncatedArrays": u.truncated_arrays.as_ref().map(|t| t.iter().map(|a| json!({ "field": a.field, "size": a.new_size })).collect::<Vec<_>>()),
+        })
+    });
+    let ts_ms = event.wall_time.map_or(0, |t| t.timestamp_millis());
+    let value = json!({
+        "schema": { "type": "struct", "name": "forge.c.Envelope" },
+        "payload": {
+            "after": after,
+            "updateDescription": update,
+            "source": {
+                "version": "2.7.0.Final", "connector": "mongodb", "name": "forge", "ts_ms": ts_ms,
+                "snapshot": "false", "db": "forge", "rs": "rs0", "collection": "c", "ord": ord,
+            },
+            "op": op,
+            "ts_ms": ts_ms,
+        },
+    });
+    let mut lines = vec![format!("{key}\t{value}")];
+    if op == "d" {
+        lines.push(format!("{key}\tnull"));
+    }
+    lines
+}
+
+/// The `--report` of `forge verify --sink`, as far as these tests read it.
+#[derive(Debug, Deserialize)]
+struct SinkReport {
+    documents: u64,
+    missing: Vec<Value>,
+    extra: Vec<Value>,
+    stale: Vec<Value>,
+    #[serde(default)]
+    diffs: Vec<DocumentDiff>,
+    change_stream: Option<Events>,
+    #[serde(default)]
+    sink: Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct Events {
+    events: u64,
+    missing: u64,
+    duplicated: u64,
+    out_of_order: u64,
+    unexpected: u64,
+    #[serde(default)]
+    missing_ids: Vec<Value>,
+    #[serde(default)]
+    duplicated_ids: Vec<Value>,
+    #[serde(default)]
+    out_of_order_ids: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DocumentDiff {
+    id: Value,
+    paths: Vec<PathDiff>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PathDiff {
+    path: String,
+    kind: String,
+    unset_since: Option<u64>,
+}
+
+fn verify_sink(journal: &Path, sink: &Path) -> Forge {
+    Forge::verify().arg("--journal", journal).arg("--sink", sink).report()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_debezium_event_log_verifies_clean_and_names_an_event_removed_one_duplicated_and_two_reordered() {
+    let db = fresh_db("debezium");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.ndjson");
+    let events = run_and_watch(&db, &journal, 41).await;
+
+    // The same events as the change stream gave them: a log `forge watch` would print.
+    let watched = dir.path().join("watch.jsonl");
+    let lines: Vec<String> =
+        events.iter().map(|e| bson::serialize_to_bson(e).unwrap().into_canonical_extjson().to_string()).collect();
+    std::fs::write(&watched, lines.join("\n") + "\n").unwrap();
+    let out = verify_sink(&journal, &watched).run_async().await.success();
+    assert!(out.stdout.contains("everything matches"), "{}", out.stdout);
+    let report: SinkReport = out.report();
+    assert_eq!(report.sink["kind"], "change-stream", "{:?}", report.sink);
+
+    // As the connector would have delivered them.
+    let messages: Vec<Vec<String>> = events.iter().enumerate().map(|(i, e)| debezium_lines(e, i + 1)).collect();
+    let log = dir.path().join("debezium.jsonl");
+    std::fs::write(&log, messages.concat().join("\n") + "\n").unwrap();
+    let out = verify_sink(&journal, &log).run_async().await.success();
+    let report: SinkReport = out.report();
+    assert_eq!(report.sink["kind"], "debezium");
+    let checked = report.change_stream.expect("the log's events are checked");
+    assert_eq!((checked.events, checked.unexpected), (events.len() as u64, 0), "{}", out.stdout);
+    assert!(report.documents > 500, "{}", out.stdout);
+
+    // Tamper with three documents' events, each deleted in the end (or updated once
+    // more) so that the state the log leaves is still right: only the events differ.
+    let id_of = |e: &ChangeStreamEvent<Document>| e.document_key.as_ref().unwrap().get("_id").unwrap().clone();
+    let mut per_doc: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        per_doc.entry(id_of(e).to_string()).or_default().push(i);
+    }
+    let op = |i: usize| events[i].operation_type.clone();
+    let mut deleted_with_updates = per_doc.values().filter(|ix| {
+        ix.len() >= 3 && op(*ix.last().unwrap()) == OperationType::Delete && op(ix[1]) == OperationType::Update
+    });
+    let removed = deleted_with_updates.next().expect("a deleted document with updates")[1];
+    let reordered = deleted_with_updates.next().expect("another")[..2].to_vec();
+    let updated_twice = per_doc.values().find(|ix| {
+        let (a, b) = (ix[ix.len() - 1], ix.len().checked_sub(2).map(|k| ix[k]));
+        op(a) == OperationType::Update && b.is_some_and(|b| op(b) == OperationType::Update) && !ix.contains(&removed)
+    });
+    let duplicated = *updated_twice.expect("a document updated at least twice last").last().unwrap();
+    let mut tampered: Vec<Vec<String>> = messages.clone();
+    tampered.swap(reordered[0], reordered[1]);
+    tampered[duplicated] = [messages[duplicated].clone(), messages[duplicated].clone()].concat();
+    tampered[removed].clear();
+    std::fs::write(&log, tampered.concat().join("\n") + "\n").unwrap();
+
+    let out = verify_sink(&journal, &log).run_async().await;
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let report: SinkReport = out.report();
+    let checked = report.change_stream.unwrap();
+    let canonical = |i: usize| id_of(&events[i]).into_canonical_extjson();
+    assert_eq!((checked.missing, checked.missing_ids), (1, vec![canonical(removed)]), "{}", out.stdout);
+    assert_eq!((checked.duplicated, checked.duplicated_ids), (1, vec![canonical(duplicated)]), "{}", out.stdout);
+    assert_eq!((checked.out_of_order, checked.out_of_order_ids), (1, vec![canonical(reordered[0])]), "{}", out.stdout);
+    assert_eq!(checked.unexpected, 0);
+    assert!(report.missing.is_empty() && report.extra.is_empty() && report.stale.is_empty(), "{}", out.stdout);
+    assert!(out.stderr.contains("3 documents differ"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&format!("documents with missing events: [{}]", id_of(&events[removed]))),
+        "{}",
+        out.stdout
+    );
+}
+
+/// `doc` as a JSON pipeline flattens it: ObjectIds as hex, dates as ISO text, 64-bit
+/// integers and decimals as text, binary as base64, embedded documents kept.
+fn flatten(value: &Bson) -> Bson {
+    use base64::Engine as _;
+    match value {
+        Bson::ObjectId(oid) => Bson::String(oid.to_hex()),
+        Bson::DateTime(d) => Bson::String(d.try_to_rfc3339_string().unwrap()),
+        Bson::Int64(n) => Bson::String(n.to_string()),
+        Bson::Decimal128(d) => Bson::String(d.to_string()),
+        Bson::Binary(b) => Bson::String(base64::engine::general_purpose::STANDARD.encode(&b.bytes)),
+        Bson::Document(d) => Bson::Document(d.iter().map(|(k, v)| (k.clone(), flatten(v))).collect()),
+        Bson::Array(a) => Bson::Array(a.iter().map(flatten).collect()),
+        other => other.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flattening_sink_that_upserts_with_set_shows_exactly_the_fields_the_source_removed() {
+    let db = fresh_db("flattened");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.ndjson");
+    run_and_watch(&db, &journal, 43).await;
+
+    // A sink as a JSON pipeline with a MongoDB target writes it: every journaled
+    // document flattened and upserted with $set, deletes applied. Fields the source
+    // removed ($unset, or a replacement without them) persist.
+    let client = support::client().await;
+    let sink = client.database(&db).collection::<Document>("sink");
+    // Per document, each field it ever had with the value last written to it.
+    let mut fields_ever: HashMap<String, std::collections::BTreeMap<String, Bson>> = HashMap::new();
+    let mut last: HashMap<String, Option<Document>> = HashMap::new();
+    for entry in support::journal_lines(&journal) {
+        if entry["m"].as_u64() == Some(0) {
+            continue;
+        }
+        let id = Bson::try_from(entry["id"].clone()).unwrap();
+        let flat_id = flatten(&id);
+        let key = flat_id.to_string();
+        match entry["w"].as_str().unwrap() {
+            "delete" => {
+                sink.delete_one(doc! { "_id": flat_id }).await.unwrap();
+                fields_ever.remove(&key);
+                last.insert(key, None);
+            }
+            _ => {
+                let Some(Bson::Document(d)) = entry.get("d").map(|d| Bson::try_from(d.clone()).unwrap()) else {
+                    panic!("an entry without its document: {entry}")
+                };
+                let Bson::Document(flat) = flatten(&Bson::Document(d.clone())) else { unreachable!() };
+                let upsert = sink.update_one(doc! { "_id": flat_id }, doc! { "$set": flat });
+                upsert.upsert(true).await.unwrap();
+                fields_ever.entry(key.clone()).or_default().extend(d.iter().map(|(k, v)| (k.clone(), v.clone())));
+                last.insert(key, Some(d));
+            }
+        }
+    }
+    // The documents that keep a field the source no longer has, with those fields; a
+    // field left null is absent under the flattened profile (sinks with a column per
+    // field have a null column for every field another document has).
+    let mut persisting: HashMap<String, Vec<String>> = HashMap::new();
+    for (key, doc) in &last {
+        let Some(doc) = doc else { continue };
+        let fields = fields_ever[key].iter().filter(|(f, v)| !doc.contains_key(f.as_str()) && **v != Bson::Null);
+        let gone: Vec<String> = fields.map(|(f, _)| f.clone()).collect();
+        if !gone.is_empty() {
+            persisting.insert(key.clone(), gone);
+        }
+    }
+    assert!(persisting.len() >= 3, "the run should remove fields from some documents: {}", persisting.len());
+
+    let check = Forge::verify().arg("--journal", &journal).arg("--sink", server_uri()).db(&db).collection("sink");
+    // Without a type mapping every document's _id differs.
+    let out = check.arg("--sink-types", "flattened").report().run_async().await;
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let report: SinkReport = out.report();
+    assert!(report.missing.is_empty() && report.extra.is_empty(), "{}", out.stdout);
+    let mut stale: Vec<String> =
+        report.stale.iter().map(|id| Bson::try_from(id.clone()).map(|b| flatten(&b).to_string()).unwrap()).collect();
+    stale.sort();
+    let mut want: Vec<String> = persisting.keys().cloned().collect();
+    want.sort();
+    let only = |a: &[String], b: &[String]| a.iter().filter(|x| !b.contains(x)).cloned().collect::<Vec<_>>();
+    assert_eq!(stale, want, "reported only {:?}, expected only {:?}", only(&stale, &want), only(&want, &stale));
+    for diff in &report.diffs {
+        let key = flatten(&Bson::try_from(diff.id.clone()).unwrap()).to_string();
+        let extra: Vec<&str> = diff.paths.iter().filter(|p| p.kind == "extra").map(|p| p.path.as_str()).collect();
+        let want: Vec<&str> = persisting[&key].iter().map(String::as_str).collect();
+        assert_eq!(extra, want, "{key}: {diff:?}");
+        assert!(diff.paths.iter().all(|p| p.kind == "extra" && p.unset_since.is_some()), "{diff:?}");
+    }
+    assert_eq!(report.diffs.len(), want.len());
+    assert!(out.stdout.contains("present in the sink, unset at the source since seq"), "{}", out.stdout);
+
+    // Lossless, the same sink differs everywhere: no document is found by its _id.
+    let lossless = Forge::verify().arg("--journal", &journal).arg("--sink", server_uri()).db(&db).collection("sink");
+    let out = lossless.report().run_async().await;
+    let report: SinkReport = out.report();
+    assert!(report.missing.len() > 500 && report.extra.len() > 500, "{}", out.stdout);
+}
