@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need (the example
-# plugins' toolchains, the MongoDB test server, Prometheus, the wasm targets), checks
-# formatting, lints and the Kubernetes manifests, builds the binary as the container
-# image does, starts the server and runs every test against it. Set
+# plugins' toolchains, the MongoDB test server, Prometheus, PostgreSQL, the wasm
+# targets), checks formatting, lints and the Kubernetes manifests, builds the binary
+# as the container image does, starts the server and runs every test against it. Set
 # FORGE_TEST_URI to test against your own MongoDB instead (a real mongod or Atlas
 # cluster). Arguments go to `cargo test` (e.g. a test name filter).
 set -euo pipefail
@@ -26,6 +26,14 @@ if ! command -v chromium >/dev/null 2>&1; then
   step "chromium (apt)"
   as_root apt-get update -q >/dev/null
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null
+fi
+
+# The sink tests verify what a pipeline wrote to a PostgreSQL table: they start
+# Debian's PostgreSQL themselves, on a loopback port (tests/e2e/support/postgres.rs).
+if ! command -v postgres >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  step "postgresql (apt)"
+  as_root apt-get update -q >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >/dev/null
 fi
 
 # The README's first command needs no wasm target: without one, the build embeds the

@@ -296,3 +296,100 @@ async fn a_flattening_sink_that_upserts_with_set_shows_exactly_the_fields_the_so
     let report: SinkReport = out.report();
     assert!(report.missing.len() > 500 && report.extra.len() > 500, "{}", out.stdout);
 }
+
+/// Each journaled document's final state: None when deleted.
+fn final_documents(journal: &Path) -> HashMap<String, (Bson, Option<Document>)> {
+    let mut last = HashMap::new();
+    for entry in support::journal_lines(journal) {
+        if entry["m"].as_u64() == Some(0) {
+            continue;
+        }
+        let id = Bson::try_from(entry["id"].clone()).unwrap();
+        let doc = match entry["w"].as_str().unwrap() {
+            "delete" => None,
+            _ => match Bson::try_from(entry["d"].clone()) {
+                Ok(Bson::Document(d)) => Some(d),
+                _ => panic!("an entry without its document: {entry}"),
+            },
+        };
+        last.insert(id.to_string(), (id, doc));
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgres_table_with_a_document_column_verifies_clean_and_names_a_row_deleted_one_altered_and_one_added() {
+    let db = fresh_db("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.ndjson");
+    run_and_watch(&db, &journal, 47).await;
+
+    // The table as a Singer target writes a tap's records: the _id as text, the
+    // document as jsonb (types flattened), the pipeline's own columns beside them.
+    let (pg, connection) = tokio_postgres::connect(support::postgres_uri(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let schema = db.to_lowercase();
+    let ddl = format!(
+        "CREATE SCHEMA {schema}; CREATE TABLE {schema}.c (_id text PRIMARY KEY, document jsonb, _sdc_extracted_at timestamptz, _sdc_deleted_at text)"
+    );
+    pg.batch_execute(&ddl).await.unwrap();
+    let insert = format!("INSERT INTO {schema}.c VALUES ($1, ($2::text)::jsonb, now(), NULL)");
+    let mut rows = Vec::new();
+    for (id, doc) in final_documents(&journal).into_values() {
+        let Some(doc) = doc else { continue };
+        let Bson::String(key) = flatten(&id) else { panic!("{id}") };
+        let document = flatten(&Bson::Document(doc)).into_relaxed_extjson().to_string();
+        pg.execute(&insert, &[&key, &document]).await.unwrap();
+        rows.push(id);
+    }
+    assert!(rows.len() > 500, "{} rows", rows.len());
+
+    let check = || {
+        Forge::verify()
+            .arg("--journal", &journal)
+            .arg("--sink", support::postgres_uri())
+            .arg("--sink-table", format!("{schema}.c"))
+            .arg("--sink-types", "flattened")
+            .report()
+    };
+    let out = check().run_async().await.success();
+    assert!(out.stdout.contains("everything matches"), "{}", out.stdout);
+    assert!(out.stdout.contains("document column document"), "{}", out.stdout);
+
+    // One row deleted, one altered, one added behind the pipeline's back.
+    let (deleted, altered) = (&rows[0], &rows[1]);
+    let key = |id: &Bson| match flatten(id) {
+        Bson::String(s) => s,
+        other => panic!("{other}"),
+    };
+    pg.execute(&format!("DELETE FROM {schema}.c WHERE _id = $1"), &[&key(deleted)]).await.unwrap();
+    let alter =
+        format!("UPDATE {schema}.c SET document = jsonb_set(document, '{{tampered}}', '\"yes\"') WHERE _id = $1");
+    pg.execute(&alter, &[&key(altered)]).await.unwrap();
+    pg.execute(&insert, &[&"invented", &"{\"_id\": \"invented\"}"]).await.unwrap();
+
+    let out = check().run_async().await;
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let report: SinkReport = out.report();
+    let ids = |v: &[Value]| v.iter().map(|j| Bson::try_from(j.clone()).unwrap()).collect::<Vec<_>>();
+    assert_eq!(ids(&report.missing), std::slice::from_ref(deleted), "{}", out.stdout);
+    assert_eq!(ids(&report.stale), std::slice::from_ref(altered), "{}", out.stdout);
+    assert_eq!(ids(&report.extra), [Bson::String("invented".into())], "{}", out.stdout);
+    let paths: Vec<(&str, &str)> = report.diffs[0].paths.iter().map(|p| (p.path.as_str(), p.kind.as_str())).collect();
+    assert_eq!(paths, [("tampered", "extra")]);
+    assert!(out.stderr.contains("3 documents differ"), "{}", out.stderr);
+
+    // A flattened sink needs the journal's documents to restore its types from.
+    let without = dir.path().join("without.ndjson");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let (header, rest) = text.split_once('\n').unwrap();
+    std::fs::write(&without, format!("{}\n{rest}", header.replace("\"documents\":true", "\"documents\":false")))
+        .unwrap();
+    let out = Forge::verify()
+        .arg("--journal", &without)
+        .arg("--sink", support::postgres_uri())
+        .arg("--sink-types", "flattened");
+    let out = out.run_async().await;
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("--sink-types flattened: the journal holds no documents"), "{}", out.stderr);
+}

@@ -11,7 +11,7 @@ use super::error::Error;
 use super::traffic::ConnectionArgs;
 use crate::verify::{
     ChangeStreamOptions, Check, EventLog, EventRules, Format, Journals, PathDiff, PathKind, Report, Searched, Since,
-    SinkTypes, VerifyError,
+    SinkTypes, Table, VerifyError,
 };
 
 /// Differences listed in full, per kind.
@@ -58,13 +58,24 @@ pub struct Args {
     idle: std::time::Duration,
 
     /// Where the pipeline delivered: a MongoDB connection string (the collection as
-    /// --db and --collection name it, default the journal's), or an event log file:
+    /// --db and --collection name it, default the journal's), a PostgreSQL one
+    /// (postgres://user@host:port/database; see --sink-table), or an event log file:
     /// Singer messages, change events as `forge watch` prints them, or Debezium
     /// MongoDB connector events (one JSON per line). An event log is checked for the
     /// state it leaves each document in and, unless Singer, for each document's
     /// events: each acknowledged write once, in order
     #[arg(long, value_name = "URI|FILE", conflicts_with = "transactions")]
     sink: Option<String>,
+
+    /// A PostgreSQL sink's table, `table` or `schema.table` (default: the collection's
+    /// name)
+    #[arg(long, value_name = "TABLE", requires = "sink")]
+    sink_table: Option<String>,
+
+    /// A PostgreSQL sink's json or jsonb column holding each row's document (default:
+    /// `document` if the table has one, else each column is a top-level field)
+    #[arg(long, value_name = "COLUMN", requires = "sink")]
+    sink_document_column: Option<String>,
 
     /// The event log's format, when its first event does not tell
     #[arg(long, value_name = "FORMAT", requires = "sink")]
@@ -105,6 +116,8 @@ fn parse_since(text: &str) -> Result<Since, String> {
 enum Sink<'a> {
     /// A MongoDB deployment, at this connection string.
     Mongo(&'a str),
+    /// A PostgreSQL database, at this connection string.
+    Postgres(&'a str),
     /// An event log file.
     Log(PathBuf),
 }
@@ -114,6 +127,7 @@ impl Args {
         match self.sink.as_deref() {
             None => Sink::Mongo(&self.connection.uri),
             Some(uri) if uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://") => Sink::Mongo(uri),
+            Some(uri) if uri.starts_with("postgres://") || uri.starts_with("postgresql://") => Sink::Postgres(uri),
             Some(path) => Sink::Log(PathBuf::from(path)),
         }
     }
@@ -172,6 +186,21 @@ pub fn run(args: Args) -> Result<(), Error> {
             let rules =
                 EventRules { replace_as_update: log.format == Format::Debezium, merged_updates: args.merged_updates };
             check.run_on_log(log, path.display().to_string(), (&types.0, types.1), rules)
+        }
+        Sink::Postgres(uri) => {
+            if args.change_stream {
+                return Err(Error::Usage(
+                    "--change-stream: a PostgreSQL sink has no change stream; leave it out".into(),
+                ));
+            }
+            let check = Check::load(&journals, false, args.since).map_err(|e| cli_error(e, several))?;
+            warn_of_gaps(&check);
+            let table = Table {
+                name: args.sink_table.clone().unwrap_or_else(|| coll_name.clone()),
+                document_column: args.sink_document_column.clone(),
+            };
+            let run = check.run_on_table(uri, &table, (&types.0, types.1.clone()));
+            super::traffic::runtime()?.block_on(run).map_err(|e| cli_error(e, several))?
         }
         Sink::Mongo(uri) => {
             let check =
@@ -300,6 +329,7 @@ fn cli_error(e: VerifyError, several: bool) -> Error {
         }
         e @ VerifyError::SchemaVersion { .. } => Error::Usage(format!("--journal: {e}")),
         e @ (VerifyError::ChangeStream { .. } | VerifyError::Collection { .. }) => Error::Runtime(e.to_string()),
+        e @ VerifyError::Sink { .. } => Error::Runtime(format!("--sink: {e}")),
     }
 }
 
@@ -338,17 +368,28 @@ fn print(report: &Report, searched: &[Searched]) {
     let f = &report.final_state;
     if let Some(sink) = &report.sink {
         let stream = sink.stream.as_ref().map(|s| format!(", stream {s}")).unwrap_or_default();
-        outln!(
-            "verify the {} log {} ({} events{stream}; types {}) against {} of {} ({} journaled operations; {} documents in the log's final state):",
-            sink.kind,
-            sink.location,
-            sink.events.unwrap_or(0),
-            sink.types,
-            report.journal.display(),
-            report.namespace,
-            report.operations,
-            f.documents
-        );
+        match sink.rows {
+            Some(rows) => outln!(
+                "verify the table {}, {} ({rows} rows; types {}) against {} of {} ({} journaled operations):",
+                sink.location,
+                sink.kind,
+                sink.types,
+                report.journal.display(),
+                report.namespace,
+                report.operations,
+            ),
+            None => outln!(
+                "verify the {} log {} ({} events{stream}; types {}) against {} of {} ({} journaled operations; {} documents in the log's final state):",
+                sink.kind,
+                sink.location,
+                sink.events.unwrap_or(0),
+                sink.types,
+                report.journal.display(),
+                report.namespace,
+                report.operations,
+                f.documents
+            ),
+        }
         if sink.snapshot_reads > 0 {
             outln!(
                 "  {} snapshot reads (not writes of the run: they only set a document's state)",

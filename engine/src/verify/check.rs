@@ -18,6 +18,7 @@ use super::change_stream::{EventRules, ExpectedEvents};
 use super::event_log::{EventLog, Replayed};
 use super::final_state::{FinalState, Since};
 use super::journals::Journals;
+use super::postgres::{self, Table};
 use super::report::{ChangeStreamCheck, FinalStateCheck, JournalRead, Report, SegmentsRead, SinkRead};
 use super::server::{self, StreamStart};
 use super::sink_types::SinkTypes;
@@ -187,7 +188,7 @@ impl Check {
             (Some(seen), Some(expected)) => Some(expected.compare_with(seen, rules)),
             _ => None,
         };
-        let mut comparison = std::mem::take(&mut self.final_state).compare_as(types.0);
+        let mut comparison = self.comparison(types.0);
         for (id, state) in log.documents.values() {
             match state {
                 Replayed::Document(doc) => comparison.document(doc),
@@ -202,12 +203,46 @@ impl Check {
                 .unwrap_or_default(),
             location,
             events: Some(log.events),
+            rows: None,
             snapshot_reads: log.snapshot_reads,
             stream: log.stream,
             types: types.1,
         };
         let namespace = self.header.namespace.clone();
         self.report(namespace, comparison.finish(), change_stream, Some(sink))
+    }
+
+    /// Compares a PostgreSQL table (a pipeline's sink) with the journal, its
+    /// documents' types mapped by `types`.
+    pub async fn run_on_table(
+        mut self,
+        uri: &str,
+        table: &Table,
+        types: (&SinkTypes, String),
+    ) -> Result<Report, VerifyError> {
+        let mut comparison = self.comparison(types.0);
+        let (rows, document_column) = postgres::compare_table(uri, table, &mut comparison).await?;
+        let sink = SinkRead {
+            kind: match document_column {
+                Some(c) => format!("postgresql (document column {c})"),
+                None => "postgresql (a column per field)".into(),
+            },
+            location: table.name.clone(),
+            events: None,
+            rows: Some(rows),
+            snapshot_reads: 0,
+            stream: None,
+            types: types.1,
+        };
+        let namespace = self.header.namespace.clone();
+        Ok(self.report(namespace, comparison.finish(), None, Some(sink)))
+    }
+
+    /// A comparison of a sink read whole with the journals' final state: documents
+    /// they do not know are extra only when the journals know every document.
+    fn comparison(&mut self, types: &SinkTypes) -> super::final_state::Comparison {
+        let comparison = std::mem::take(&mut self.final_state).compare_as(types);
+        if self.preexisting || !self.missing.is_empty() { comparison.journaled_only() } else { comparison }
     }
 
     /// The report of this check's findings.

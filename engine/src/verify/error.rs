@@ -33,6 +33,9 @@ pub enum VerifyError {
     /// A schema version the journal records does not compile.
     #[error("the journal's schema version {version} does not load: {why}")]
     SchemaVersion { version: usize, why: String },
+    /// A sink other than a MongoDB collection could not be read.
+    #[error("{sink}: {why}")]
+    Sink { sink: String, why: String },
     /// Reading the collection failed.
     #[error("reading {namespace}: {}", .source.kind)]
     Collection { namespace: String, source: mongodb::error::Error },

@@ -177,7 +177,7 @@ impl FinalState {
             ..Default::default()
         };
         let types = (!types.is_lossless()).then(|| types.clone());
-        Comparison { pending: self, check, types, flat, excluded }
+        Comparison { pending: self, check, types, flat, excluded, journaled_only: false }
     }
 }
 
@@ -209,14 +209,25 @@ pub struct Comparison {
     flat: HashMap<String, IdKey>,
     /// Documents left out (`--since`): neither expected nor extra.
     excluded: HashSet<IdKey>,
+    /// Documents the journal does not know are passed over, not extra: the source
+    /// held documents before the run, or some writers' journals are missing.
+    journaled_only: bool,
 }
 
 impl Comparison {
+    /// Passes over the documents the journal does not know instead of calling them
+    /// extra (a sink read whole whose source held documents before the run).
+    pub fn journaled_only(mut self) -> Self {
+        self.journaled_only = true;
+        self.check.journaled_only = true;
+        self
+    }
+
     /// Compares one document of the collection.
     pub fn document(&mut self, doc: &Document) {
         let (key, restored) = self.restore(doc);
         let doc = restored.as_ref().unwrap_or(doc);
-        if self.excluded.contains(&key) {
+        if self.excluded.contains(&key) || (self.journaled_only && !self.pending.docs.contains_key(&key)) {
             return;
         }
         self.check.documents += 1;
@@ -249,7 +260,7 @@ impl Comparison {
     /// updated a document it never carried): it must exist, in any shape.
     pub fn present(&mut self, id: &Bson) {
         let key = self.key_of(id);
-        if self.excluded.contains(&key) {
+        if self.excluded.contains(&key) || (self.journaled_only && !self.pending.docs.contains_key(&key)) {
             return;
         }
         self.check.documents += 1;

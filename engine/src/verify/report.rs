@@ -42,14 +42,17 @@ pub struct Report {
 /// A sink other than a MongoDB collection keeping BSON types.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SinkRead {
-    /// What was read: `mongodb`, or an event log's format (`singer`,
-    /// `change-stream`, `debezium`).
+    /// What was read: an event log's format (`singer`, `change-stream`,
+    /// `debezium`), or `postgresql` and the table's layout.
     pub kind: String,
-    /// The collection's address or the log's path.
+    /// The log's path, or the table's name.
     pub location: String,
     /// Events read from a log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<u64>,
+    /// Rows read from a table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
     /// Debezium snapshot reads (`r`) among them: they set a document's state but are
     /// no write of the run.
     #[serde(skip_serializing_if = "is_zero")]

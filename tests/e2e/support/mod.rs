@@ -6,6 +6,7 @@
 //! fallback to a mock: with no server the tests fail and say how to get one.
 
 mod forge;
+mod postgres;
 mod report;
 
 use std::io::{BufRead, BufReader};
@@ -16,6 +17,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 pub use forge::{Forge, Output, Running};
+pub use postgres::postgres_uri;
 pub use report::{Ending, Kind, Report, ValidateReport, VerifyReport};
 
 /// The connection string of the shared test server.
