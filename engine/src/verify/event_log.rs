@@ -74,7 +74,7 @@ pub enum EventLogError {
     Io { path: std::path::PathBuf, source: std::io::Error },
     #[error("line {line}: {why}")]
     Line { line: u64, why: String },
-    #[error("no event in the log")]
+    #[error("no event of a document in the log")]
     Empty,
     #[error("the log holds the Singer streams {0}: none is named after the collection {1}")]
     Streams(String, String),
@@ -156,6 +156,9 @@ impl EventLog {
                 log.apply(change);
             }
         }
+        if log.events == 0 {
+            return Err(EventLogError::Empty);
+        }
         Ok(log)
     }
 
@@ -181,6 +184,50 @@ impl EventLog {
             _ => Replayed::Unknown,
         };
         self.documents.insert(key, (change.id, after));
+    }
+}
+
+/// An event log read as it grows (`verify --follow`): line by line, the `_id` of the
+/// document each event concerns.
+#[derive(Debug)]
+pub struct Tail {
+    format: Option<Format>,
+    /// The collection: Singer records of streams named otherwise are passed over.
+    collection: String,
+    line: u64,
+}
+
+impl Tail {
+    /// A tail of a log in `format` (None: from its first event) of `collection`.
+    pub fn new(format: Option<Format>, collection: &str) -> Self {
+        Tail { format, collection: collection.to_string(), line: 0 }
+    }
+
+    /// The document `_id` of the next line's event; None for a line that concerns no
+    /// document's write (a Singer SCHEMA or STATE, a tombstone, a snapshot read).
+    pub fn line(&mut self, line: &str) -> Result<Option<Bson>, EventLogError> {
+        self.line += 1;
+        let n = self.line;
+        if line.trim().is_empty() {
+            return Ok(None);
+        }
+        let at = |why| EventLogError::Line { line: n, why };
+        let Some(value) = parse_line(line).map_err(at)? else { return Ok(None) };
+        let format = match self.format {
+            Some(f) => f,
+            None => *self.format.insert(detect(&value).map_err(at)?),
+        };
+        let stream = value.get("stream").and_then(Value::as_str);
+        let other_stream =
+            stream.is_some_and(|s| s != self.collection && !s.ends_with(&format!("-{}", self.collection)));
+        let change = match format {
+            Format::Singer if other_stream => return Ok(None),
+            Format::Singer => singer(&value, None),
+            Format::ChangeStream => change_event(&value),
+            Format::Debezium => debezium(&value),
+        }
+        .map_err(at)?;
+        Ok(change.filter(|c| c.operation != "read").map(|c| c.id))
     }
 }
 
@@ -231,13 +278,19 @@ fn ejson_document(value: &Value) -> Result<Document, String> {
 }
 
 fn singer(value: &Value, stream: Option<&str>) -> Result<Option<Change>, String> {
-    if value.get("type").and_then(Value::as_str) != Some("RECORD") {
-        return Ok(None);
-    }
-    if stream.is_some_and(|s| value.get("stream").and_then(Value::as_str) != Some(s)) {
-        return Ok(None);
-    }
-    let record = value.get("record").and_then(Value::as_object).ok_or("a RECORD without a record")?;
+    // A bare record (what a target that writes records one per line keeps) has no
+    // message type around it.
+    let record = match value.get("type").and_then(Value::as_str) {
+        None if value.get("_id").is_some() => value.as_object().ok_or("a record that is not an object")?,
+        Some("RECORD") => {
+            if stream.is_some_and(|s| value.get("stream").and_then(Value::as_str) != Some(s)) {
+                return Ok(None);
+            }
+            value.get("record").and_then(Value::as_object).ok_or("a RECORD without a record")?
+        }
+        None => return Err("neither a Singer message nor a record with an _id".into()),
+        Some(_) => return Ok(None),
+    };
     let id = record.get("_id").ok_or("a record without _id")?;
     let id = Bson::try_from(id.clone()).map_err(|e| format!("_id: {e}"))?;
     let deleted = record.get("_sdc_deleted_at").is_some_and(|d| !d.is_null());
@@ -516,6 +569,11 @@ mod tests {
         assert!(log.seen.is_none(), "records carry no operation kind");
         assert_eq!(state(&log, Bson::String("a1".into())), Replayed::Document(doc! { "_id": "a1", "v": 1 }));
         assert_eq!(state(&log, Bson::String("b2".into())), Replayed::Gone);
+        let bare = "{\"_id\":\"a1\",\"v\":1}\n{\"_id\":\"b2\",\"_sdc_deleted_at\":\"2024-01-01T00:00:00Z\"}";
+        let log = log_of(bare, Some(Format::Singer)).unwrap();
+        assert_eq!((log.events, state(&log, Bson::String("b2".into()))), (2, Replayed::Gone), "bare records");
+        let err = log_of(r#"{"type":"STATE","value":{}}"#, None).unwrap_err().to_string();
+        assert_eq!(err, "no event of a document in the log");
         let err = log_of(&text.replace("db-c", "db-d"), None).unwrap_err().to_string();
         assert_eq!(err, "the log holds the Singer streams db-d, db-other: none is named after the collection c");
     }
