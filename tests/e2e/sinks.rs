@@ -393,3 +393,57 @@ async fn a_postgres_table_with_a_document_column_verifies_clean_and_names_a_row_
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("--sink-types flattened: the journal holds no documents"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn follow_prints_the_lag_through_a_consumer_and_a_consumer_stopped_5_s_shows_in_the_max() {
+    use std::io::{BufRead, Write};
+    let db = fresh_db("follow");
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, events) = (dir.path().join("journal.ndjson"), dir.path().join("events.jsonl"));
+
+    // The pipeline: a change-stream consumer appending each event to a log as it comes.
+    let mut consumer = Forge::watch().db(&db).collection("c").quiet().spawn();
+    let stdout = consumer.stdout();
+    let log = events.clone();
+    let copier = std::thread::spawn(move || {
+        let mut out = std::fs::File::create(log).unwrap();
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            out.write_all(format!("{line}\n").as_bytes()).unwrap();
+        }
+    });
+    let follow = Forge::verify().arg("--journal", &journal).arg("--sink", &events).flag("--follow");
+    let follow = follow.arg("--idle", "4s").db(&db).collection("c").report().spawn();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let run = Forge::generate().output("mongo-cdc").db(&db).collection("c").quiet().count(3000).seed(53);
+    let run = run.arg("--rate-limit", "300").arg("--operation-ratios", "insert:50,update:30,delete:20");
+    let run = tokio::spawn(run.arg("--journal", &journal).run_async());
+    // Once the run writes (its journal has entries), the consumer stops for 5 s.
+    let written = || std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count());
+    while written() < 100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    consumer.signal(libc::SIGSTOP);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    consumer.signal(libc::SIGCONT);
+    run.await.unwrap().success();
+
+    let out = tokio::task::spawn_blocking(move || follow.wait(Duration::from_secs(120))).await.unwrap();
+    consumer.signal(libc::SIGKILL);
+    let _ = tokio::task::spawn_blocking(move || consumer.wait(Duration::from_secs(30))).await;
+    copier.join().unwrap();
+    let out = out.success();
+    let live: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("[follow]") && l.contains("lag p50")).collect();
+    assert!(live.len() >= 5, "a line a second during the run:\n{}", out.stderr);
+    assert!(out.stdout.contains("everything matches"), "then the full check:\n{}", out.stdout);
+    let report: Value = serde_json::from_str(&out.report_text().unwrap()).unwrap();
+    let lag = &report["follow"];
+    let due = support::journal_lines(&journal)
+        .iter()
+        .filter(|e| e["m"].as_u64() > Some(0) && (e["w"] != "update" || e["n"].as_u64() > Some(0)))
+        .count();
+    assert_eq!(lag["matched"].as_u64(), Some(due as u64), "{lag}");
+    assert_eq!((lag["behind_ops"].as_u64(), lag["unmatched_sink_events"].as_u64()), (Some(0), Some(0)), "{lag}");
+    assert!(lag["max_ms"].as_u64().unwrap() >= 5000, "the consumer stopped 5 s: {lag}");
+    assert!(lag["p50_ms"].as_u64().unwrap() < lag["max_ms"].as_u64().unwrap(), "{lag}");
+}

@@ -10,8 +10,8 @@ use bson::{Bson, Document};
 use super::error::Error;
 use super::traffic::ConnectionArgs;
 use crate::verify::{
-    ChangeStreamOptions, Check, EventLog, EventRules, Format, Journals, PathDiff, PathKind, Report, Searched, Since,
-    SinkTypes, Table, VerifyError,
+    ChangeStreamOptions, Check, EventLog, EventRules, FollowSink, Format, Journals, Lag, PathDiff, PathKind, Report,
+    Searched, Since, SinkTypes, Table, VerifyError, follow,
 };
 
 /// Differences listed in full, per kind.
@@ -53,7 +53,9 @@ pub struct Args {
     #[arg(long, value_name = "TOKEN", requires = "change_stream")]
     resume_after: Option<String>,
 
-    /// With --change-stream: stop reading after no event arrives for this long
+    /// With --change-stream: stop reading after no event arrives for this long; with
+    /// --follow, stop following once neither the journal nor the sink grew for this
+    /// long (longer than the run's pauses)
     #[arg(long, value_name = "TIME", default_value = "3s", value_parser = humantime::parse_duration)]
     idle: std::time::Duration,
 
@@ -100,6 +102,15 @@ pub struct Args {
     /// pipeline that merges them per flush)
     #[arg(long, requires = "sink")]
     merged_updates: bool,
+
+    /// Start before the run: tail its journal (--journal FILE, created by the run) and
+    /// the sink (a MongoDB collection's change stream, or an event log as it grows),
+    /// printing the end-to-end lag every second: from each write's acknowledgement at
+    /// the source to the moment its event shows in the sink (p50, p99, max), and how
+    /// far behind the sink is. Once neither grows for --idle (or on Ctrl-C), the sink
+    /// is verified as without --follow, the lag in the report
+    #[arg(long, conflicts_with_all = ["change_stream", "transactions"])]
+    follow: bool,
 }
 
 /// `--since`: a journal seq, or an RFC 3339 time.
@@ -152,6 +163,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     if let Some(log) = &args.transactions {
         return run_transactions(&args, log);
     }
+    let follow = if args.follow { Some(run_follow(&args)?) } else { None };
     let change_stream = if args.change_stream {
         let resume_after = args.resume_after.as_deref().map(super::watch::parse_resume_token).transpose()?;
         Some(ChangeStreamOptions { resume_after, idle: args.idle })
@@ -213,6 +225,7 @@ pub fn run(args: Args) -> Result<(), Error> {
             })?
         }
     };
+    let report = Report { follow, ..report };
     let documents = journals.header().documents;
     print(&report, journals.searched());
     print_diffs(&report, documents, if args.sink.is_some() { "sink" } else { "collection" });
@@ -227,6 +240,75 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     outln!("  everything matches");
     Ok(())
+}
+
+/// `forge verify --follow`: the lag, live on stderr, until the run is over.
+fn run_follow(args: &Args) -> Result<Lag, Error> {
+    let [journal] = args.journal.as_slice() else {
+        return Err(Error::Usage("--follow: give the one journal the run writes (--journal FILE)".into()));
+    };
+    if journal.is_dir() {
+        return Err(Error::Usage("--follow: --journal must name the file the run writes, not a directory".into()));
+    }
+    let runtime = super::traffic::runtime()?;
+    runtime.block_on(async {
+        // The collection, unless named, is the journal's: wait for the run to create it.
+        let namespace = match (&args.connection.db, &args.connection.collection) {
+            (Some(db), Some(coll)) => (db.clone(), coll.clone()),
+            _ => {
+                errln!("[follow] waiting for the run to create {}", journal.display());
+                let header = loop {
+                    if let Ok(reader) = crate::journal::Reader::open(journal) {
+                        break reader.header().clone();
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                };
+                let (db, coll) = header.namespace.split_once('.').unwrap_or(("forge", &header.namespace));
+                (
+                    args.connection.db.clone().unwrap_or_else(|| db.to_string()),
+                    args.connection.collection.clone().unwrap_or_else(|| coll.to_string()),
+                )
+            }
+        };
+        let sink = match args.sink() {
+            Sink::Postgres(_) => {
+                return Err(Error::Usage(
+                    "--follow: a PostgreSQL sink cannot be followed yet; verify it after the run".into(),
+                ));
+            }
+            Sink::Log(path) => FollowSink::Log { path, format: args.sink_format, collection: namespace.1.clone() },
+            Sink::Mongo(uri) => {
+                let (client, _) = crate::mongo::connect(uri, Some(&namespace.0)).await?;
+                FollowSink::Collection(client.database(&namespace.0).collection(&namespace.1))
+            }
+        };
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let tick = |lag: &Lag| errln!("[follow] {}", describe_lag(lag));
+        let lag = follow(journal, sink, args.idle, std::time::Duration::from_secs(1), shutdown, tick)
+            .await
+            .map_err(|e| Error::Runtime(format!("--follow: {e}")))?;
+        outln!("end-to-end lag: {}", describe_lag(&lag));
+        Ok(lag)
+    })
+}
+
+/// The lag figures, in words.
+fn describe_lag(lag: &Lag) -> String {
+    let early = match lag.unmatched_sink_events {
+        0 => String::new(),
+        n => format!("; {n} sink events without a journaled write yet"),
+    };
+    format!(
+        "{} writes seen in the sink, lag p50 {} ms, p99 {} ms, max {} ms; behind: {} writes, {:.1} s{early}",
+        lag.matched,
+        lag.p50_ms,
+        lag.p99_ms,
+        lag.max_ms,
+        lag.behind_ops,
+        lag.behind_ms as f64 / 1000.0
+    )
 }
 
 /// `forge verify --transactions LOG`.

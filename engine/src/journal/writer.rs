@@ -30,13 +30,15 @@ impl JournalWriter {
         self.documents
     }
 
-    /// Appends entries, one line each.
+    /// Appends entries, one line each, and writes them out: a batch's lines reach the
+    /// file as it is acknowledged, for `verify --follow` to tail and for a run that
+    /// is killed to leave behind.
     pub fn append(&self, entries: &[Entry]) -> std::io::Result<()> {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         for e in entries {
             write_line(&mut *out, e)?;
         }
-        Ok(())
+        out.flush()
     }
 
     /// Writes out what is buffered.

@@ -21,7 +21,7 @@ use crate::plan::IdKey;
 
 /// The change event a journaled write should cause, if any (updates and replaces that
 /// modify nothing cause none).
-fn expected_event(write: &str, modified: u64) -> Option<&'static str> {
+pub(super) fn expected_event(write: &str, modified: u64) -> Option<&'static str> {
     match write {
         "insert" => Some("insert"),
         "delete" => Some("delete"),

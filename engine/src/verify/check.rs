@@ -265,6 +265,7 @@ impl Check {
             final_state,
             change_stream,
             sink,
+            follow: None,
             incomplete_journal_line,
             segments: (self.segment_count > 1).then(|| SegmentsRead {
                 segment_count: self.segment_count,

@@ -24,6 +24,9 @@ pub struct Report {
     /// The change-stream check, when one was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_stream: Option<ChangeStreamCheck>,
+    /// End-to-end lag measured while the run wrote (`--follow`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow: Option<super::follow::Lag>,
     /// The sink read instead of a MongoDB collection (an event log), and the type
     /// mapping it was compared under, when not the collection's own.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -246,6 +249,7 @@ mod tests {
             },
             change_stream,
             sink: None,
+            follow: None,
             incomplete_journal_line: None,
             segments: None,
         }

@@ -1,0 +1,316 @@
+//! End-to-end lag, live (`verify --follow`): the journal and the sink are tailed
+//! while a run writes, and each acknowledged write is matched with the moment the
+//! sink showed it.
+//!
+//! Matching is per document and in order: the k-th sink event of a document is the
+//! k-th of its journaled writes that the server turned into a change event (inserts,
+//! deletes, updates and replacements that modified something). A sink event read
+//! before its journal line waits for it. The lag of a write is the time forge saw its
+//! sink event minus the time the source acknowledged it; a write not yet seen in the
+//! sink counts as behind, the oldest of them giving how many seconds behind.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bson::{Bson, Document};
+use futures_util::StreamExt;
+use hdrhistogram::Histogram;
+use mongodb::Collection;
+use serde::Serialize;
+
+use super::VerifyError;
+use super::change_stream::expected_event;
+use super::changed_id;
+use super::event_log::{Format, Tail};
+use crate::journal::Entry;
+use crate::plan::IdKey;
+
+/// The lag figures at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Lag {
+    /// Journaled writes whose sink event was seen.
+    pub matched: u64,
+    /// Lag of those, milliseconds: median, 99th percentile, largest.
+    pub p50_ms: u64,
+    pub p99_ms: u64,
+    pub max_ms: u64,
+    /// Journaled writes not yet seen in the sink.
+    pub behind_ops: u64,
+    /// How long ago the oldest of them was acknowledged, milliseconds.
+    pub behind_ms: u64,
+    /// Sink events no journaled write accounts for (yet).
+    pub unmatched_sink_events: u64,
+}
+
+/// The matching of journaled writes with sink events.
+#[derive(Debug)]
+pub struct Follower {
+    /// Per document, its writes not yet seen in the sink: (acknowledged at, seq).
+    due: HashMap<IdKey, VecDeque<(i64, u64)>>,
+    /// Per document, sink events read before their write's journal line: seen at.
+    early: HashMap<IdKey, VecDeque<i64>>,
+    /// Every write not yet seen, oldest first.
+    outstanding: BTreeSet<(i64, u64)>,
+    lags: Histogram<u64>,
+    /// The largest lag, exactly (the histogram keeps 3 significant figures).
+    max_ms: u64,
+    early_count: u64,
+}
+
+impl Default for Follower {
+    fn default() -> Self {
+        Follower {
+            due: HashMap::new(),
+            early: HashMap::new(),
+            outstanding: BTreeSet::new(),
+            // Up to a day, 3 significant figures; a longer lag counts as a day.
+            lags: Histogram::new_with_bounds(1, 86_400_000, 3).expect("valid bounds"),
+            max_ms: 0,
+            early_count: 0,
+        }
+    }
+}
+
+impl Follower {
+    /// A journaled write: due in the sink if the server made an event of it.
+    pub fn entry(&mut self, entry: &Entry) {
+        let Some(id) = changed_id(entry) else { return };
+        if expected_event(&entry.write, entry.modified).is_none() {
+            return;
+        }
+        let key = IdKey::of(&id);
+        if let Some(seen_at) = self.early.get_mut(&key).and_then(VecDeque::pop_front) {
+            self.early_count -= 1;
+            self.record(seen_at - entry.acked_at_ms);
+            return;
+        }
+        self.due.entry(key).or_default().push_back((entry.acked_at_ms, entry.seq));
+        self.outstanding.insert((entry.acked_at_ms, entry.seq));
+    }
+
+    /// The sink showed an event of document `id` at `seen_at_ms`.
+    pub fn sink_event(&mut self, id: &Bson, seen_at_ms: i64) {
+        let key = IdKey::of(id);
+        match self.due.get_mut(&key).and_then(VecDeque::pop_front) {
+            Some(write) => {
+                self.outstanding.remove(&write);
+                self.record(seen_at_ms - write.0);
+            }
+            None => {
+                self.early.entry(key).or_default().push_back(seen_at_ms);
+                self.early_count += 1;
+            }
+        }
+    }
+
+    fn record(&mut self, lag_ms: i64) {
+        // A sink event stamped before the acknowledgement (clocks, or the ack's own
+        // round trip) has no lag to speak of.
+        let lag = lag_ms.max(0) as u64;
+        self.lags.saturating_record(lag);
+        self.max_ms = self.max_ms.max(lag);
+    }
+
+    /// The figures as of `now_ms`.
+    pub fn lag(&self, now_ms: i64) -> Lag {
+        Lag {
+            matched: self.lags.len(),
+            p50_ms: self.lags.value_at_quantile(0.5),
+            p99_ms: self.lags.value_at_quantile(0.99),
+            max_ms: self.max_ms,
+            behind_ops: self.outstanding.len() as u64,
+            behind_ms: self.outstanding.first().map_or(0, |(at, _)| (now_ms - at).max(0) as u64),
+            unmatched_sink_events: self.early_count,
+        }
+    }
+}
+
+/// The sink to follow.
+pub enum FollowSink {
+    /// A MongoDB collection: its change stream, from now.
+    Collection(Collection<Document>),
+    /// An event log file as it grows, in `format` (None: from its first event), of
+    /// the collection named.
+    Log { path: PathBuf, format: Option<Format>, collection: String },
+}
+
+/// How often the files are polled for new lines.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Follows `journal` and `sink` until neither grows for `idle` (once the journal has
+/// an entry) or `shutdown` completes, calling `tick` with the figures every
+/// `interval`; returns the last figures.
+pub async fn follow(
+    journal: &Path,
+    sink: FollowSink,
+    idle: Duration,
+    interval: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+    mut tick: impl FnMut(&Lag),
+) -> Result<Lag, VerifyError> {
+    let mut follower = Follower::default();
+    let mut journal_tail = LineTail::new(journal.to_path_buf());
+    let mut header_read = false;
+    let (mut stream, mut log) = match sink {
+        FollowSink::Collection(coll) => {
+            let fail = |source| VerifyError::ChangeStream { namespace: coll.namespace().to_string(), source };
+            let watch = coll.watch().pipeline([bson::doc! { "$project": { "documentKey": 1 } }]);
+            (Some(watch.await.map_err(fail)?), None)
+        }
+        FollowSink::Log { path, format, collection } => {
+            (None, Some((LineTail::new(path), Tail::new(format, &collection))))
+        }
+    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut poll = tokio::time::interval(POLL);
+    let mut last_tick = tokio::time::Instant::now();
+    let mut last_growth = tokio::time::Instant::now();
+    let mut journaled = false;
+    loop {
+        let mut grew = false;
+        tokio::select! {
+            _ = &mut shutdown => break,
+            event = async { stream.as_mut().unwrap().next().await }, if stream.is_some() => {
+                match event {
+                    Some(Ok(event)) => {
+                        if let Some(id) = event.document_key.as_ref().and_then(|k| k.get("_id")) {
+                            follower.sink_event(id, now_ms());
+                            grew = true;
+                        }
+                    }
+                    Some(Err(e)) => return Err(VerifyError::Sink { sink: "change stream".into(), why: e.to_string() }),
+                    None => stream = None,
+                }
+            }
+            _ = poll.tick() => {
+                for line in journal_tail.lines()? {
+                    grew = true;
+                    if !header_read {
+                        header_read = true;
+                        continue;
+                    }
+                    // A line that is not an entry is left to the full check to report.
+                    if let Ok(entry) = serde_json::from_str::<Entry>(&line) {
+                        journaled = true;
+                        follower.entry(&entry);
+                    }
+                }
+                if let Some((tail, events)) = &mut log {
+                    for line in tail.lines()? {
+                        grew = true;
+                        let id = events.line(&line).map_err(|e| VerifyError::Sink { sink: tail.path.display().to_string(), why: e.to_string() })?;
+                        if let Some(id) = id {
+                            follower.sink_event(&id, now_ms());
+                        }
+                    }
+                }
+            }
+        }
+        let now = tokio::time::Instant::now();
+        if grew {
+            last_growth = now;
+        } else if journaled && now - last_growth >= idle {
+            break;
+        }
+        if now - last_tick >= interval {
+            last_tick = now;
+            tick(&follower.lag(now_ms()));
+        }
+    }
+    Ok(follower.lag(now_ms()))
+}
+
+fn now_ms() -> i64 {
+    bson::DateTime::now().timestamp_millis()
+}
+
+/// A file read as it grows: its complete lines, as they come (it may not exist yet).
+struct LineTail {
+    path: PathBuf,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl LineTail {
+    fn new(path: PathBuf) -> Self {
+        LineTail { path, offset: 0, partial: Vec::new() }
+    }
+
+    /// The lines completed since the last call.
+    fn lines(&mut self) -> Result<Vec<String>, VerifyError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let fail = |e: std::io::Error| VerifyError::Sink { sink: self.path.display().to_string(), why: e.to_string() };
+        let mut file = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(fail(e)),
+        };
+        file.seek(SeekFrom::Start(self.offset)).map_err(fail)?;
+        let mut bytes = std::mem::take(&mut self.partial);
+        let read = file.read_to_end(&mut bytes).map_err(fail)?;
+        self.offset += read as u64;
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        self.partial = bytes.split_off(complete);
+        Ok(String::from_utf8_lossy(&bytes).lines().map(str::to_string).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::materialize::model::Expect;
+    use crate::verify::tests::entry;
+
+    fn acked(write: &str, id: i32, seq: u64, at: i64) -> Entry {
+        Entry { seq, acked_at_ms: at, ..entry(write, Bson::Int32(id), 1, 1, Expect::Unknown) }
+    }
+
+    #[test]
+    fn each_write_is_matched_with_its_documents_next_sink_event_in_order() {
+        let mut f = Follower::default();
+        f.entry(&acked("insert", 1, 0, 1000));
+        f.entry(&acked("update", 1, 1, 1100));
+        f.entry(&acked("insert", 2, 2, 1200));
+        // Document 3's event arrives before its journal line.
+        f.sink_event(&Bson::Int32(3), 1300);
+        assert_eq!(f.lag(1500).unmatched_sink_events, 1);
+        f.entry(&acked("insert", 3, 3, 1250));
+        f.sink_event(&Bson::Int32(1), 1010);
+        let now = f.lag(2000);
+        assert_eq!(
+            (now.matched, now.behind_ops, now.behind_ms),
+            (2, 2, 900),
+            "document 1's update is the oldest behind"
+        );
+        f.sink_event(&Bson::Int32(1), 6100);
+        f.sink_event(&Bson::Int32(2), 1230);
+        let end = f.lag(7000);
+        assert_eq!((end.matched, end.behind_ops, end.behind_ms, end.unmatched_sink_events), (4, 0, 0, 0));
+        assert_eq!((end.p50_ms, end.max_ms), (30, 5000));
+        // Lags of hours are kept too.
+        f.entry(&acked("insert", 4, 4, 0));
+        f.sink_event(&Bson::Int32(4), 3_600_000);
+        assert_eq!(f.lag(3_600_000).max_ms, 3_600_000);
+    }
+
+    #[test]
+    fn writes_that_make_no_event_are_not_due() {
+        let mut f = Follower::default();
+        f.entry(&Entry { modified: 0, ..acked("update", 1, 0, 0) });
+        f.entry(&Entry { matched: 0, ..acked("delete", 2, 1, 0) });
+        assert_eq!(f.lag(10).behind_ops, 0);
+    }
+
+    #[test]
+    fn a_tail_returns_complete_lines_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut tail = LineTail::new(path.clone());
+        assert!(tail.lines().unwrap().is_empty(), "not there yet");
+        std::fs::write(&path, "a\nb").unwrap();
+        assert_eq!(tail.lines().unwrap(), ["a"]);
+        std::fs::write(&path, "a\nbc\n").unwrap();
+        assert_eq!(tail.lines().unwrap(), ["bc"]);
+    }
+}
