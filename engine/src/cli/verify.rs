@@ -163,6 +163,11 @@ pub fn run(args: Args) -> Result<(), Error> {
     if let Some(log) = &args.transactions {
         return run_transactions(&args, log);
     }
+    // Bad input fails before anything is followed or read.
+    let types = args.sink_types()?;
+    if args.follow && matches!(args.sink(), Sink::Postgres(_)) {
+        return Err(Error::Usage("--follow: a PostgreSQL sink cannot be followed yet; verify it after the run".into()));
+    }
     let follow = if args.follow { Some(run_follow(&args)?) } else { None };
     let change_stream = if args.change_stream {
         let resume_after = args.resume_after.as_deref().map(super::watch::parse_resume_token).transpose()?;
@@ -170,7 +175,6 @@ pub fn run(args: Args) -> Result<(), Error> {
     } else {
         None
     };
-    let types = args.sink_types()?;
     let journals = Journals::find(&args.journal).map_err(|e| cli_error(e, false))?;
     let several = journals.len() > 1;
     let header = journals.header();
@@ -271,11 +275,7 @@ fn run_follow(args: &Args) -> Result<Lag, Error> {
             }
         };
         let sink = match args.sink() {
-            Sink::Postgres(_) => {
-                return Err(Error::Usage(
-                    "--follow: a PostgreSQL sink cannot be followed yet; verify it after the run".into(),
-                ));
-            }
+            Sink::Postgres(_) => unreachable!("refused before following"),
             Sink::Log(path) => FollowSink::Log { path, format: args.sink_format, collection: namespace.1.clone() },
             Sink::Mongo(uri) => {
                 let (client, _) = crate::mongo::connect(uri, Some(&namespace.0)).await?;
