@@ -27,6 +27,11 @@
 #       so the tap's own first bookmark is the OLDEST entry and its first pass replays the
 #       namespace's whole oplog history (ghost documents of an earlier, dropped incarnation).
 #
+#   pipelines.sh pw-setup DIR URI DB COLL PGPORT SCHEMA WORK | pw-sync DIR WORK TAG
+#   pipelines.sh si-setup DIR URI DB COLL SINKDB WORK | si-sync DIR WORK TAG
+#       One pipeline at a time, as the tests drive them: setup writes the configs and catalog
+#       under WORK and runs the first pass (before any traffic); each sync is one more pass.
+#
 #   pipelines.sh e2e DIR URI PGPORT WORK [N]
 #       The whole recipe, end to end, for both pipelines (needs forge at $FORGE, default
 #       target/debug/forge of this checkout, and PostgreSQL on 127.0.0.1:PGPORT, user postgres, trust):
@@ -176,6 +181,52 @@ sync_si_jsonl() {
     || die "target-jsonl $tag failed: see $w/$tag.jsonl.err"
 }
 
+# host and port of a mongodb:// URI -> $host $port
+host_port() {
+  local hostport=${1#mongodb://}
+  hostport=${hostport%%/*}; hostport=${hostport##*@}
+  host=${hostport%:*} port=${hostport##*:}
+}
+
+# pipelinewise, ready to sync DB.COLL (which must exist) into PostgreSQL's SCHEMA.COLL:
+# users, configs, catalog, and the first pass (it only records where the change stream starts).
+pw_setup() {
+  local dir=$1 uri=$2 db=$3 coll=$4 pgport=$5 schema=$6 w=$7 host port
+  host_port "$uri"
+  mkdir -p "$w"; rm -f "$w/state.json"
+  user "$dir" "$uri" "$db"
+  cat >"$w/tap.json" <<EOF
+{"host": "$host", "port": $port, "user": "forge", "password": "forge", "auth_database": "admin", "database": "$db"}
+EOF
+  cat >"$w/target.json" <<EOF
+{"host": "127.0.0.1", "port": $pgport, "user": "postgres", "password": "unused", "dbname": "postgres", "default_target_schema": "$schema", "hard_delete": true}
+EOF
+  "$dir/pw-tap/bin/tap-mongodb" -c "$w/tap.json" --discover >"$w/catalog.json" 2>"$w/discover.err" \
+    || die "pipelinewise discovery failed: $w/discover.err"
+  select_stream "$dir" "$w/catalog.json" "$db-$coll" LOG_BASED
+  sync_pw "$dir" "$w" run1
+}
+
+# singer-io, ready to sync DB.COLL (which must exist) into MongoDB's SINKDB.COLL: users,
+# configs, catalog, a state at the newest oplog entry, and the first pass.
+si_setup() {
+  local dir=$1 uri=$2 db=$3 coll=$4 sinkdb=$5 w=$6 host port
+  host_port "$uri"
+  mkdir -p "$w"; rm -f "$w/state.json"
+  user "$dir" "$uri" "$db"
+  cat >"$w/tap.json" <<EOF
+{"host": "$host", "port": "$port", "user": "forge", "password": "forge", "database": "$db"}
+EOF
+  cat >"$w/target-mongo.json" <<EOF
+{"host": "$host", "port": $port, "user": "forge", "password": "forge", "auth_database": "admin", "database": "$sinkdb", "target_collection": "$coll", "hard_delete": true, "batch_size_rows": 1000, "batch_flush_interval": 1, "batch_flush_min_time_gap": 1}
+EOF
+  "$dir/si-tap/bin/tap-mongodb" -c "$w/tap.json" --discover >"$w/catalog.json" 2>"$w/discover.err" \
+    || die "singer-io discovery failed: $w/discover.err"
+  select_stream "$dir" "$w/catalog.json" "$db-$coll" LOG_BASED
+  si_state "$dir" "$uri" "$db-$coll" "$w/state.json"
+  sync_si "$dir" "$w" run1
+}
+
 e2e() {
   local dir=$1 uri=$2 pgport=$3 work=$4 n=${5:-2000}
   local forge=${FORGE:-$(cd "$(dirname "$0")/.." && pwd)/target/debug/forge} hostport host port t0 t1
@@ -288,6 +339,10 @@ case "${1:-}" in
   user) shift; [ $# -ge 3 ] || die "usage: $ME user DIR URI DB [USER PASS]"; user "$@" ;;
   si-state) shift; [ $# -eq 4 ] || die "usage: $ME si-state DIR URI TAP_STREAM_ID FILE"; si_state "$@" ;;
   select) shift; [ $# -eq 4 ] || die "usage: $ME select DIR CATALOG TAP_STREAM_ID METHOD"; select_stream "$@" ;;
+  pw-setup) shift; [ $# -eq 7 ] || die "usage: $ME pw-setup DIR URI DB COLL PGPORT SCHEMA WORK"; pw_setup "$@" ;;
+  pw-sync) shift; [ $# -eq 3 ] || die "usage: $ME pw-sync DIR WORK TAG"; sync_pw "$@" ;;
+  si-setup) shift; [ $# -eq 6 ] || die "usage: $ME si-setup DIR URI DB COLL SINKDB WORK"; si_setup "$@" ;;
+  si-sync) shift; [ $# -eq 3 ] || die "usage: $ME si-sync DIR WORK TAG"; sync_si "$@" ;;
   e2e) shift; [ $# -ge 4 ] || die "usage: $ME e2e DIR URI PGPORT WORK [N]"; e2e "$@" ;;
-  *) echo "usage: $ME install DIR | user DIR URI DB [USER PASS] | select DIR CATALOG ID METHOD | si-state DIR URI ID FILE | e2e DIR URI PGPORT WORK [N]" >&2; exit 2 ;;
+  *) echo "usage: $ME install DIR | user DIR URI DB [USER PASS] | select DIR CATALOG ID METHOD | si-state DIR URI ID FILE | pw-setup DIR URI DB COLL PGPORT SCHEMA WORK | pw-sync DIR WORK TAG | si-setup DIR URI DB COLL SINKDB WORK | si-sync DIR WORK TAG | e2e DIR URI PGPORT WORK [N]" >&2; exit 2 ;;
 esac

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need (the example
-# plugins' toolchains, the MongoDB test server, Prometheus, PostgreSQL, the wasm
-# targets), checks formatting, lints and the Kubernetes manifests, builds the binary
-# as the container image does, starts the server and runs every test against it. Set
+# plugins' toolchains, the MongoDB test server, Prometheus, PostgreSQL, two CDC
+# pipelines from PyPI, the wasm targets), checks formatting, lints and the Kubernetes
+# manifests, builds the binary as the container image does, starts the server and
+# runs every test against it. Set
 # FORGE_TEST_URI to test against your own MongoDB instead (a real mongod or Atlas
 # cluster). Arguments go to `cargo test` (e.g. a test name filter).
 set -euo pipefail
@@ -35,6 +36,12 @@ if ! command -v postgres >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/postg
   as_root apt-get update -q >/dev/null
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >/dev/null
 fi
+
+# Two third-party CDC pipelines from PyPI (pinned, in venvs) that the sink tests run
+# between the test server and PostgreSQL or a MongoDB sink.
+step "pipelines from PyPI"
+export FORGE_PIPELINES="$PWD/target/pipelines"
+scripts/pipelines.sh install "$FORGE_PIPELINES"
 
 # The README's first command needs no wasm target: without one, the build embeds the
 # committed built-in plugins (plugins/prebuilt/). Prove it where the target is missing.

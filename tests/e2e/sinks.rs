@@ -213,50 +213,32 @@ fn flatten(value: &Bson) -> Bson {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_flattening_sink_that_upserts_with_set_shows_exactly_the_fields_the_source_removed() {
-    let db = fresh_db("flattened");
-    let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("journal.ndjson");
-    run_and_watch(&db, &journal, 43).await;
-
-    // A sink as a JSON pipeline with a MongoDB target writes it: every journaled
-    // document flattened and upserted with $set, deletes applied. Fields the source
-    // removed ($unset, or a replacement without them) persist.
-    let client = support::client().await;
-    let sink = client.database(&db).collection::<Document>("sink");
+/// The documents a sink that upserts each write's document with `$set` leaves with
+/// fields the source no longer has, by flattened `_id`, with those fields; a field
+/// last written null does not count (absent under the flattened profile: sinks with a
+/// column per field have a null column for every field another document has).
+fn persisting_fields(journal: &Path) -> HashMap<String, Vec<String>> {
     // Per document, each field it ever had with the value last written to it.
     let mut fields_ever: HashMap<String, std::collections::BTreeMap<String, Bson>> = HashMap::new();
     let mut last: HashMap<String, Option<Document>> = HashMap::new();
-    for entry in support::journal_lines(&journal) {
+    for entry in support::journal_lines(journal) {
         if entry["m"].as_u64() == Some(0) {
             continue;
         }
-        let id = Bson::try_from(entry["id"].clone()).unwrap();
-        let flat_id = flatten(&id);
-        let key = flat_id.to_string();
-        match entry["w"].as_str().unwrap() {
-            "delete" => {
-                sink.delete_one(doc! { "_id": flat_id }).await.unwrap();
+        let key = flatten(&Bson::try_from(entry["id"].clone()).unwrap()).to_string();
+        match Bson::try_from(entry["d"].clone()) {
+            _ if entry["w"] == "delete" => {
                 fields_ever.remove(&key);
                 last.insert(key, None);
             }
-            _ => {
-                let Some(Bson::Document(d)) = entry.get("d").map(|d| Bson::try_from(d.clone()).unwrap()) else {
-                    panic!("an entry without its document: {entry}")
-                };
-                let Bson::Document(flat) = flatten(&Bson::Document(d.clone())) else { unreachable!() };
-                let upsert = sink.update_one(doc! { "_id": flat_id }, doc! { "$set": flat });
-                upsert.upsert(true).await.unwrap();
+            Ok(Bson::Document(d)) => {
                 fields_ever.entry(key.clone()).or_default().extend(d.iter().map(|(k, v)| (k.clone(), v.clone())));
                 last.insert(key, Some(d));
             }
+            _ => panic!("an entry without its document: {entry}"),
         }
     }
-    // The documents that keep a field the source no longer has, with those fields; a
-    // field left null is absent under the flattened profile (sinks with a column per
-    // field have a null column for every field another document has).
-    let mut persisting: HashMap<String, Vec<String>> = HashMap::new();
+    let mut persisting = HashMap::new();
     for (key, doc) in &last {
         let Some(doc) = doc else { continue };
         let fields = fields_ever[key].iter().filter(|(f, v)| !doc.contains_key(f.as_str()) && **v != Bson::Null);
@@ -265,10 +247,46 @@ async fn a_flattening_sink_that_upserts_with_set_shows_exactly_the_fields_the_so
             persisting.insert(key.clone(), gone);
         }
     }
-    assert!(persisting.len() >= 3, "the run should remove fields from some documents: {}", persisting.len());
+    persisting
+}
 
-    let check = Forge::verify().arg("--journal", &journal).arg("--sink", server_uri()).db(&db).collection("sink");
-    // Without a type mapping every document's _id differs.
+/// The documents a target that upserts each of the Singer `records` with `$set`
+/// leaves with fields the source (the journal's final state) no longer has, by
+/// flattened `_id`, with those fields (a field last delivered null does not count).
+fn persisting_in_records(records: &Path, journal: &Path) -> HashMap<String, Vec<String>> {
+    let mut delivered: HashMap<String, std::collections::BTreeMap<String, Value>> = HashMap::new();
+    for line in std::fs::read_to_string(records).unwrap().lines() {
+        let message: Value = serde_json::from_str(line).unwrap();
+        if message["type"] != "RECORD" {
+            continue;
+        }
+        let record = message["record"].as_object().unwrap();
+        let key = Bson::String(record["_id"].as_str().unwrap().to_string()).to_string();
+        if record.get("_sdc_deleted_at").is_some_and(|d| !d.is_null()) {
+            delivered.remove(&key);
+            continue;
+        }
+        let fields = record.iter().filter(|(k, _)| !k.starts_with("_sdc_"));
+        delivered.entry(key).or_default().extend(fields.map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let mut persisting = HashMap::new();
+    for (id, doc) in final_documents(journal).into_values() {
+        let (Some(doc), key) = (doc, flatten(&id).to_string()) else { continue };
+        let Some(fields) = delivered.get(&key) else { continue };
+        let gone = fields.iter().filter(|(f, v)| !doc.contains_key(f.as_str()) && !v.is_null());
+        let gone: Vec<String> = gone.map(|(f, _)| f.clone()).collect();
+        if !gone.is_empty() {
+            persisting.insert(key, gone);
+        }
+    }
+    persisting
+}
+
+/// `check` (a verify of a MongoDB sink that upserts with `$set`) under the flattened
+/// profile reports as stale exactly the `persisting` documents, each with exactly
+/// those fields, dated, and nothing else.
+async fn assert_names_the_persisting_fields(persisting: HashMap<String, Vec<String>>, check: Forge) {
+    assert!(persisting.len() >= 3, "the run should remove fields from some documents: {}", persisting.len());
     let out = check.arg("--sink-types", "flattened").report().run_async().await;
     assert_ne!(out.code, 0, "{}", out.stdout);
     let report: SinkReport = out.report();
@@ -289,12 +307,72 @@ async fn a_flattening_sink_that_upserts_with_set_shows_exactly_the_fields_the_so
     }
     assert_eq!(report.diffs.len(), want.len());
     assert!(out.stdout.contains("present in the sink, unset at the source since seq"), "{}", out.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flattening_sink_that_upserts_with_set_shows_exactly_the_fields_the_source_removed() {
+    let db = fresh_db("flattened");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.ndjson");
+    run_and_watch(&db, &journal, 43).await;
+
+    // A sink as a JSON pipeline with a MongoDB target writes it: every journaled
+    // document flattened and upserted with $set, deletes applied. Fields the source
+    // removed ($unset, or a replacement without them) persist.
+    let client = support::client().await;
+    let sink = client.database(&db).collection::<Document>("sink");
+    for entry in support::journal_lines(&journal) {
+        if entry["m"].as_u64() == Some(0) {
+            continue;
+        }
+        let flat_id = flatten(&Bson::try_from(entry["id"].clone()).unwrap());
+        match Bson::try_from(entry["d"].clone()) {
+            _ if entry["w"] == "delete" => {
+                sink.delete_one(doc! { "_id": flat_id }).await.unwrap();
+            }
+            Ok(d @ Bson::Document(_)) => {
+                let Bson::Document(flat) = flatten(&d) else { unreachable!() };
+                sink.update_one(doc! { "_id": flat_id }, doc! { "$set": flat }).upsert(true).await.unwrap();
+            }
+            _ => panic!("an entry without its document: {entry}"),
+        }
+    }
+    let check = Forge::verify().arg("--journal", &journal).arg("--sink", server_uri()).db(&db).collection("sink");
+    assert_names_the_persisting_fields(persisting_fields(&journal), check).await;
 
     // Lossless, the same sink differs everywhere: no document is found by its _id.
     let lossless = Forge::verify().arg("--journal", &journal).arg("--sink", server_uri()).db(&db).collection("sink");
     let out = lossless.report().run_async().await;
     let report: SinkReport = out.report();
     assert!(report.missing.len() > 500 && report.extra.len() > 500, "{}", out.stdout);
+}
+
+/// After one row of `table` (a table with a `document` column, filled by a pipeline)
+/// is deleted, one altered and one added, `check` (its verify under the flattened
+/// profile) names exactly those three.
+async fn assert_names_three_rows_changed_behind_its_back(
+    pg: &tokio_postgres::Client,
+    table: &str,
+    check: impl Fn() -> Forge,
+) {
+    let rows = pg.query(&format!("SELECT _id FROM {table} ORDER BY _id LIMIT 2"), &[]).await.unwrap();
+    let (deleted, altered): (String, String) = (rows[0].get(0), rows[1].get(0));
+    pg.execute(&format!("DELETE FROM {table} WHERE _id = $1"), &[&deleted]).await.unwrap();
+    let alter = format!("UPDATE {table} SET document = jsonb_set(document, '{{tampered}}', '\"yes\"') WHERE _id = $1");
+    pg.execute(&alter, &[&altered]).await.unwrap();
+    let add = format!("INSERT INTO {table} (_id, document) VALUES ('invented', '{{\"_id\": \"invented\"}}'::jsonb)");
+    pg.execute(&add, &[]).await.unwrap();
+
+    let out = check().run_async().await;
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let report: SinkReport = out.report();
+    let flat = |v: &[Value]| v.iter().map(|j| flatten(&Bson::try_from(j.clone()).unwrap())).collect::<Vec<_>>();
+    assert_eq!(flat(&report.missing), [Bson::String(deleted)], "{}", out.stdout);
+    assert_eq!(flat(&report.stale), [Bson::String(altered)], "{}", out.stdout);
+    assert_eq!(flat(&report.extra), [Bson::String("invented".into())], "{}", out.stdout);
+    let paths: Vec<(&str, &str)> = report.diffs[0].paths.iter().map(|p| (p.path.as_str(), p.kind.as_str())).collect();
+    assert_eq!(paths, [("tampered", "extra")]);
+    assert!(out.stderr.contains("3 documents differ"), "{}", out.stderr);
 }
 
 /// Each journaled document's final state: None when deleted.
@@ -356,28 +434,7 @@ async fn a_postgres_table_with_a_document_column_verifies_clean_and_names_a_row_
     assert!(out.stdout.contains("everything matches"), "{}", out.stdout);
     assert!(out.stdout.contains("document column document"), "{}", out.stdout);
 
-    // One row deleted, one altered, one added behind the pipeline's back.
-    let (deleted, altered) = (&rows[0], &rows[1]);
-    let key = |id: &Bson| match flatten(id) {
-        Bson::String(s) => s,
-        other => panic!("{other}"),
-    };
-    pg.execute(&format!("DELETE FROM {schema}.c WHERE _id = $1"), &[&key(deleted)]).await.unwrap();
-    let alter =
-        format!("UPDATE {schema}.c SET document = jsonb_set(document, '{{tampered}}', '\"yes\"') WHERE _id = $1");
-    pg.execute(&alter, &[&key(altered)]).await.unwrap();
-    pg.execute(&insert, &[&"invented", &"{\"_id\": \"invented\"}"]).await.unwrap();
-
-    let out = check().run_async().await;
-    assert_ne!(out.code, 0, "{}", out.stdout);
-    let report: SinkReport = out.report();
-    let ids = |v: &[Value]| v.iter().map(|j| Bson::try_from(j.clone()).unwrap()).collect::<Vec<_>>();
-    assert_eq!(ids(&report.missing), std::slice::from_ref(deleted), "{}", out.stdout);
-    assert_eq!(ids(&report.stale), std::slice::from_ref(altered), "{}", out.stdout);
-    assert_eq!(ids(&report.extra), [Bson::String("invented".into())], "{}", out.stdout);
-    let paths: Vec<(&str, &str)> = report.diffs[0].paths.iter().map(|p| (p.path.as_str(), p.kind.as_str())).collect();
-    assert_eq!(paths, [("tampered", "extra")]);
-    assert!(out.stderr.contains("3 documents differ"), "{}", out.stderr);
+    assert_names_three_rows_changed_behind_its_back(&pg, &format!("{schema}.c"), check).await;
 
     // A flattened sink needs the journal's documents to restore its types from.
     let without = dir.path().join("without.ndjson");
@@ -446,4 +503,97 @@ async fn follow_prints_the_lag_through_a_consumer_and_a_consumer_stopped_5_s_sho
     assert_eq!((lag["behind_ops"].as_u64(), lag["unmatched_sink_events"].as_u64()), (Some(0), Some(0)), "{lag}");
     assert!(lag["max_ms"].as_u64().unwrap() >= 5000, "the consumer stopped 5 s: {lag}");
     assert!(lag["p50_ms"].as_u64().unwrap() < lag["max_ms"].as_u64().unwrap(), "{lag}");
+}
+
+/// The Singer pipelines `scripts/pipelines.sh install` put in `FORGE_PIPELINES`
+/// (default `target/pipelines`, where `scripts/test.sh` installs them).
+fn pipelines() -> std::path::PathBuf {
+    let dir = std::env::var_os("FORGE_PIPELINES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pipelines"));
+    assert!(
+        dir.join("pw-tap/bin/tap-mongodb").exists() && dir.join("si-mongo/bin/macrometa-target-mongo").exists(),
+        "no pipelines in {0}: run scripts/pipelines.sh install {0} (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+/// `scripts/pipelines.sh ARGS`, which must succeed.
+async fn pipelines_sh(args: Vec<String>) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pipelines.sh");
+    let out = tokio::task::spawn_blocking(move || std::process::Command::new(script).args(&args).output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pipelines.sh failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CDC run on `db`.orders of inserts, `$set`/`$unset` updates and deletes, journaled
+/// with documents.
+async fn cdc_run(db: &str, journal: &Path, seed: u64) {
+    let run = Forge::generate().output("mongo-cdc").db(db).collection("orders").quiet().count(2000).seed(seed);
+    let run = run.arg("--operation-ratios", "insert:40,update:40,delete:20").arg("--update-strategy", "partial");
+    run.arg("--journal", journal).flag("--journal-docs").run_async().await.success();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn through_a_change_stream_tap_into_postgres_every_write_arrives_and_three_rows_changed_behind_its_back_are_named()
+ {
+    let dir = pipelines();
+    let db = fresh_db("pw");
+    support::client().await.database(&db).create_collection("orders").await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let journal = work.path().join("run.journal");
+    let pg_uri = support::postgres_uri();
+    let port = pg_uri.rsplit(':').next().unwrap().split('/').next().unwrap().to_string();
+    let schema = db.to_lowercase();
+    let path = |p: &Path| p.display().to_string();
+    let setup = ["pw-setup", &path(&dir), server_uri(), &db, "orders", &port, &schema, &path(work.path())];
+    // The first pass records where the change stream starts (the tap takes no snapshot).
+    pipelines_sh(setup.map(String::from).to_vec()).await;
+    cdc_run(&db, &journal, 61).await;
+    pipelines_sh(["pw-sync", &path(&dir), &path(work.path()), "run2"].map(String::from).to_vec()).await;
+
+    let check = || {
+        Forge::verify()
+            .arg("--journal", &journal)
+            .arg("--sink", pg_uri)
+            .arg("--sink-table", format!("{schema}.orders"))
+            .arg("--sink-types", "flattened")
+            .report()
+    };
+    let out = check().run_async().await;
+    assert!(out.code == 0 && out.stdout.contains("everything matches"), "{}{}", out.stdout, out.stderr);
+    let (pg, connection) = tokio_postgres::connect(pg_uri, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    assert_names_three_rows_changed_behind_its_back(&pg, &format!("{schema}.orders"), check).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn through_an_oplog_tap_into_a_mongodb_target_verify_names_each_document_whose_removed_fields_persist() {
+    let dir = pipelines();
+    let db = fresh_db("si");
+    let sink_db = format!("{db}_sink");
+    support::client().await.database(&db).create_collection("orders").await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let journal = work.path().join("run.journal");
+    let path = |p: &Path| p.display().to_string();
+    let setup = ["si-setup", &path(&dir), server_uri(), &db, "orders", &sink_db, &path(work.path())];
+    pipelines_sh(setup.map(String::from).to_vec()).await;
+    cdc_run(&db, &journal, 67).await;
+    pipelines_sh(["si-sync", &path(&dir), &path(work.path()), "run2"].map(String::from).to_vec()).await;
+
+    // The target upserts each record with $set: a field the tap delivered that the
+    // source no longer has stays. (The tap re-reads updated documents, so states
+    // between two passes never reach it: the expectation comes from its records.)
+    let persisting = persisting_in_records(&work.path().join("run2.singer"), &journal);
+    let check =
+        Forge::verify().arg("--journal", &journal).arg("--sink", server_uri()).db(&sink_db).collection("orders");
+    assert_names_the_persisting_fields(persisting, check).await;
 }
