@@ -340,6 +340,24 @@ mod tests {
     }
 
     #[test]
+    fn rules_for_sinks_merged_updates_and_replacements_as_updates() {
+        let entries =
+            [acked("insert", 1, 0, 0), acked("update", 1, 1, 0), acked("update", 1, 1, 0), acked("replace", 1, 1, 0)];
+        let mut expected = ExpectedEvents::default();
+        entries.iter().for_each(|e| expected.record(e));
+        let mut seen = SeenEvents::default();
+        for op in ["insert", "update", "update"] {
+            seen.push(&Bson::Int32(1), Event { operation: op.into(), wall_ms: 0 });
+        }
+        let strict = expected.compare(&seen);
+        assert_eq!((strict.missing, strict.missing_ids.len()), (1, 1), "the replacement");
+        let replace = EventRules { replace_as_update: true, merged_updates: false };
+        assert_eq!(expected.compare_with(&seen, replace).missing, 1, "one update short");
+        let both = EventRules { replace_as_update: true, merged_updates: true };
+        assert_eq!(expected.compare_with(&seen, both).differences(), 0, "three updates in a row may arrive as two");
+    }
+
+    #[test]
     fn nearest_rank_quantiles() {
         let values: Vec<i64> = (1..=100).collect();
         assert_eq!((nearest_rank(&values, 0.5), nearest_rank(&values, 0.99)), (50, 99));

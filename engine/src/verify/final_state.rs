@@ -379,6 +379,31 @@ mod tests {
     }
 
     #[test]
+    fn since_leaves_out_the_documents_last_written_before_it_and_their_presence() {
+        let (a, b) = (doc! { "_id": 1 }, doc! { "_id": 2 });
+        let at = |e: Entry, seq: u64| Entry { seq, acked_at_ms: seq as i64 * 10, ..e };
+        let entries = [
+            at(entry("insert", Bson::Int32(1), 1, 0, hash(&a)), 1),
+            at(entry("insert", Bson::Int32(2), 1, 0, hash(&b)), 2),
+            at(entry("update", Bson::Int32(1), 1, 1, hash(&a)), 5),
+        ];
+        for since in [Since::Seq(3), Since::Time(30)] {
+            let mut state = FinalState::new(None).since(Some(since));
+            entries.iter().for_each(|e| state.record(e));
+            let mut comparison = state.compare();
+            // Document 2 never reached the sink; had it, it would be neither extra nor stale.
+            comparison.document(&a);
+            let found = comparison.finish();
+            assert_eq!((found.differences(), found.excluded_before_since, found.journaled_documents), (0, 1, 1));
+            let mut state = FinalState::new(None).since(Some(since));
+            entries.iter().for_each(|e| state.record(e));
+            let mut comparison = state.compare();
+            comparison.document(&doc! { "_id": 2, "other": true });
+            assert_eq!(comparison.finish().missing, [Bson::Int32(1)]);
+        }
+    }
+
+    #[test]
     fn operations_that_matched_nothing_change_nothing() {
         let a = doc! { "_id": 1 };
         let entries = [
