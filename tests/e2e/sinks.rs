@@ -422,19 +422,13 @@ async fn a_postgres_table_with_a_document_column_verifies_clean_and_names_a_row_
     }
     assert!(rows.len() > 500, "{} rows", rows.len());
 
-    let check = || {
-        Forge::verify()
-            .arg("--journal", &journal)
-            .arg("--sink", support::postgres_uri())
-            .arg("--sink-table", format!("{schema}.c"))
-            .arg("--sink-types", "flattened")
-            .report()
-    };
+    let table = format!("{schema}.c");
+    let check = || verify_table(&journal, &table);
     let out = check().run_async().await.success();
     assert!(out.stdout.contains("everything matches"), "{}", out.stdout);
     assert!(out.stdout.contains("document column document"), "{}", out.stdout);
 
-    assert_names_three_rows_changed_behind_its_back(&pg, &format!("{schema}.c"), check).await;
+    assert_names_three_rows_changed_behind_its_back(&pg, &table, check).await;
 
     // A flattened sink needs the journal's documents to restore its types from.
     let without = dir.path().join("without.ndjson");
@@ -534,45 +528,54 @@ async fn pipelines_sh(args: Vec<String>) {
     );
 }
 
-/// A CDC run on `db`.orders of inserts, `$set`/`$unset` updates and deletes, journaled
-/// with documents.
-async fn cdc_run(db: &str, journal: &Path, seed: u64) {
+/// A CDC run on `db`.orders of `ratios` (updates `$set`/`$unset` a few fields),
+/// journaled with documents.
+async fn cdc_run(db: &str, journal: &Path, seed: u64, ratios: &str) {
     let run = Forge::generate().output("mongo-cdc").db(db).collection("orders").quiet().count(2000).seed(seed);
-    let run = run.arg("--operation-ratios", "insert:40,update:40,delete:20").arg("--update-strategy", "partial");
+    let run = run.arg("--operation-ratios", ratios).arg("--update-strategy", "partial");
     run.arg("--journal", journal).flag("--journal-docs").run_async().await.success();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn through_a_change_stream_tap_into_postgres_every_write_arrives_and_three_rows_changed_behind_its_back_are_named()
- {
+/// A fresh `db`.orders (db named after `name`) synced by the pipelinewise tap into
+/// PostgreSQL around a CDC run of `ratios`: the working directory (holding the
+/// journal, `run.journal`), and the table the target wrote.
+async fn through_pipelinewise(name: &str, seed: u64, ratios: &str) -> (tempfile::TempDir, String) {
     let dir = pipelines();
-    let db = fresh_db("pw");
+    let db = fresh_db(name);
     support::client().await.database(&db).create_collection("orders").await.unwrap();
     let work = tempfile::tempdir().unwrap();
-    let journal = work.path().join("run.journal");
-    let pg_uri = support::postgres_uri();
-    let port = pg_uri.rsplit(':').next().unwrap().split('/').next().unwrap().to_string();
+    let port = support::postgres_uri().rsplit(':').next().unwrap().split('/').next().unwrap().to_string();
     let schema = db.to_lowercase();
     let path = |p: &Path| p.display().to_string();
     let setup = ["pw-setup", &path(&dir), server_uri(), &db, "orders", &port, &schema, &path(work.path())];
     // The first pass records where the change stream starts (the tap takes no snapshot).
     pipelines_sh(setup.map(String::from).to_vec()).await;
-    cdc_run(&db, &journal, 61).await;
+    cdc_run(&db, &work.path().join("run.journal"), seed, ratios).await;
     pipelines_sh(["pw-sync", &path(&dir), &path(work.path()), "run2"].map(String::from).to_vec()).await;
+    (work, format!("{schema}.orders"))
+}
 
-    let check = || {
-        Forge::verify()
-            .arg("--journal", &journal)
-            .arg("--sink", pg_uri)
-            .arg("--sink-table", format!("{schema}.orders"))
-            .arg("--sink-types", "flattened")
-            .report()
-    };
+/// `forge verify` of `table` in the test PostgreSQL under the flattened profile.
+fn verify_table(journal: &Path, table: &str) -> Forge {
+    Forge::verify()
+        .arg("--journal", journal)
+        .arg("--sink", support::postgres_uri())
+        .arg("--sink-table", table)
+        .arg("--sink-types", "flattened")
+        .report()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn through_a_change_stream_tap_into_postgres_every_write_arrives_and_three_rows_changed_behind_its_back_are_named()
+ {
+    let (work, table) = through_pipelinewise("pw", 61, "insert:40,update:40,delete:20").await;
+    let journal = work.path().join("run.journal");
+    let check = || verify_table(&journal, &table);
     let out = check().run_async().await;
     assert!(out.code == 0 && out.stdout.contains("everything matches"), "{}{}", out.stdout, out.stderr);
-    let (pg, connection) = tokio_postgres::connect(pg_uri, tokio_postgres::NoTls).await.unwrap();
+    let (pg, connection) = tokio_postgres::connect(support::postgres_uri(), tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
-    assert_names_three_rows_changed_behind_its_back(&pg, &format!("{schema}.orders"), check).await;
+    assert_names_three_rows_changed_behind_its_back(&pg, &table, check).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -586,7 +589,7 @@ async fn through_an_oplog_tap_into_a_mongodb_target_verify_names_each_document_w
     let path = |p: &Path| p.display().to_string();
     let setup = ["si-setup", &path(&dir), server_uri(), &db, "orders", &sink_db, &path(work.path())];
     pipelines_sh(setup.map(String::from).to_vec()).await;
-    cdc_run(&db, &journal, 67).await;
+    cdc_run(&db, &journal, 67, "insert:40,update:40,delete:20").await;
     pipelines_sh(["si-sync", &path(&dir), &path(work.path()), "run2"].map(String::from).to_vec()).await;
 
     // The target upserts each record with $set: a field the tap delivered that the
@@ -600,21 +603,8 @@ async fn through_an_oplog_tap_into_a_mongodb_target_verify_names_each_document_w
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_change_stream_tap_drops_replacements_and_verify_names_exactly_the_documents_it_left_stale() {
-    let dir = pipelines();
-    let db = fresh_db("pw_replace");
-    support::client().await.database(&db).create_collection("orders").await.unwrap();
-    let work = tempfile::tempdir().unwrap();
+    let (work, table) = through_pipelinewise("pw_replace", 71, "insert:40,update:25,replace:15,delete:20").await;
     let journal = work.path().join("run.journal");
-    let pg_uri = support::postgres_uri();
-    let port = pg_uri.rsplit(':').next().unwrap().split('/').next().unwrap().to_string();
-    let schema = db.to_lowercase();
-    let path = |p: &Path| p.display().to_string();
-    let setup = ["pw-setup", &path(&dir), server_uri(), &db, "orders", &port, &schema, &path(work.path())];
-    pipelines_sh(setup.map(String::from).to_vec()).await;
-    let run = Forge::generate().output("mongo-cdc").db(&db).collection("orders").quiet().count(2000).seed(71);
-    let run = run.arg("--operation-ratios", "insert:40,update:25,replace:15,delete:20");
-    run.arg("--journal", &journal).flag("--journal-docs").run_async().await.success();
-    pipelines_sh(["pw-sync", &path(&dir), &path(work.path()), "run2"].map(String::from).to_vec()).await;
 
     // The tap passes on inserts, updates and deletes only, and re-reads the document of
     // each: a replacement arrives only if an update of the same document follows it
@@ -635,13 +625,7 @@ async fn the_change_stream_tap_drops_replacements_and_verify_names_exactly_the_d
     want.sort();
     assert!(want.len() >= 3, "the run should replace some documents and leave them be: {}", want.len());
 
-    let check = Forge::verify()
-        .arg("--journal", &journal)
-        .arg("--sink", pg_uri)
-        .arg("--sink-table", format!("{schema}.orders"))
-        .arg("--sink-types", "flattened")
-        .report();
-    let out = check.run_async().await;
+    let out = verify_table(&journal, &table).run_async().await;
     assert_ne!(out.code, 0, "{}", out.stdout);
     let report: SinkReport = out.report();
     assert!(report.missing.is_empty() && report.extra.is_empty(), "{}", out.stdout);
