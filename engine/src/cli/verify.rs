@@ -104,13 +104,19 @@ pub struct Args {
     merged_updates: bool,
 
     /// Start before the run: tail its journal (--journal FILE, created by the run) and
-    /// the sink (a MongoDB collection's change stream, or an event log as it grows),
-    /// printing the end-to-end lag every second: from each write's acknowledgement at
-    /// the source to the moment its event shows in the sink (p50, p99, max), and how
-    /// far behind the sink is. Once neither grows for --idle (or on Ctrl-C), the sink
-    /// is verified as without --follow, the lag in the report
+    /// the sink (a MongoDB collection's change stream, an event log as it grows, or a
+    /// PostgreSQL table read whole every --poll), printing the end-to-end lag every
+    /// second: from each write's acknowledgement at the source to the moment the sink
+    /// shows it (p50, p99, max), and how far behind the sink is. A table shows a write
+    /// once a row equals the document it left (or is gone after a delete): the journal
+    /// must be written with --journal-docs. Once neither grows for --idle (or on
+    /// Ctrl-C), the sink is verified as without --follow, the lag in the report
     #[arg(long, conflicts_with_all = ["change_stream", "transactions"])]
     follow: bool,
+
+    /// --follow of a PostgreSQL table: how often it is read whole
+    #[arg(long, value_name = "TIME", default_value = "250ms", value_parser = humantime::parse_duration, requires = "follow")]
+    poll: std::time::Duration,
 }
 
 /// `--since`: a journal seq, or an RFC 3339 time.
@@ -143,6 +149,14 @@ impl Args {
         }
     }
 
+    /// The PostgreSQL table to read: --sink-table, else one named after the collection.
+    fn table(&self, collection: &str) -> Table {
+        Table {
+            name: self.sink_table.clone().unwrap_or_else(|| collection.to_string()),
+            document_column: self.sink_document_column.clone(),
+        }
+    }
+
     /// The type mapping `--sink-types` names, and its name for the report.
     fn sink_types(&self) -> Result<(SinkTypes, String), Error> {
         let types = match self.sink_types.as_str() {
@@ -165,10 +179,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     // Bad input fails before anything is followed or read.
     let types = args.sink_types()?;
-    if args.follow && matches!(args.sink(), Sink::Postgres(_)) {
-        return Err(Error::Usage("--follow: a PostgreSQL sink cannot be followed yet; verify it after the run".into()));
-    }
-    let follow = if args.follow { Some(run_follow(&args)?) } else { None };
+    let follow = if args.follow { Some(run_follow(&args, &types.0)?) } else { None };
     let change_stream = if args.change_stream {
         let resume_after = args.resume_after.as_deref().map(super::watch::parse_resume_token).transpose()?;
         Some(ChangeStreamOptions { resume_after, idle: args.idle })
@@ -211,10 +222,7 @@ pub fn run(args: Args) -> Result<(), Error> {
             }
             let check = Check::load(&journals, false, args.since).map_err(|e| cli_error(e, several))?;
             warn_of_gaps(&check);
-            let table = Table {
-                name: args.sink_table.clone().unwrap_or_else(|| coll_name.clone()),
-                document_column: args.sink_document_column.clone(),
-            };
+            let table = args.table(&coll_name);
             let run = check.run_on_table(uri, &table, (&types.0, types.1.clone()));
             super::traffic::runtime()?.block_on(run).map_err(|e| cli_error(e, several))?
         }
@@ -247,7 +255,7 @@ pub fn run(args: Args) -> Result<(), Error> {
 }
 
 /// `forge verify --follow`: the lag, live on stderr, until the run is over.
-fn run_follow(args: &Args) -> Result<Lag, Error> {
+fn run_follow(args: &Args, types: &SinkTypes) -> Result<Lag, Error> {
     let [journal] = args.journal.as_slice() else {
         return Err(Error::Usage("--follow: give the one journal the run writes (--journal FILE)".into()));
     };
@@ -275,7 +283,12 @@ fn run_follow(args: &Args) -> Result<Lag, Error> {
             }
         };
         let sink = match args.sink() {
-            Sink::Postgres(_) => unreachable!("refused before following"),
+            Sink::Postgres(uri) => FollowSink::Table {
+                uri: uri.to_string(),
+                table: args.table(&namespace.1),
+                types: Box::new(types.clone()),
+                every: args.poll,
+            },
             Sink::Log(path) => FollowSink::Log { path, format: args.sink_format, collection: namespace.1.clone() },
             Sink::Mongo(uri) => {
                 let (client, _) = crate::mongo::connect(uri, Some(&namespace.0)).await?;

@@ -2,12 +2,23 @@
 //! while a run writes, and each acknowledged write is matched with the moment the
 //! sink showed it.
 //!
-//! Matching is per document and in order: the k-th sink event of a document is the
-//! k-th of its journaled writes that the server turned into a change event (inserts,
-//! deletes, updates and replacements that modified something). A sink event read
-//! before its journal line waits for it. The lag of a write is the time forge saw its
-//! sink event minus the time the source acknowledged it; a write not yet seen in the
-//! sink counts as behind, the oldest of them giving how many seconds behind.
+//! A sink of **events** (a change stream, an event log) is matched per document and
+//! in order: the k-th sink event of a document is the k-th of its journaled writes
+//! that the server turned into a change event (inserts, deletes, updates and
+//! replacements that modified something). A sink event read before its journal line
+//! waits for it.
+//!
+//! A sink of **states** (a table, read whole every poll) shows each document as the
+//! latest write that reached it left it: when a row equals, under the sink's type
+//! profile, the document a journaled write left (or is absent after a delete), that
+//! write and every earlier one of the document are seen, at the moment the row first
+//! showed that content. A pipeline that re-reads documents may skip states; the
+//! skipped writes are seen with the later one. (A document written back to an earlier
+//! content is matched with the latest write that left it.)
+//!
+//! The lag of a write is the time forge saw it in the sink minus the time the source
+//! acknowledged it; a write not yet seen in the sink counts as behind, the oldest of
+//! them giving how many seconds behind.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -23,7 +34,9 @@ use super::VerifyError;
 use super::change_stream::expected_event;
 use super::changed_id;
 use super::event_log::{Format, Tail};
-use crate::journal::Entry;
+use super::postgres::{Table, TableReader};
+use super::sink_types::{SinkTypes, flat_id};
+use crate::journal::{Entry, Header, doc_hash};
 use crate::plan::IdKey;
 
 /// The lag figures at one moment.
@@ -43,11 +56,20 @@ pub struct Lag {
     pub unmatched_sink_events: u64,
 }
 
-/// The matching of journaled writes with sink events.
+/// A journaled write the sink has not shown yet.
+#[derive(Debug)]
+struct Due {
+    acked_at_ms: i64,
+    seq: u64,
+    /// For a sink of states: the document the write left, None after a delete.
+    after: Option<Document>,
+}
+
+/// The matching of journaled writes with what the sink shows.
 #[derive(Debug)]
 pub struct Follower {
-    /// Per document, its writes not yet seen in the sink: (acknowledged at, seq).
-    due: HashMap<IdKey, VecDeque<(i64, u64)>>,
+    /// Per document, its writes not yet seen in the sink, oldest first.
+    due: HashMap<IdKey, VecDeque<Due>>,
     /// Per document, sink events read before their write's journal line: seen at.
     early: HashMap<IdKey, VecDeque<i64>>,
     /// Every write not yet seen, oldest first.
@@ -56,6 +78,18 @@ pub struct Follower {
     /// The largest lag, exactly (the histogram keeps 3 significant figures).
     max_ms: u64,
     early_count: u64,
+    /// Set for a sink of states: how its types map, and per row (by flat `_id`) the
+    /// hash of its content and when it first showed it.
+    states: Option<States>,
+}
+
+#[derive(Debug)]
+struct States {
+    types: SinkTypes,
+    /// A document's flat `_id` (how the sink keys it), per journaled document due.
+    flat: HashMap<IdKey, String>,
+    /// What each row showed at the last poll, and since when: (content hash, ms).
+    shown: HashMap<String, (u64, i64)>,
 }
 
 impl Default for Follower {
@@ -68,11 +102,19 @@ impl Default for Follower {
             lags: Histogram::new_with_bounds(1, 86_400_000, 3).expect("valid bounds"),
             max_ms: 0,
             early_count: 0,
+            states: None,
         }
     }
 }
 
 impl Follower {
+    /// A follower of a sink of states whose types `types` maps, fed with
+    /// [`Follower::rows`]; its journal must keep documents.
+    pub fn of_states(types: SinkTypes) -> Self {
+        let states = States { types, flat: HashMap::new(), shown: HashMap::new() };
+        Follower { states: Some(states), ..Follower::default() }
+    }
+
     /// A journaled write: due in the sink if the server made an event of it.
     pub fn entry(&mut self, entry: &Entry) {
         let Some(id) = changed_id(entry) else { return };
@@ -80,12 +122,15 @@ impl Follower {
             return;
         }
         let key = IdKey::of(&id);
-        if let Some(seen_at) = self.early.get_mut(&key).and_then(VecDeque::pop_front) {
+        if let Some(states) = &mut self.states {
+            states.flat.entry(key.clone()).or_insert_with(|| flat_id(&id));
+        } else if let Some(seen_at) = self.early.get_mut(&key).and_then(VecDeque::pop_front) {
             self.early_count -= 1;
             self.record(seen_at - entry.acked_at_ms);
             return;
         }
-        self.due.entry(key).or_default().push_back((entry.acked_at_ms, entry.seq));
+        let after = if entry.write == "delete" { None } else { entry.bson_document() };
+        self.due.entry(key).or_default().push_back(Due { acked_at_ms: entry.acked_at_ms, seq: entry.seq, after });
         self.outstanding.insert((entry.acked_at_ms, entry.seq));
     }
 
@@ -94,14 +139,54 @@ impl Follower {
         let key = IdKey::of(id);
         match self.due.get_mut(&key).and_then(VecDeque::pop_front) {
             Some(write) => {
-                self.outstanding.remove(&write);
-                self.record(seen_at_ms - write.0);
+                self.outstanding.remove(&(write.acked_at_ms, write.seq));
+                self.record(seen_at_ms - write.acked_at_ms);
             }
             None => {
                 self.early.entry(key).or_default().push_back(seen_at_ms);
                 self.early_count += 1;
             }
         }
+    }
+
+    /// A sink of states read whole at `now_ms`: every row, by flat `_id`. Returns
+    /// whether any row changed since the last read.
+    pub fn rows(&mut self, rows: &HashMap<String, Document>, now_ms: i64) -> bool {
+        let Some(states) = &mut self.states else { return false };
+        let before = states.shown.len();
+        let mut changed = false;
+        let mut shown = HashMap::with_capacity(rows.len());
+        for (flat, row) in rows {
+            let hash = doc_hash(row, None);
+            let since = match states.shown.get(flat) {
+                Some((h, since)) if *h == hash => *since,
+                _ => {
+                    changed = true;
+                    now_ms
+                }
+            };
+            shown.insert(flat.clone(), (hash, since));
+        }
+        // A row gone since the last read changed too.
+        changed |= shown.len() != before || states.shown.keys().any(|k| !shown.contains_key(k));
+        states.shown = shown;
+        let mut seen = Vec::new();
+        for (key, writes) in &mut self.due {
+            let flat = &states.flat[key];
+            let row = rows.get(flat);
+            let Some(last) = writes.iter().rposition(|w| shows(&states.types, w.after.as_ref(), row)) else {
+                continue;
+            };
+            // Absent rows have no "since": a delete is seen now.
+            let since = row.map_or(now_ms, |_| states.shown[flat].1);
+            seen.extend(writes.drain(..=last).map(|w| (since, w)));
+        }
+        self.due.retain(|_, writes| !writes.is_empty());
+        for (since, write) in seen {
+            self.outstanding.remove(&(write.acked_at_ms, write.seq));
+            self.record(since - write.acked_at_ms);
+        }
+        changed
     }
 
     fn record(&mut self, lag_ms: i64) {
@@ -126,6 +211,22 @@ impl Follower {
     }
 }
 
+/// Whether a sink's `row` (None: no row) shows the document a write left (`after`,
+/// None after a delete), once `types` restored the row's values.
+fn shows(types: &SinkTypes, after: Option<&Document>, row: Option<&Document>) -> bool {
+    match (after, row) {
+        (None, None) => true,
+        (Some(after), Some(row)) => {
+            let mut restored = types.restore(after, row);
+            if let Some(id) = after.get("_id") {
+                restored.insert("_id", id.clone());
+            }
+            doc_hash(&restored, None) == doc_hash(after, None)
+        }
+        _ => false,
+    }
+}
+
 /// The sink to follow.
 pub enum FollowSink {
     /// A MongoDB collection: its change stream, from now.
@@ -133,6 +234,9 @@ pub enum FollowSink {
     /// An event log file as it grows, in `format` (None: from its first event), of
     /// the collection named.
     Log { path: PathBuf, format: Option<Format>, collection: String },
+    /// A PostgreSQL table at `uri`, read whole every `every`, its types mapped by
+    /// `types` (it may not exist yet). The journal must keep documents.
+    Table { uri: String, table: Table, types: Box<SinkTypes>, every: Duration },
 }
 
 /// How often the files are polled for new lines.
@@ -152,16 +256,21 @@ pub async fn follow(
     let mut follower = Follower::default();
     let mut journal_tail = LineTail::new(journal.to_path_buf());
     let mut header_read = false;
-    let (mut stream, mut log) = match sink {
+    let (mut stream, mut log, mut table) = (None, None, None);
+    match sink {
         FollowSink::Collection(coll) => {
             let fail = |source| VerifyError::ChangeStream { namespace: coll.namespace().to_string(), source };
             let watch = coll.watch().pipeline([bson::doc! { "$project": { "documentKey": 1 } }]);
-            (Some(watch.await.map_err(fail)?), None)
+            stream = Some(watch.await.map_err(fail)?);
         }
         FollowSink::Log { path, format, collection } => {
-            (None, Some((LineTail::new(path), Tail::new(format, &collection))))
+            log = Some((LineTail::new(path), Tail::new(format, &collection)));
         }
-    };
+        FollowSink::Table { uri, table: name, types, every } => {
+            follower = Follower::of_states(*types);
+            table = Some(TablePoll { uri, table: name, reader: None, every: tokio::time::interval(every) });
+        }
+    }
     let mut shutdown = std::pin::pin!(shutdown);
     let mut poll = tokio::time::interval(POLL);
     let mut last_tick = tokio::time::Instant::now();
@@ -183,11 +292,23 @@ pub async fn follow(
                     None => stream = None,
                 }
             }
+            _ = async { table.as_mut().unwrap().every.tick().await }, if table.is_some() => {
+                if let Some(rows) = table.as_mut().unwrap().read().await? {
+                    grew |= follower.rows(&rows, now_ms());
+                }
+            }
             _ = poll.tick() => {
                 for line in journal_tail.lines()? {
                     grew = true;
                     if !header_read {
                         header_read = true;
+                        let header: Option<Header> = serde_json::from_str(&line).ok();
+                        if table.is_some() && !header.is_some_and(|h| h.documents) {
+                            return Err(VerifyError::Sink {
+                                sink: journal.display().to_string(),
+                                why: "following a table needs the documents each write left: write the journal with --journal-docs".into(),
+                            });
+                        }
                         continue;
                     }
                     // A line that is not an entry is left to the full check to report.
@@ -219,6 +340,33 @@ pub async fn follow(
         }
     }
     Ok(follower.lag(now_ms()))
+}
+
+/// A table polled whole.
+struct TablePoll {
+    uri: String,
+    table: Table,
+    /// Open once the table exists.
+    reader: Option<TableReader>,
+    every: tokio::time::Interval,
+}
+
+impl TablePoll {
+    /// Every row by flat `_id`, or None while the table does not exist.
+    async fn read(&mut self) -> Result<Option<HashMap<String, Document>>, VerifyError> {
+        if self.reader.is_none() {
+            self.reader = TableReader::open(&self.uri, &self.table).await?;
+        }
+        let Some(reader) = &self.reader else { return Ok(None) };
+        let mut rows = HashMap::new();
+        reader
+            .for_each(|row| {
+                let id = row.get("_id").map_or_else(String::new, flat_id);
+                rows.insert(id, row);
+            })
+            .await?;
+        Ok(Some(rows))
+    }
 }
 
 fn now_ms() -> i64 {
@@ -292,6 +440,58 @@ mod tests {
         f.entry(&acked("insert", 4, 4, 0));
         f.sink_event(&Bson::Int32(4), 3_600_000);
         assert_eq!(f.lag(3_600_000).max_ms, 3_600_000);
+    }
+
+    #[test]
+    fn a_table_shows_a_write_once_a_row_equals_the_document_it_left_or_is_gone_after_a_delete() {
+        use bson::{doc, oid::ObjectId};
+        let reference = ObjectId::new();
+        // The sink's row: `_id` and ObjectIds flattened to text, a column it adds.
+        let row = |v: i32| doc! { "_id": "1", "v": v, "ref": reference.to_hex(), "_sdc_batched_at": "x" };
+        let table = |rows: &[(&str, Document)]| -> HashMap<String, Document> {
+            rows.iter().map(|(k, d)| (k.to_string(), d.clone())).collect()
+        };
+        let write = |w: &str, id: i32, seq: u64, at: i64, v: Option<i32>| {
+            let e = acked(w, id, seq, at);
+            match v {
+                Some(v) => e.with_document(&doc! { "_id": id, "v": v, "ref": reference }),
+                None => e,
+            }
+        };
+        let mut f = Follower::of_states(SinkTypes::flattened());
+        f.entry(&write("insert", 1, 0, 1000, Some(1)));
+        f.entry(&write("update", 1, 1, 1100, Some(2)));
+        f.entry(&write("insert", 2, 2, 1200, Some(7)));
+        assert!(f.rows(&table(&[("1", row(1))]), 1250), "a row appeared");
+        let now = f.lag(1250);
+        assert_eq!((now.matched, now.max_ms, now.behind_ops, now.behind_ms), (1, 250, 2, 150), "{now:?}");
+
+        let two = doc! { "_id": "2", "v": 7, "ref": reference.to_hex() };
+        f.rows(&table(&[("1", row(2)), ("2", two)]), 1400);
+        assert_eq!((f.lag(1400).matched, f.lag(1400).behind_ops), (3, 0));
+        f.entry(&write("delete", 2, 3, 1500, None));
+        assert!(f.rows(&table(&[("1", row(2))]), 1600), "a row went");
+        assert_eq!((f.lag(1600).matched, f.lag(1600).behind_ops), (4, 0));
+
+        // A pipeline that re-reads documents skips states: both writes are seen.
+        f.entry(&write("update", 1, 4, 1700, Some(3)));
+        f.entry(&write("update", 1, 5, 1800, Some(4)));
+        assert!(!f.rows(&table(&[("1", row(2))]), 1850), "nothing changed");
+        assert_eq!(f.lag(1850).behind_ops, 2);
+        f.rows(&table(&[("1", row(4))]), 1900);
+        assert_eq!((f.lag(1900).matched, f.lag(1900).behind_ops), (6, 0));
+
+        // A row that shows a write before its journal line is seen when it first did.
+        f.rows(&table(&[("1", row(5))]), 2000);
+        f.entry(&write("update", 1, 6, 1950, Some(5)));
+        f.rows(&table(&[("1", row(5))]), 2500);
+        let end = f.lag(2500);
+        assert_eq!((end.matched, end.behind_ops, end.max_ms), (7, 0, 300), "{end:?}");
+        assert_eq!(end.p50_ms, 200, "lags 250 300 200 100 200 100 50: {end:?}");
+        // A row altered behind the pipeline's back matches no write.
+        f.entry(&write("update", 1, 7, 2600, Some(6)));
+        f.rows(&table(&[("1", doc! { "_id": "1", "v": 6, "ref": "tampered" })]), 2700);
+        assert_eq!(f.lag(2700).behind_ops, 1);
     }
 
     #[test]

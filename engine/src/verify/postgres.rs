@@ -35,44 +35,74 @@ pub async fn compare_table(
     table: &Table,
     comparison: &mut Comparison,
 ) -> Result<(u64, Option<String>), VerifyError> {
-    let fail = |why: String| VerifyError::Sink { sink: format!("table {}", table.name), why };
-    let (client, connection) = tokio_postgres::connect(uri, NoTls).await.map_err(|e| fail(e.to_string()))?;
-    let connection = tokio::spawn(connection);
-    let (schema, name) = table.name.split_once('.').unwrap_or(("public", &table.name));
-    let columns = client
-        .query(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
-            &[&schema, &name],
-        )
-        .await
-        .map_err(|e| fail(e.to_string()))?;
-    let columns: Vec<(String, String)> = columns.iter().map(|r| (r.get(0), r.get(1))).collect();
-    if columns.is_empty() {
-        return Err(fail("no such table (or no column readable)".into()));
-    }
-    let json = |c: &str| columns.iter().any(|(n, t)| n == c && (t == "json" || t == "jsonb"));
-    let document_column = match &table.document_column {
-        Some(c) if json(c) => Some(c.clone()),
-        Some(c) => return Err(fail(format!("no json or jsonb column named {c}"))),
-        None => json("document").then(|| "document".to_string()),
+    let Some(reader) = TableReader::open(uri, table).await? else {
+        return Err(sink_error(table, "no such table (or no column readable)".into()));
     };
-    if !columns.iter().any(|(n, _)| n == "_id") && document_column.is_none() {
-        return Err(fail("no _id column".into()));
+    let count = reader.for_each(|doc| comparison.document(&doc)).await?;
+    Ok((count, reader.document_column))
+}
+
+fn sink_error(table: &Table, why: String) -> VerifyError {
+    VerifyError::Sink { sink: format!("table {}", table.name), why }
+}
+
+/// A connection to a table whose layout is known, to read it whole as often as needed.
+pub struct TableReader {
+    client: tokio_postgres::Client,
+    table: Table,
+    /// The json/jsonb column holding each row's document, or None: a column per field.
+    pub document_column: Option<String>,
+    /// The query reading every row as JSON text.
+    sql: String,
+}
+
+impl TableReader {
+    /// Connects and reads `table`'s layout; None when the table does not exist (yet).
+    pub async fn open(uri: &str, table: &Table) -> Result<Option<TableReader>, VerifyError> {
+        let fail = |why: String| sink_error(table, why);
+        let (client, connection) = tokio_postgres::connect(uri, NoTls).await.map_err(|e| fail(e.to_string()))?;
+        // The connection ends when the client is dropped.
+        tokio::spawn(connection);
+        let (schema, name) = table.name.split_once('.').unwrap_or(("public", &table.name));
+        let columns = client
+            .query(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
+                &[&schema, &name],
+            )
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let columns: Vec<(String, String)> = columns.iter().map(|r| (r.get(0), r.get(1))).collect();
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let json = |c: &str| columns.iter().any(|(n, t)| n == c && (t == "json" || t == "jsonb"));
+        let document_column = match &table.document_column {
+            Some(c) if json(c) => Some(c.clone()),
+            Some(c) => return Err(fail(format!("no json or jsonb column named {c}"))),
+            None => json("document").then(|| "document".to_string()),
+        };
+        if !columns.iter().any(|(n, _)| n == "_id") && document_column.is_none() {
+            return Err(fail("no _id column".into()));
+        }
+        let sql = format!("SELECT row_to_json(t)::text FROM {}.{} t", quote(schema), quote(name));
+        Ok(Some(TableReader { client, table: table.clone(), document_column, sql }))
     }
-    let sql = format!("SELECT row_to_json(t)::text FROM {}.{} t", quote(schema), quote(name));
-    let rows = client.query_raw(&sql, std::iter::empty::<&str>()).await.map_err(|e| fail(e.to_string()))?;
-    let mut rows = std::pin::pin!(rows);
-    let mut count = 0;
-    while let Some(row) = rows.next().await {
-        let text: String = row.map_err(|e| fail(e.to_string()))?.get(0);
-        let row: Value = serde_json::from_str(&text).map_err(|e| fail(format!("a row is not JSON: {e}")))?;
-        let doc = document(row, document_column.as_deref()).map_err(fail)?;
-        comparison.document(&doc);
-        count += 1;
+
+    /// Streams every row, as the document it holds, to `each`; returns how many.
+    pub async fn for_each(&self, mut each: impl FnMut(Document)) -> Result<u64, VerifyError> {
+        let fail = |why: String| sink_error(&self.table, why);
+        let rows =
+            self.client.query_raw(&self.sql, std::iter::empty::<&str>()).await.map_err(|e| fail(e.to_string()))?;
+        let mut rows = std::pin::pin!(rows);
+        let mut count = 0;
+        while let Some(row) = rows.next().await {
+            let text: String = row.map_err(|e| fail(e.to_string()))?.get(0);
+            let row: Value = serde_json::from_str(&text).map_err(|e| fail(format!("a row is not JSON: {e}")))?;
+            each(document(row, self.document_column.as_deref()).map_err(fail)?);
+            count += 1;
+        }
+        Ok(count)
     }
-    drop(client);
-    let _ = connection.await;
-    Ok((count, document_column))
 }
 
 /// A row as the document it holds.
