@@ -32,6 +32,11 @@
 #       One pipeline at a time, as the tests drive them: setup writes the configs and catalog
 #       under WORK and runs the first pass (before any traffic); each sync is one more pass.
 #
+#   pipelines.sh pw-stream DIR WORK TAG AWAIT_MS
+#       After pw-setup: one pass run as a continuous pipeline, until the change stream has
+#       been quiet for AWAIT_MS, the target loading each record as it comes (configs
+#       WORK/tap-stream.json and WORK/target-stream.json: find its processes by them).
+#
 #   pipelines.sh e2e DIR URI PGPORT WORK [N]
 #       The whole recipe, end to end, for both pipelines (needs forge at $FORGE, default
 #       target/debug/forge of this checkout, and PostgreSQL on 127.0.0.1:PGPORT, user postgres, trust):
@@ -148,17 +153,36 @@ EOF
 count_records() { grep -c '"type": "RECORD"' "$1" || true; }
 
 # pipelinewise: tap-mongodb | target-postgres, one pass. $1=DIR $2=WORK/pw $3=tag
+# [$4: the configs' suffix, tap$4.json and target$4.json]
 sync_pw() {
-  local dir=$1 w=$2 tag=$3 state=()
+  local dir=$1 w=$2 tag=$3 configs=${4:-} state=()
   [ -f "$w/state.json" ] && state=(--state "$w/state.json")
-  "$dir/pw-tap/bin/tap-mongodb" -c "$w/tap.json" --catalog "$w/catalog.json" "${state[@]}" 2>"$w/$tag.tap.err" \
+  "$dir/pw-tap/bin/tap-mongodb" -c "$w/tap$configs.json" --catalog "$w/catalog.json" "${state[@]}" 2>"$w/$tag.tap.err" \
     | tee "$w/$tag.singer" \
-    | "$dir/pw-target/bin/target-postgres" -c "$w/target.json" >"$w/$tag.target-state" 2>"$w/$tag.target.err" \
+    | "$dir/pw-target/bin/target-postgres" -c "$w/target$configs.json" >"$w/$tag.target-state" 2>"$w/$tag.target.err" \
     || die "pipelinewise $tag pass failed: see $w/$tag.*.err"
   # The target re-emits the tap's state only after it flushed records; on a pass with no
   # record its output keeps the first STATE it saw (no resume token). Both exited 0, so
   # everything the tap emitted is loaded: the tap's last STATE is the state to keep.
   last_state "$w/$tag.singer" "$w/state.json"
+}
+
+# pipelinewise as a continuous pipeline: one pass that lasts until the change stream
+# has been quiet for AWAIT_MS (the tap's await_time_ms; the server holds each getMore
+# that long), the target loading every record as it comes (batch_size_rows 1: by
+# default it loads per 100,000 records or at the end of the pass).
+# $1=DIR $2=WORK/pw $3=tag $4=AWAIT_MS
+stream_pw() {
+  local dir=$1 w=$2 tag=$3 await=$4
+  "$PY" - "$w" "$await" <<'EOF'
+import json, sys
+w, await_ms = sys.argv[1], int(sys.argv[2])
+for name, key, value in (("tap", "await_time_ms", await_ms), ("target", "batch_size_rows", 1)):
+    config = json.load(open("%s/%s.json" % (w, name)))
+    config[key] = value
+    json.dump(config, open("%s/%s-stream.json" % (w, name), "w"))
+EOF
+  sync_pw "$dir" "$w" "$tag" -stream
 }
 
 # singer-io: tap-mongodb | (target-mongo, and the same stream into target-jsonl). $1=DIR $2=WORK/si $3=tag
@@ -229,54 +253,30 @@ EOF
 
 e2e() {
   local dir=$1 uri=$2 pgport=$3 work=$4 n=${5:-2000}
-  local forge=${FORGE:-$(cd "$(dirname "$0")/.." && pwd)/target/debug/forge} hostport host port t0 t1
+  local forge=${FORGE:-$(cd "$(dirname "$0")/.." && pwd)/target/debug/forge} t0 t1
   local psql="/usr/lib/postgresql/15/bin/psql -h 127.0.0.1 -p $pgport -U postgres -d postgres -Atq"
   dir=$(cd "$dir" && pwd)
-  hostport=${uri#mongodb://}; hostport=${hostport%%/*}; hostport=${hostport##*@}
-  host=${hostport%:*} port=${hostport##*:}
   mkdir -p "$work/pw" "$work/si/jsonl"
   work=$(cd "$work" && pwd)
   local pw=$work/pw si=$work/si run
   run=$(date +%s)
   local cpw=orders_pw_$run csi=orders_si_$run
 
-  user "$dir" "$uri" shop
   "$dir/pw-tap/bin/python" - "$uri" "$cpw" "$csi" <<'EOF'
 import sys, pymongo
 c = pymongo.MongoClient(sys.argv[1], directConnection=True)
 for coll in sys.argv[2:]:
     c.shop.create_collection(coll)       # discovery only lists existing collections
 EOF
-  rm -f "$pw"/state.json "$si"/state.json "$si"/jsonl/*
-
-  cat >"$pw/tap.json" <<EOF
-{"host": "$host", "port": $port, "user": "forge", "password": "forge", "auth_database": "admin", "database": "shop"}
-EOF
-  cat >"$pw/target.json" <<EOF
-{"host": "127.0.0.1", "port": $pgport, "user": "postgres", "password": "unused", "dbname": "postgres", "default_target_schema": "forge_pw", "hard_delete": true}
-EOF
-  cat >"$si/tap.json" <<EOF
-{"host": "$host", "port": "$port", "user": "forge", "password": "forge", "database": "shop"}
-EOF
-  cat >"$si/target-mongo.json" <<EOF
-{"host": "$host", "port": $port, "user": "forge", "password": "forge", "auth_database": "admin", "database": "sink", "target_collection": "$csi", "hard_delete": true, "batch_size_rows": 1000, "batch_flush_interval": 1, "batch_flush_min_time_gap": 1}
-EOF
+  rm -f "$si"/jsonl/*
   cat >"$si/target-jsonl.json" <<EOF
 {"destination_path": "$si/jsonl", "do_timestamp_file": false}
 EOF
 
-  "$dir/pw-tap/bin/tap-mongodb" -c "$pw/tap.json" --discover >"$pw/catalog.json" 2>"$pw/discover.err" \
-    || die "pipelinewise discovery failed: $pw/discover.err"
-  select_stream "$dir" "$pw/catalog.json" "shop-$cpw" LOG_BASED
-  "$dir/si-tap/bin/tap-mongodb" -c "$si/tap.json" --discover >"$si/catalog.json" 2>"$si/discover.err" \
-    || die "singer-io discovery failed: $si/discover.err"
-  select_stream "$dir" "$si/catalog.json" "shop-$csi" LOG_BASED
-
   echo "== first passes (before any traffic)"
-  sync_pw "$dir" "$pw" run1
+  pw_setup "$dir" "$uri" shop "$cpw" "$pgport" forge_pw "$pw"
   echo "pw run1: $(count_records "$pw/run1.singer") records; state: $(cat "$pw/state.json")"
-  si_state "$dir" "$uri" "shop-$csi" "$si/state.json"
-  sync_si "$dir" "$si" run1
+  si_setup "$dir" "$uri" shop "$csi" sink "$si"
   echo "si run1: $(count_records "$si/run1.singer") records; state: $(cat "$si/state.json")"
 
   echo "== traffic: $n operations on each collection"
@@ -341,8 +341,9 @@ case "${1:-}" in
   select) shift; [ $# -eq 4 ] || die "usage: $ME select DIR CATALOG TAP_STREAM_ID METHOD"; select_stream "$@" ;;
   pw-setup) shift; [ $# -eq 7 ] || die "usage: $ME pw-setup DIR URI DB COLL PGPORT SCHEMA WORK"; pw_setup "$@" ;;
   pw-sync) shift; [ $# -eq 3 ] || die "usage: $ME pw-sync DIR WORK TAG"; sync_pw "$@" ;;
+  pw-stream) shift; [ $# -eq 4 ] || die "usage: $ME pw-stream DIR WORK TAG AWAIT_MS"; stream_pw "$@" ;;
   si-setup) shift; [ $# -eq 6 ] || die "usage: $ME si-setup DIR URI DB COLL SINKDB WORK"; si_setup "$@" ;;
   si-sync) shift; [ $# -eq 3 ] || die "usage: $ME si-sync DIR WORK TAG"; sync_si "$@" ;;
   e2e) shift; [ $# -ge 4 ] || die "usage: $ME e2e DIR URI PGPORT WORK [N]"; e2e "$@" ;;
-  *) echo "usage: $ME install DIR | user DIR URI DB [USER PASS] | select DIR CATALOG ID METHOD | si-state DIR URI ID FILE | pw-setup DIR URI DB COLL PGPORT SCHEMA WORK | pw-sync DIR WORK TAG | si-setup DIR URI DB COLL SINKDB WORK | si-sync DIR WORK TAG | e2e DIR URI PGPORT WORK [N]" >&2; exit 2 ;;
+  *) echo "usage: $ME install DIR | user DIR URI DB [USER PASS] | select DIR CATALOG ID METHOD | si-state DIR URI ID FILE | pw-setup DIR URI DB COLL PGPORT SCHEMA WORK | pw-sync DIR WORK TAG | pw-stream DIR WORK TAG AWAIT_MS | si-setup DIR URI DB COLL SINKDB WORK | si-sync DIR WORK TAG | e2e DIR URI PGPORT WORK [N]" >&2; exit 2 ;;
 esac

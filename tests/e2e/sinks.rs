@@ -634,3 +634,76 @@ async fn the_change_stream_tap_drops_replacements_and_verify_names_exactly_the_d
     stale.sort();
     assert_eq!(stale, want, "{}", out.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn follow_through_a_change_stream_tap_into_postgres_prints_the_lag_and_a_target_stopped_5_s_shows_in_the_max() {
+    let dir = pipelines();
+    let db = fresh_db("pw_follow");
+    support::client().await.database(&db).create_collection("orders").await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let journal = work.path().join("run.journal");
+    let port = support::postgres_uri().rsplit(':').next().unwrap().split('/').next().unwrap().to_string();
+    let schema = db.to_lowercase();
+    let path = |p: &Path| p.display().to_string();
+    let setup = ["pw-setup", &path(&dir), server_uri(), &db, "orders", &port, &schema, &path(work.path())];
+    pipelines_sh(setup.map(String::from).to_vec()).await;
+
+    // The pipeline, live: one pass that lasts until the change stream is quiet for 8 s,
+    // the target loading each record as it comes.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pipelines.sh");
+    let pipeline = std::process::Command::new(script)
+        .args(["pw-stream", &path(&dir), &path(work.path()), "live", "8000"])
+        .spawn()
+        .unwrap();
+    let follow = Forge::verify()
+        .arg("--journal", &journal)
+        .arg("--sink", support::postgres_uri())
+        .arg("--sink-table", format!("{schema}.orders"))
+        .arg("--sink-types", "flattened")
+        .flag("--follow")
+        .arg("--idle", "6s");
+    let follow = follow.db(&db).collection("orders").report().spawn();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let run = Forge::generate().output("mongo-cdc").db(&db).collection("orders").quiet().count(400).seed(73);
+    let run = run.arg("--rate-limit", "20").arg("--operation-ratios", "insert:40,update:40,delete:20");
+    let run = run.arg("--update-strategy", "partial").arg("--journal", &journal).flag("--journal-docs");
+    let run = tokio::spawn(run.run_async());
+    // Once the run writes, the target stops loading for 5 s.
+    let written = || std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count());
+    while written() < 100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let target = format!("{}/target-stream.json", path(work.path()));
+    let pgrep = std::process::Command::new("pgrep").args(["-f", &target]).output().unwrap();
+    let pids: Vec<i32> =
+        String::from_utf8_lossy(&pgrep.stdout).split_whitespace().map(|p| p.parse().unwrap()).collect();
+    assert_eq!(pids.len(), 1, "one target-postgres process runs with {target}");
+    let signal = |sig| assert_eq!(unsafe { libc::kill(pids[0], sig) }, 0);
+    signal(libc::SIGSTOP);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    signal(libc::SIGCONT);
+    run.await.unwrap().success();
+
+    let out = tokio::task::spawn_blocking(move || follow.wait(Duration::from_secs(180))).await.unwrap().success();
+    let status = tokio::task::spawn_blocking(move || {
+        let mut pipeline = pipeline;
+        pipeline.wait()
+    });
+    assert!(status.await.unwrap().unwrap().success(), "the pipeline's pass ended well");
+    let live: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("[follow]") && l.contains("lag p50")).collect();
+    assert!(live.len() >= 10, "a line a second during the run:\n{}", out.stderr);
+    assert!(out.stdout.contains("everything matches"), "then the full check:\n{}", out.stdout);
+    let report: Value = serde_json::from_str(&out.report_text().unwrap()).unwrap();
+    let lag = &report["follow"];
+    // Every write that made a change event was seen (the tap re-reads updated
+    // documents, so some states are skipped: those writes are seen with a later one).
+    let due = support::journal_lines(&journal)
+        .iter()
+        .filter(|e| e["m"].as_u64() > Some(0) && (e["w"] != "update" || e["n"].as_u64() > Some(0)))
+        .count();
+    assert_eq!((lag["matched"].as_u64(), lag["behind_ops"].as_u64()), (Some(due as u64), Some(0)), "{lag}");
+    assert!(lag["max_ms"].as_u64().unwrap() >= 5000, "the target stopped 5 s: {lag}");
+    // At this rate the target keeps up: most writes arrive well within the stop.
+    assert!(lag["p50_ms"].as_u64().unwrap() < 5000, "{lag}\n{}", out.stderr);
+}
