@@ -663,6 +663,10 @@ async fn follow_through_a_change_stream_tap_into_postgres_prints_the_lag_and_a_t
         .flag("--follow")
         .arg("--idle", "6s");
     let follow = follow.db(&db).collection("orders").report().spawn();
+    // And the tap's own output, the Singer messages the pass tees to live.singer.
+    let tap_log = Forge::verify().arg("--journal", &journal).arg("--sink", work.path().join("live.singer"));
+    let tap_log = tap_log.arg("--sink-types", "flattened").flag("--follow").arg("--idle", "6s");
+    let tap_log = tap_log.db(&db).collection("orders").report().spawn();
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let run = Forge::generate().output("mongo-cdc").db(&db).collection("orders").quiet().count(400).seed(73);
@@ -686,6 +690,7 @@ async fn follow_through_a_change_stream_tap_into_postgres_prints_the_lag_and_a_t
     run.await.unwrap().success();
 
     let out = tokio::task::spawn_blocking(move || follow.wait(Duration::from_secs(180))).await.unwrap().success();
+    let tap_out = tokio::task::spawn_blocking(move || tap_log.wait(Duration::from_secs(60))).await.unwrap().success();
     let status = tokio::task::spawn_blocking(move || {
         let mut pipeline = pipeline;
         pipeline.wait()
@@ -704,6 +709,12 @@ async fn follow_through_a_change_stream_tap_into_postgres_prints_the_lag_and_a_t
         .count();
     assert_eq!((lag["matched"].as_u64(), lag["behind_ops"].as_u64()), (Some(due as u64), Some(0)), "{lag}");
     assert!(lag["max_ms"].as_u64().unwrap() >= 5000, "the target stopped 5 s: {lag}");
+    // The tap's records carry documents it re-read, not events: each is matched with
+    // the latest write whose document it is, and every write is accounted for.
+    assert!(tap_out.stdout.contains("everything matches"), "{}", tap_out.stdout);
+    let tap_report: Value = serde_json::from_str(&tap_out.report_text().unwrap()).unwrap();
+    let tap_lag = &tap_report["follow"];
+    assert_eq!((tap_lag["matched"].as_u64(), tap_lag["behind_ops"].as_u64()), (Some(due as u64), Some(0)), "{tap_lag}");
     // At this rate the target keeps up: most writes arrive well within the stop.
     assert!(lag["p50_ms"].as_u64().unwrap() < 5000, "{lag}\n{}", out.stderr);
 }

@@ -105,16 +105,17 @@ pub struct Args {
 
     /// Start before the run: tail its journal (--journal FILE, created by the run) and
     /// the sink (a MongoDB collection's change stream, an event log as it grows, or a
-    /// PostgreSQL table read whole every --poll), printing the end-to-end lag every
-    /// second: from each write's acknowledgement at the source to the moment the sink
-    /// shows it (p50, p99, max), and how far behind the sink is. A table shows a write
-    /// once a row equals the document it left (or is gone after a delete): the journal
-    /// must be written with --journal-docs. Once neither grows for --idle (or on
-    /// Ctrl-C), the sink is verified as without --follow, the lag in the report
+    /// PostgreSQL table, the rows of documents awaited read by _id every --poll),
+    /// printing the end-to-end lag every second: from each write's acknowledgement at
+    /// the source to the moment the sink shows it (p50, p99, max), and how far behind
+    /// the sink is. A table or a Singer log shows a write once a row or record equals
+    /// the document it left (or is gone after a delete): the journal must be written
+    /// with --journal-docs. Once neither grows for --idle (or on Ctrl-C), the sink is
+    /// verified as without --follow, the lag in the report
     #[arg(long, conflicts_with_all = ["change_stream", "transactions"])]
     follow: bool,
 
-    /// --follow of a PostgreSQL table: how often it is read whole
+    /// --follow of a PostgreSQL table: how often it is read
     #[arg(long, value_name = "TIME", default_value = "250ms", value_parser = humantime::parse_duration, requires = "follow")]
     poll: std::time::Duration,
 }
@@ -289,7 +290,12 @@ fn run_follow(args: &Args, types: &SinkTypes) -> Result<Lag, Error> {
                 types: Box::new(types.clone()),
                 every: args.poll,
             },
-            Sink::Log(path) => FollowSink::Log { path, format: args.sink_format, collection: namespace.1.clone() },
+            Sink::Log(path) => FollowSink::Log {
+                path,
+                format: args.sink_format,
+                collection: namespace.1.clone(),
+                types: Box::new(types.clone()),
+            },
             Sink::Mongo(uri) => {
                 let (client, _) = crate::mongo::connect(uri, Some(&namespace.0)).await?;
                 FollowSink::Collection(client.database(&namespace.0).collection(&namespace.1))

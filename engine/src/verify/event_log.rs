@@ -187,8 +187,19 @@ impl EventLog {
     }
 }
 
-/// An event log read as it grows (`verify --follow`): line by line, the `_id` of the
-/// document each event concerns.
+/// What one line of a log shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seen {
+    /// An event of the document with this `_id` (change events, Debezium).
+    Event(Bson),
+    /// The document as the pipeline now holds it (None: deleted). A Singer record
+    /// carries the whole document, which a tap may have re-read later than the write
+    /// that made it emit the record: it is a state, not an event.
+    Document { id: Bson, content: Option<Document> },
+}
+
+/// An event log read as it grows (`verify --follow`): line by line, what each line
+/// shows of a document.
 #[derive(Debug)]
 pub struct Tail {
     format: Option<Format>,
@@ -203,9 +214,9 @@ impl Tail {
         Tail { format, collection: collection.to_string(), line: 0 }
     }
 
-    /// The document `_id` of the next line's event; None for a line that concerns no
-    /// document's write (a Singer SCHEMA or STATE, a tombstone, a snapshot read).
-    pub fn line(&mut self, line: &str) -> Result<Option<Bson>, EventLogError> {
+    /// What the next line shows; None for a line that concerns no document's write
+    /// (a Singer SCHEMA or STATE, a tombstone, a snapshot read).
+    pub fn line(&mut self, line: &str) -> Result<Option<Seen>, EventLogError> {
         self.line += 1;
         let n = self.line;
         if line.trim().is_empty() {
@@ -227,7 +238,10 @@ impl Tail {
             Format::Debezium => debezium(&value),
         }
         .map_err(at)?;
-        Ok(change.filter(|c| c.operation != "read").map(|c| c.id))
+        Ok(change.filter(|c| c.operation != "read").map(|c| match format {
+            Format::Singer => Seen::Document { id: c.id, content: c.document },
+            _ => Seen::Event(c.id),
+        }))
     }
 }
 
@@ -584,5 +598,25 @@ mod tests {
         assert!(err.starts_with("line 2: not JSON"), "{err}");
         let err = log_of("{\"hello\":1}", None).unwrap_err().to_string();
         assert!(err.starts_with("line 1: neither a Singer message"), "{err}");
+    }
+
+    #[test]
+    fn a_tail_shows_a_singer_record_as_a_document_and_a_change_event_as_an_event() {
+        let mut singer = Tail::new(None, "c");
+        assert_eq!(singer.line(r#"{"type": "STATE", "value": {}}"#).unwrap(), None);
+        let record = r#"{"type": "RECORD", "stream": "db-c", "record": {"_id": "a1", "v": 1}}"#;
+        let content = Some(bson::doc! { "_id": "a1", "v": 1 });
+        assert_eq!(singer.line(record).unwrap(), Some(Seen::Document { id: Bson::String("a1".into()), content }));
+        let deleted =
+            r#"{"type": "RECORD", "stream": "c", "record": {"_id": "a1", "_sdc_deleted_at": "2026-01-01T00:00:00Z"}}"#;
+        assert_eq!(
+            singer.line(deleted).unwrap(),
+            Some(Seen::Document { id: Bson::String("a1".into()), content: None })
+        );
+        let other = r#"{"type": "RECORD", "stream": "db-d", "record": {"_id": "a1"}}"#;
+        assert_eq!(singer.line(other).unwrap(), None, "another collection's stream");
+        let mut events = Tail::new(None, "c");
+        let insert = r#"{"operationType": "insert", "documentKey": {"_id": 7}, "fullDocument": {"_id": 7}}"#;
+        assert_eq!(events.line(insert).unwrap(), Some(Seen::Event(Bson::Int32(7))));
     }
 }

@@ -46,7 +46,7 @@ fn sink_error(table: &Table, why: String) -> VerifyError {
     VerifyError::Sink { sink: format!("table {}", table.name), why }
 }
 
-/// A connection to a table whose layout is known, to read it whole as often as needed.
+/// A connection to a table whose layout is known, to read as often as needed.
 pub struct TableReader {
     client: tokio_postgres::Client,
     table: Table,
@@ -54,7 +54,12 @@ pub struct TableReader {
     pub document_column: Option<String>,
     /// The query reading every row as JSON text.
     sql: String,
+    /// Whether the table has an `_id` column to read rows by.
+    keyed: bool,
 }
+
+/// How many `_id`s one keyed read asks for.
+const KEYS_PER_READ: usize = 1000;
 
 impl TableReader {
     /// Connects and reads `table`'s layout; None when the table does not exist (yet).
@@ -81,18 +86,42 @@ impl TableReader {
             Some(c) => return Err(fail(format!("no json or jsonb column named {c}"))),
             None => json("document").then(|| "document".to_string()),
         };
-        if !columns.iter().any(|(n, _)| n == "_id") && document_column.is_none() {
+        let keyed = columns.iter().any(|(n, _)| n == "_id");
+        if !keyed && document_column.is_none() {
             return Err(fail("no _id column".into()));
         }
         let sql = format!("SELECT row_to_json(t)::text FROM {}.{} t", quote(schema), quote(name));
-        Ok(Some(TableReader { client, table: table.clone(), document_column, sql }))
+        Ok(Some(TableReader { client, table: table.clone(), document_column, sql, keyed }))
     }
 
     /// Streams every row, as the document it holds, to `each`; returns how many.
-    pub async fn for_each(&self, mut each: impl FnMut(Document)) -> Result<u64, VerifyError> {
+    pub async fn for_each(&self, each: impl FnMut(Document)) -> Result<u64, VerifyError> {
+        self.read(&self.sql, &[], each).await
+    }
+
+    /// Streams the rows whose `_id` (as text) is one of `ids` to `each`; without an
+    /// `_id` column, every row.
+    pub async fn for_each_of(&self, ids: &[String], mut each: impl FnMut(Document)) -> Result<u64, VerifyError> {
+        if !self.keyed {
+            return self.for_each(each).await;
+        }
+        // The cast keeps a text or varchar key's index usable.
+        let sql = format!("{} WHERE t.\"_id\"::text = ANY($1)", self.sql);
+        let mut count = 0;
+        for chunk in ids.chunks(KEYS_PER_READ) {
+            count += self.read(&sql, &[&chunk], &mut each).await?;
+        }
+        Ok(count)
+    }
+
+    async fn read(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        mut each: impl FnMut(Document),
+    ) -> Result<u64, VerifyError> {
         let fail = |why: String| sink_error(&self.table, why);
-        let rows =
-            self.client.query_raw(&self.sql, std::iter::empty::<&str>()).await.map_err(|e| fail(e.to_string()))?;
+        let rows = self.client.query_raw(sql, params.iter().copied()).await.map_err(|e| fail(e.to_string()))?;
         let mut rows = std::pin::pin!(rows);
         let mut count = 0;
         while let Some(row) = rows.next().await {
