@@ -279,7 +279,7 @@ fn to_mongo(args: Args, schema: Schema, seed: Seed) -> Result<(), Error> {
             let db = args.connection.db.clone().unwrap_or_else(|| "forge".into());
             Sink::Null { namespace: format!("{db}.{collection}") }
         } else {
-            let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
+            let (client, db) = args.connection.connect().await?;
             let coll = crate::mongo::collection(&client, &db, &collection);
             Sink::Server { client, coll }
         };

@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     let name = args.connection.collection.clone().ok_or_else(|| Error::Usage("--collection is required".into()))?;
     let runtime = super::traffic::runtime()?;
     let collector = runtime.block_on(async {
-        let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
+        let (client, db) = args.connection.connect().await?;
         let namespace = format!("{db}.{name}");
         let read_error = |e: mongodb::error::Error| match &*e.kind {
             mongodb::error::ErrorKind::Command(c) if c.code == 13 => {

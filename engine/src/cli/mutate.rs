@@ -96,7 +96,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     let seed = super::resolve_seed(args.seed.clone(), args.quiet);
     let runtime = super::traffic::runtime()?;
     runtime.block_on(async {
-        let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
+        let (client, db) = args.connection.connect().await?;
         let coll = crate::mongo::collection(&client, &db, &collection_name);
         let namespace = format!("{db}.{collection_name}");
         let exists = client

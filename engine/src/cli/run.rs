@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use super::error::{Error, describe_plugin_error};
 use super::traffic::{
-    BulkApi, PluginArgs, ShardPart, Workload, check_thresholds, positive_duration, threshold, write_html_report,
-    write_json_report,
+    BulkApi, PluginArgs, ServerArgs, ShardPart, Workload, check_thresholds, positive_duration, threshold,
+    write_html_report, write_json_report,
 };
 use super::values::{self, Seed};
 use crate::generate::Generator;
@@ -60,15 +60,8 @@ pub struct Args {
     #[arg(short, long)]
     quiet: bool,
 
-    /// MongoDB connection string [env: MONGODB_URI]
-    #[arg(
-        long,
-        env = "MONGODB_URI",
-        hide_env = true,
-        hide_env_values = true,
-        default_value = "mongodb://localhost:27017"
-    )]
-    uri: String,
+    #[command(flatten)]
+    server: ServerArgs,
 
     /// Database (default: the scenario's, else the one in --uri, else "forge")
     #[arg(long)]
@@ -408,7 +401,8 @@ async fn run_all(
         (Some(db), _) | (None, Some(db)) => Some(db.clone()),
         _ => None,
     };
-    let connection = if args.dry_run { None } else { Some(crate::mongo::connect(&args.uri, db.as_deref()).await?) };
+    let connection =
+        if args.dry_run { None } else { Some(crate::mongo::connect(&args.server.uri, db.as_deref()).await?) };
     let db_name = match &connection {
         Some((_, db)) => db.clone(),
         None => db.unwrap_or_else(|| "forge".into()),

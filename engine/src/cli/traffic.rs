@@ -23,15 +23,8 @@ use crate::traffic::{RunError, RunInfo, Sink, Traffic, TrafficConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct ConnectionArgs {
-    /// MongoDB connection string [env: MONGODB_URI]
-    #[arg(
-        long,
-        env = "MONGODB_URI",
-        hide_env = true,
-        hide_env_values = true,
-        default_value = "mongodb://localhost:27017"
-    )]
-    pub uri: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
 
     /// Database (default: the one in --uri, else "forge")
     #[arg(long)]
@@ -41,6 +34,28 @@ pub struct ConnectionArgs {
     /// verify)
     #[arg(long)]
     pub collection: Option<String>,
+}
+
+impl ConnectionArgs {
+    /// Connects to --uri; returns the client and the database to use (--db, else the
+    /// URI's, else "forge").
+    pub async fn connect(&self) -> Result<(mongodb::Client, String), crate::mongo::ConnectError> {
+        crate::mongo::connect(&self.server.uri, self.db.as_deref()).await
+    }
+}
+
+/// The server every command that talks to MongoDB reaches.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// MongoDB connection string [env: MONGODB_URI]
+    #[arg(
+        long,
+        env = "MONGODB_URI",
+        hide_env = true,
+        hide_env_values = true,
+        default_value = "mongodb://localhost:27017"
+    )]
+    pub uri: String,
 }
 
 #[derive(Debug, clap::Args)]

@@ -96,7 +96,7 @@ pub fn run(args: Args) -> Result<(), Error> {
                 .ok_or_else(|| Error::Usage("give --input FILE or --collection NAME".into()))?;
             let runtime = super::traffic::runtime()?;
             runtime.block_on(async {
-                let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
+                let (client, db) = args.connection.connect().await?;
                 let fail = |e: mongodb::error::Error| Error::Runtime(format!("reading {db}.{name}: {}", e.kind));
                 let coll = client.database(&db).collection::<RawDocumentBuf>(&name);
                 let mut find = coll.find(doc! {});

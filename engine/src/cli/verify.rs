@@ -151,7 +151,7 @@ enum Sink<'a> {
 impl Args {
     fn sink(&self) -> Sink<'_> {
         match self.sink.as_deref() {
-            None => Sink::Mongo(&self.connection.uri),
+            None => Sink::Mongo(&self.connection.server.uri),
             Some(uri) if uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://") => Sink::Mongo(uri),
             Some(uri) if uri.starts_with("postgres://") || uri.starts_with("postgresql://") => Sink::Postgres(uri),
             Some(path) => Sink::Log(PathBuf::from(path)),

@@ -46,7 +46,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     let token = args.resume_after.as_deref().map(parse_resume_token).transpose()?;
     let runtime = super::traffic::runtime()?;
     runtime.block_on(async {
-        let (client, db) = crate::mongo::connect(&args.connection.uri, args.connection.db.as_deref()).await?;
+        let (client, db) = args.connection.connect().await?;
         let coll = client.database(&db).collection::<Document>(&name);
         let mut stream = coll
             .watch()

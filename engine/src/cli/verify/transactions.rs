@@ -18,7 +18,7 @@ pub(super) fn run_transactions(args: &Args, path: &Path) -> Result<(), Error> {
     let db_name = args.connection.db.clone().unwrap_or_else(|| header.database.clone());
     let collections: Vec<String> = header.update.iter().chain(&header.insert).cloned().collect();
     let check = crate::cli::traffic::runtime()?.block_on(async {
-        let (client, _) = crate::mongo::connect(&args.connection.uri, Some(&db_name)).await?;
+        let (client, _) = crate::mongo::connect(&args.connection.server.uri, Some(&db_name)).await?;
         let db = client.database(&db_name);
         let runtime = |e: VerifyError| Error::Runtime(e.to_string());
         let events = crate::verify::read_transaction_events(
