@@ -30,11 +30,13 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 # The sink tests verify what a pipeline wrote to a PostgreSQL table: they start
-# Debian's PostgreSQL themselves, on a loopback port (tests/e2e/support/postgres.rs).
-if ! command -v postgres >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
-  step "postgresql (apt)"
+# Debian's PostgreSQL themselves, on a loopback port, with TLS certificates that
+# openssl makes (tests/e2e/support/postgres.rs; the package depends on openssl).
+if ! command -v postgres >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
+    || ! command -v openssl >/dev/null 2>&1; then
+  step "postgresql, openssl (apt)"
   as_root apt-get update -q >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql openssl >/dev/null
 fi
 
 # Two third-party CDC pipelines from PyPI (pinned, in venvs) that the sink tests run

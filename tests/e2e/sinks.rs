@@ -395,6 +395,46 @@ fn final_documents(journal: &Path) -> HashMap<String, (Bson, Option<Document>)> 
     last
 }
 
+/// `schema`.c read over TLS, by a role the test server admits only over TLS: with the
+/// URI's sslmode=require (encrypted, the server unchecked), and with the CA that
+/// signed its certificate (checked); a CA that did not is refused in one line.
+async fn assert_reads_it_over_tls(pg: &tokio_postgres::Client, journal: &Path, schema: &str, dir: &Path) {
+    let grant = format!(
+        "DO $$ BEGIN CREATE ROLE forge_tls LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+         GRANT USAGE ON SCHEMA {schema} TO forge_tls; GRANT SELECT ON {schema}.c TO forge_tls"
+    );
+    pg.batch_execute(&grant).await.unwrap();
+    let uri =
+        |sslmode: &str| format!("{}?sslmode={sslmode}", support::postgres_uri().replacen("postgres@", "forge_tls@", 1));
+    let verify = |uri: String| {
+        let v = Forge::verify().arg("--journal", journal).arg("--sink", uri);
+        v.arg("--sink-table", format!("{schema}.c")).arg("--sink-types", "flattened")
+    };
+    let out = verify(uri("require")).run_async().await;
+    assert!(out.code == 0 && out.stdout.contains("everything matches"), "{}{}", out.stdout, out.stderr);
+    let out = verify(uri("prefer")).arg("--sink-ca", support::postgres_ca()).run_async().await;
+    assert!(out.code == 0 && out.stdout.contains("everything matches"), "{}{}", out.stdout, out.stderr);
+
+    // Those went over TLS: in plain text the server turns the role away.
+    let out = verify(uri("disable")).run_async().await;
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(out.stderr.contains("no encryption"), "{}", out.stderr);
+
+    let other = dir.join("other-ca.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other CA", "-keyout"])
+        .arg(dir.join("other-ca.key"))
+        .arg("-out")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let out = verify(uri("require")).arg("--sink-ca", &other).run_async().await;
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("--sink:") && out.stderr.contains("certificate"), "{}", out.stderr);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_postgres_table_with_a_document_column_verifies_clean_and_names_a_row_deleted_one_altered_and_one_added() {
     let db = fresh_db("postgres");
@@ -427,6 +467,7 @@ async fn a_postgres_table_with_a_document_column_verifies_clean_and_names_a_row_
     let out = check().run_async().await.success();
     assert!(out.stdout.contains("everything matches"), "{}", out.stdout);
     assert!(out.stdout.contains("document column document"), "{}", out.stdout);
+    assert_reads_it_over_tls(&pg, &journal, &schema, dir.path()).await;
 
     assert_names_three_rows_changed_behind_its_back(&pg, &table, check).await;
 

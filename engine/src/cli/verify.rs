@@ -11,7 +11,8 @@ use bson::Document;
 use super::error::Error;
 use super::traffic::ConnectionArgs;
 use crate::verify::{
-    ChangeStreamOptions, Check, EventLog, EventRules, Format, Journals, Report, Since, SinkTypes, Table, VerifyError,
+    ChangeStreamOptions, Check, EventLog, EventRules, Format, Journals, PgServer, Report, Since, SinkTypes, Table,
+    VerifyError,
 };
 
 mod follow;
@@ -87,6 +88,12 @@ pub struct Args {
     #[arg(long, value_name = "COLUMN", requires = "sink")]
     sink_document_column: Option<String>,
 
+    /// A PostgreSQL sink's CA certificates (PEM): the server's certificate and host
+    /// name are checked against them. Without it, TLS follows the URI's sslmode
+    /// (prefer by default, require, disable) and encrypts without checking who answers
+    #[arg(long, value_name = "FILE", requires = "sink")]
+    sink_ca: Option<PathBuf>,
+
     /// The event log's format, when its first event does not tell
     #[arg(long, value_name = "FORMAT", requires = "sink")]
     sink_format: Option<Format>,
@@ -156,6 +163,11 @@ impl Args {
             Some(uri) if uri.starts_with("postgres://") || uri.starts_with("postgresql://") => Sink::Postgres(uri),
             Some(path) => Sink::Log(PathBuf::from(path)),
         }
+    }
+
+    /// The PostgreSQL server of a `postgres://` sink.
+    fn pg_server(&self, uri: &str) -> PgServer {
+        PgServer { uri: uri.to_string(), ca: self.sink_ca.clone() }
     }
 
     /// The PostgreSQL table to read: --sink-table, else one named after the collection.
@@ -232,7 +244,8 @@ pub fn run(args: Args) -> Result<(), Error> {
             let check = Check::load(&journals, false, args.since).map_err(|e| cli_error(e, several))?;
             warn_of_gaps(&check);
             let table = args.table(&coll_name);
-            let run = check.run_on_table(uri, &table, (&types.0, types.1.clone()));
+            let server = args.pg_server(uri);
+            let run = check.run_on_table(&server, &table, (&types.0, types.1.clone()));
             super::traffic::runtime()?.block_on(run).map_err(|e| cli_error(e, several))?
         }
         Sink::Mongo(uri) => {

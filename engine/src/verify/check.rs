@@ -18,6 +18,7 @@ use super::change_stream::{EventRules, ExpectedEvents};
 use super::event_log::{EventLog, Replayed};
 use super::final_state::{FinalState, Since};
 use super::journals::Journals;
+use super::pg_server::PgServer;
 use super::postgres::{self, Table};
 use super::report::{ChangeStreamCheck, FinalStateCheck, JournalRead, Report, SegmentsRead, SinkRead};
 use super::server::{self, StreamStart};
@@ -216,12 +217,12 @@ impl Check {
     /// documents' types mapped by `types`.
     pub async fn run_on_table(
         mut self,
-        uri: &str,
+        server: &PgServer,
         table: &Table,
         types: (&SinkTypes, String),
     ) -> Result<Report, VerifyError> {
         let mut comparison = self.comparison(types.0);
-        let (rows, document_column) = postgres::compare_table(uri, table, &mut comparison).await?;
+        let (rows, document_column) = postgres::compare_table(server, table, &mut comparison).await?;
         let sink = SinkRead {
             kind: match document_column {
                 Some(c) => format!("postgresql (document column {c})"),

@@ -36,6 +36,7 @@ use super::VerifyError;
 use super::change_stream::expected_event;
 use super::changed_id;
 use super::event_log::{Format, Seen, Tail};
+use super::pg_server::PgServer;
 use super::postgres::{Table, TableReader};
 use super::sink_types::{SinkTypes, flat_id};
 use crate::journal::{Entry, Header, doc_hash};
@@ -267,9 +268,9 @@ pub enum FollowSink {
     /// the collection named; a Singer log is a sink of states whose types `types`
     /// maps (the journal must keep documents).
     Log { path: PathBuf, format: Option<Format>, collection: String, types: Box<SinkTypes> },
-    /// A PostgreSQL table at `uri`, read every `every`, its types mapped by `types`
-    /// (it may not exist yet). The journal must keep documents.
-    Table { uri: String, table: Table, types: Box<SinkTypes>, every: Duration },
+    /// A PostgreSQL table on `server`, read every `every`, its types mapped by
+    /// `types` (it may not exist yet). The journal must keep documents.
+    Table { server: PgServer, table: Table, types: Box<SinkTypes>, every: Duration },
 }
 
 /// How often the files are polled for new lines.
@@ -299,9 +300,9 @@ pub async fn follow(
             follower = Follower::of_states(*types);
             log = Some((LineTail::new(path), Tail::new(format, &collection)));
         }
-        FollowSink::Table { uri, table: name, types, every } => {
+        FollowSink::Table { server, table: name, types, every } => {
             follower = Follower::of_states(*types);
-            table = Some(TablePoll { uri, table: name, reader: None, every: tokio::time::interval(every) });
+            table = Some(TablePoll { server, table: name, reader: None, every: tokio::time::interval(every) });
         }
     }
     let mut shutdown = std::pin::pin!(shutdown);
@@ -403,7 +404,7 @@ impl JournalTail {
 
 /// A table polled for the documents with writes not yet seen.
 struct TablePoll {
-    uri: String,
+    server: PgServer,
     table: Table,
     /// Open once the table exists.
     reader: Option<TableReader>,
@@ -415,7 +416,7 @@ impl TablePoll {
     /// was news (nothing while the table does not exist).
     async fn read(&mut self, follower: &mut Follower) -> Result<bool, VerifyError> {
         if self.reader.is_none() {
-            self.reader = TableReader::open(&self.uri, &self.table).await?;
+            self.reader = TableReader::open(&self.server, &self.table).await?;
         }
         let Some(reader) = &self.reader else { return Ok(false) };
         let due = follower.due_ids();

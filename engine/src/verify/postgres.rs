@@ -8,15 +8,14 @@
 //! Rows are read as `row_to_json` text, streamed: PostgreSQL renders timestamps as ISO
 //! text, numerics as JSON numbers and json columns as JSON, which the flattened type
 //! profile maps back. Columns the pipeline adds (`_sdc_*`) are the profile's to ignore.
-//! Connections are plain TCP (loopback or a trusted network): no TLS yet.
-
-use bson::{Bson, Document};
-use futures_util::StreamExt;
-use serde_json::Value;
-use tokio_postgres::NoTls;
+//! How the server is reached (TLS) is [`PgServer`]'s.
 
 use super::VerifyError;
 use super::final_state::Comparison;
+use super::pg_server::PgServer;
+use bson::{Bson, Document};
+use futures_util::StreamExt;
+use serde_json::Value;
 
 /// The table to read, and which of its columns holds the documents.
 #[derive(Debug, Clone)]
@@ -28,14 +27,14 @@ pub struct Table {
     pub document_column: Option<String>,
 }
 
-/// Feeds each row of `table` at `uri` to `comparison` as a document; returns the
+/// Feeds each row of `table` on `server` to `comparison` as a document; returns the
 /// number of rows and the layout read (the document column, if any).
 pub async fn compare_table(
-    uri: &str,
+    server: &PgServer,
     table: &Table,
     comparison: &mut Comparison,
 ) -> Result<(u64, Option<String>), VerifyError> {
-    let Some(reader) = TableReader::open(uri, table).await? else {
+    let Some(reader) = TableReader::open(server, table).await? else {
         return Err(sink_error(table, "no such table (or no column readable)".into()));
     };
     let count = reader.for_each(|doc| comparison.document(&doc)).await?;
@@ -63,11 +62,9 @@ const KEYS_PER_READ: usize = 1000;
 
 impl TableReader {
     /// Connects and reads `table`'s layout; None when the table does not exist (yet).
-    pub async fn open(uri: &str, table: &Table) -> Result<Option<TableReader>, VerifyError> {
+    pub async fn open(server: &PgServer, table: &Table) -> Result<Option<TableReader>, VerifyError> {
         let fail = |why: String| sink_error(table, why);
-        let (client, connection) = tokio_postgres::connect(uri, NoTls).await.map_err(|e| fail(e.to_string()))?;
-        // The connection ends when the client is dropped.
-        tokio::spawn(connection);
+        let client = server.connect().await.map_err(fail)?;
         let (schema, name) = table.name.split_once('.').unwrap_or(("public", &table.name));
         let columns = client
             .query(

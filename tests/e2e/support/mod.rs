@@ -17,7 +17,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 pub use forge::{Forge, Output, Running};
-pub use postgres::postgres_uri;
+pub use postgres::{postgres_ca, postgres_uri};
 pub use report::{Ending, Kind, Report, ValidateReport, VerifyReport};
 
 /// The connection string of the shared test server.

@@ -1,7 +1,9 @@
-//! A real PostgreSQL server for the sink tests: `FORGE_TEST_POSTGRES_URI` when set,
-//! otherwise Debian's PostgreSQL started once by this test process on a loopback
-//! port (a fresh cluster under the target directory, trust authentication), which
-//! dies with it. Run as root, the server runs as the `postgres` user, as
+//! A real PostgreSQL server for the sink tests: `FORGE_TEST_POSTGRES_URI` when set
+//! (with `FORGE_TEST_POSTGRES_CA`, the PEM of the CA that signed its certificate, for
+//! the TLS test), otherwise Debian's PostgreSQL started once by this test process on
+//! a loopback port (a fresh cluster under the target directory, trust
+//! authentication, TLS with a certificate for 127.0.0.1 signed by a CA made for the
+//! run), which dies with it. Run as root, the server runs as the `postgres` user, as
 //! PostgreSQL requires.
 
 use std::io::{BufRead, BufReader};
@@ -10,13 +12,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-/// The connection string of the shared PostgreSQL server.
-pub fn postgres_uri() -> &'static str {
-    static URI: OnceLock<String> = OnceLock::new();
-    URI.get_or_init(|| match std::env::var("FORGE_TEST_POSTGRES_URI") {
-        Ok(uri) if !uri.is_empty() => uri,
+/// The shared server: its connection string, and the CA file its certificate chains to.
+fn server() -> &'static (String, Option<PathBuf>) {
+    static SERVER: OnceLock<(String, Option<PathBuf>)> = OnceLock::new();
+    SERVER.get_or_init(|| match std::env::var("FORGE_TEST_POSTGRES_URI") {
+        Ok(uri) if !uri.is_empty() => (uri, std::env::var_os("FORGE_TEST_POSTGRES_CA").map(PathBuf::from)),
         _ => start(),
     })
+}
+
+/// The connection string of the shared PostgreSQL server.
+pub fn postgres_uri() -> &'static str {
+    &server().0
+}
+
+/// The CA file the shared server's certificate chains to; on the server this process
+/// starts, the role `forge_tls` may only connect over TLS.
+pub fn postgres_ca() -> &'static Path {
+    server()
+        .1
+        .as_deref()
+        .expect("FORGE_TEST_POSTGRES_URI is set without FORGE_TEST_POSTGRES_CA, the CA of its certificate")
 }
 
 /// A PostgreSQL program: on PATH, else in Debian's newest /usr/lib/postgresql/N/bin.
@@ -71,7 +87,66 @@ fn command(program: &Path, user: Option<(libc::uid_t, libc::gid_t)>, die_with_pa
     cmd
 }
 
-fn start() -> String {
+/// A CA and a certificate for 127.0.0.1 it signed, made with openssl (which Debian's
+/// PostgreSQL depends on) in `dir`: (CA file, certificate, key).
+fn certificates(dir: &Path, user: Option<(libc::uid_t, libc::gid_t)>) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out =
+            Command::new("openssl").args(args).current_dir(dir).output().unwrap_or_else(|e| panic!("openssl: {e}"));
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let days = ["-days", "2"];
+    openssl(
+        &[
+            &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem"][..],
+            &days,
+            &["-subj", "/CN=forge test CA"],
+        ]
+        .concat(),
+    );
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+    openssl(
+        &[
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-extfile",
+                "san.ext",
+            ][..],
+            &days,
+        ]
+        .concat(),
+    );
+    let key = dir.join("server.key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    if let Some((uid, gid)) = user {
+        std::os::unix::fs::chown(&key, Some(uid), Some(gid)).unwrap();
+    }
+    (dir.join("ca.pem"), dir.join("server.pem"), key)
+}
+
+fn start() -> (String, Option<PathBuf>) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("postgres-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -86,6 +161,14 @@ fn start() -> String {
         .output()
         .unwrap_or_else(|e| panic!("initdb: {e}"));
     assert!(init.status.success(), "initdb failed: {}", String::from_utf8_lossy(&init.stderr));
+    let (ca, cert, key) = certificates(&dir, user);
+    // The first matching line decides: forge_tls over TLS only, everyone else either way.
+    let hba = data.join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(&hba, format!("hostnossl all forge_tls all reject\nhostssl all forge_tls all trust\n{rules}"))
+        .unwrap();
+    let ssl = ["-c", "ssl=on", "-c"];
+    let (cert, key) = (format!("ssl_cert_file={}", cert.display()), format!("ssl_key_file={}", key.display()));
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     // Spawned from a thread that never ends: the death signal follows the spawning thread.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -93,7 +176,11 @@ fn start() -> String {
         let child = command(&program("postgres"), user, true)
             .arg("-D")
             .arg(&data)
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-k"])
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(ssl)
+            .arg(cert)
+            .args(["-c", &key])
+            .arg("-k")
             .arg(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -118,5 +205,5 @@ fn start() -> String {
         }
     });
     let port = rx.recv().unwrap().unwrap_or_else(|e| panic!("{e}"));
-    format!("postgres://postgres@127.0.0.1:{port}/postgres")
+    (format!("postgres://postgres@127.0.0.1:{port}/postgres"), Some(ca))
 }

@@ -34,7 +34,7 @@ pub(super) fn run_follow(args: &Args, types: &SinkTypes) -> Result<Lag, Error> {
         };
         let sink = match args.sink() {
             Sink::Postgres(uri) => FollowSink::Table {
-                uri: uri.to_string(),
+                server: args.pg_server(uri),
                 table: args.table(&namespace.1),
                 types: Box::new(types.clone()),
                 every: args.poll,
