@@ -90,6 +90,19 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=64))]
     segments: Option<u64>,
 
+    /// Instead: what `forge verify` costs forge itself, without a server: the final-state
+    /// check of --verify-docs documents of the first --schema (else example:orders), each
+    /// journaled as one insert carrying it, as a collection holds them (lossless), as a
+    /// flattening sink holds them (--sink-types flattened), and followed as a sink of
+    /// states (--follow on a table), five interleaved rounds: docs/s (medians), and the
+    /// median of the rounds' ratios to the lossless check
+    #[arg(long)]
+    verify: bool,
+
+    /// --verify: documents per case
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    verify_docs: u64,
+
     /// --cdc: one JSON object per case ({"strategy", "workers", "ops_per_s"}) instead of
     /// the table
     #[arg(long)]
@@ -107,6 +120,13 @@ struct Measure {
 pub fn run(args: Args) -> Result<(), Error> {
     if args.plugins {
         return super::bench_plugins::run(args.seed, args.plugin_calls);
+    }
+    if args.verify {
+        return super::bench_verify::run(super::bench_verify::VerifyBench {
+            schema: args.schema.first().cloned().unwrap_or_else(|| "example:orders".into()),
+            docs: args.verify_docs,
+            seed: args.seed,
+        });
     }
     if let Some(segments) = args.segments {
         return super::bench_segments::run(super::bench_segments::SegmentsBench {

@@ -9,6 +9,7 @@ mod bench_api;
 mod bench_cdc;
 mod bench_plugins;
 mod bench_segments;
+mod bench_verify;
 pub mod error;
 mod generate;
 mod infer;
