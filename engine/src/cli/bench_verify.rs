@@ -194,10 +194,10 @@ fn flatten_document(doc: &Document) -> Document {
 /// A value as a flattening sink (a JSON-speaking pipeline) stores it: an ObjectId as
 /// its hex digits, a date as RFC 3339 text (from 1970 to the year 9999, as relaxed
 /// Extended JSON has it; else as milliseconds since the epoch), a Decimal128 and a 64-bit integer as their decimal
-/// text, binary data (a UUID too) as base64, embedded documents and arrays
-/// element by element. Everything else is kept as it is: 32-bit integers, doubles,
-/// strings, booleans and nulls are JSON already, and a timestamp has no flat form
-/// the `flattened` profile accepts.
+/// text, binary data (a UUID too) as base64, a timestamp as the RFC 3339 time of its
+/// seconds (as Singer taps write it), embedded documents and arrays element by
+/// element. Everything else is kept as it is: 32-bit integers, doubles, strings,
+/// booleans and nulls are JSON already.
 fn flatten(value: &Bson) -> Bson {
     match value {
         Bson::ObjectId(oid) => Bson::String(oid.to_hex()),
@@ -205,6 +205,7 @@ fn flatten(value: &Bson) -> Bson {
             Ok(iso) if (0..=MAX_ISO_DATE_MS).contains(&d.timestamp_millis()) => Bson::String(iso),
             _ => Bson::Int64(d.timestamp_millis()),
         },
+        Bson::Timestamp(t) => flatten(&Bson::DateTime(bson::DateTime::from_millis(i64::from(t.time) * 1000))),
         Bson::Decimal128(d) => Bson::String(d.to_string()),
         Bson::Int64(n) => Bson::String(n.to_string()),
         Bson::Binary(b) => Bson::String(base64::engine::general_purpose::STANDARD.encode(&b.bytes)),

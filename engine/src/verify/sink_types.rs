@@ -20,9 +20,10 @@ use serde::Deserialize;
 pub enum Form {
     /// An ObjectId as its 24 hex digits.
     Hex,
-    /// A date as an RFC 3339 string (any offset, any fraction digits).
+    /// A date as an RFC 3339 string (any offset, any fraction digits); a timestamp
+    /// as the time of its seconds (its increment is lost), as Singer taps write it.
     Iso,
-    /// A date as milliseconds since the epoch.
+    /// A date as milliseconds since the epoch; a timestamp as its seconds' milliseconds.
     EpochMs,
     /// A number as its decimal text.
     String,
@@ -236,6 +237,13 @@ impl SinkTypes {
             (Bson::DateTime(d), n) if has(&self.date, EpochMs) => {
                 integer(n).is_some_and(|ms| ms == d.timestamp_millis())
             }
+            // A timestamp follows the date's forms, at the precision of its seconds.
+            (Bson::Timestamp(t), Bson::String(s)) if has(&self.date, Iso) => {
+                bson::DateTime::parse_rfc3339_str(s).is_ok_and(|p| p.timestamp_millis() == i64::from(t.time) * 1000)
+            }
+            (Bson::Timestamp(t), n) if has(&self.date, EpochMs) => {
+                integer(n).is_some_and(|ms| ms == i64::from(t.time) * 1000)
+            }
             (Bson::Int32(i), g) => self.same_integer(&self.int, i64::from(*i), g),
             (Bson::Int64(i), g) => self.same_integer(&self.long, *i, g),
             (Bson::Double(x), g) => self.same_float(&self.double, *x, g),
@@ -323,6 +331,7 @@ mod tests {
             "uuid": bson::Binary { subtype: BinarySubtype::Uuid, bytes: (0..16).collect() },
             "address": { "city": "Oslo", "since": bson::DateTime::from_millis(0) },
             "tags": ["a", "b"],
+            "modified": bson::Timestamp { time: 1_700_000_000, increment: 7 },
         }
     }
 
@@ -338,6 +347,7 @@ mod tests {
             "uuid": "00010203-0405-0607-0809-0a0b0c0d0e0f",
             "address": "{\"city\": \"Oslo\", \"since\": 0}",
             "tags": ["a", "b"],
+            "modified": "2023-11-14T22:13:20.000000Z",
             "gone": null,
             "_sdc_extracted_at": "2023-11-14T22:13:21Z",
         }
