@@ -11,8 +11,8 @@ use bson::Document;
 use super::error::Error;
 use super::traffic::ConnectionArgs;
 use crate::verify::{
-    ChangeStreamOptions, Check, EventLog, EventRules, Format, Journals, PgServer, Report, Since, SinkTypes, Table,
-    VerifyError,
+    ChangeStreamOptions, Check, EventLog, EventLogError, EventRules, Format, Journals, PgServer, Report, Since,
+    SinkTypes, Table, VerifyError,
 };
 
 mod follow;
@@ -227,8 +227,11 @@ pub fn run(args: Args) -> Result<(), Error> {
                     "--change-stream: an event log's events are checked from the log itself; leave it out".into(),
                 ));
             }
-            let log = EventLog::read(&path, args.sink_format, &coll_name)
-                .map_err(|e| Error::Usage(format!("--sink: {}: {e}", path.display())))?;
+            let log = EventLog::read(&path, args.sink_format, &coll_name).map_err(|e| {
+                let hint =
+                    if matches!(e, EventLogError::UnknownFormat { .. }) { "; name it with --sink-format" } else { "" };
+                Error::Usage(format!("--sink: {}: {e}{hint}", path.display()))
+            })?;
             let check = Check::load(&journals, log.seen.is_some(), args.since).map_err(|e| cli_error(e, several))?;
             warn_of_gaps(&check);
             let rules =
@@ -295,6 +298,7 @@ fn cli_error(e: VerifyError, several: bool) -> Error {
             Error::Usage("--change-stream: the journal has no start time; give --resume-after".into())
         }
         e @ VerifyError::SchemaVersion { .. } => Error::Usage(format!("--journal: {e}")),
+        e @ VerifyError::NoDocuments { .. } => Error::Usage(format!("--journal: {e}; write it with --journal-docs")),
         e @ (VerifyError::ChangeStream { .. } | VerifyError::Collection { .. }) => Error::Runtime(e.to_string()),
         e @ VerifyError::Sink { .. } => Error::Runtime(format!("--sink: {e}")),
     }

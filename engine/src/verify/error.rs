@@ -33,6 +33,11 @@ pub enum VerifyError {
     /// A schema version the journal records does not compile.
     #[error("the journal's schema version {version} does not load: {why}")]
     SchemaVersion { version: usize, why: String },
+    /// The sink shows documents rather than events (a table, a Singer log), and the
+    /// journal, written without the documents its writes left, has nothing to match
+    /// them with.
+    #[error("{sink} shows documents, not events: the journal holds no documents to match them with")]
+    NoDocuments { sink: &'static str },
     /// A sink other than a MongoDB collection could not be read.
     #[error("{sink}: {why}")]
     Sink { sink: String, why: String },

@@ -74,6 +74,9 @@ pub enum EventLogError {
     Io { path: std::path::PathBuf, source: std::io::Error },
     #[error("line {line}: {why}")]
     Line { line: u64, why: String },
+    /// The first event's format cannot be told from it: it must be named.
+    #[error("line {line}: neither a Singer message, a change event nor a Debezium event")]
+    UnknownFormat { line: u64 },
     #[error("no event of a document in the log")]
     Empty,
     #[error("the log holds the Singer streams {0}: none is named after the collection {1}")]
@@ -115,8 +118,7 @@ impl EventLog {
             let n = n as u64 + 1;
             let value = parse_line(&line).map_err(|why| EventLogError::Line { line: n, why })?;
             let Some(value) = value else { continue };
-            let detected =
-                format.map_or_else(|| detect(&value), Ok).map_err(|why| EventLogError::Line { line: n, why })?;
+            let detected = format.or_else(|| detect(&value)).ok_or(EventLogError::UnknownFormat { line: n })?;
             format.get_or_insert(detected);
             if detected == Format::Singer
                 && let Some(s) = value.get("stream").and_then(Value::as_str)
@@ -226,7 +228,7 @@ impl Tail {
         let Some(value) = parse_line(line).map_err(at)? else { return Ok(None) };
         let format = match self.format {
             Some(f) => f,
-            None => *self.format.insert(detect(&value).map_err(at)?),
+            None => *self.format.insert(detect(&value).ok_or(EventLogError::UnknownFormat { line: n })?),
         };
         let stream = value.get("stream").and_then(Value::as_str);
         let other_stream =
@@ -261,18 +263,18 @@ fn parse_line(line: &str) -> Result<Option<Value>, String> {
     Ok((!value.is_null()).then_some(value))
 }
 
-/// The format a first event is in.
-fn detect(value: &Value) -> Result<Format, String> {
+/// The format a first event is in, when it can be told.
+fn detect(value: &Value) -> Option<Format> {
     if value.get("type").and_then(Value::as_str).is_some() && value.get("operationType").is_none() {
-        return Ok(Format::Singer);
+        return Some(Format::Singer);
     }
     if value.get("operationType").is_some() {
-        return Ok(Format::ChangeStream);
+        return Some(Format::ChangeStream);
     }
     if debezium_value(value).is_some_and(|v| v.get("op").is_some()) || value.get("key").is_some() {
-        return Ok(Format::Debezium);
+        return Some(Format::Debezium);
     }
-    Err("neither a Singer message, a change event nor a Debezium event: give --sink-format".into())
+    None
 }
 
 /// Extended JSON (an object, or text holding one) as BSON.

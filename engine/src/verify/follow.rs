@@ -342,7 +342,7 @@ pub async fn follow(
                             Some(Seen::Event(id)) => follower.sink_event(&id, now_ms()),
                             Some(Seen::Document { id, content }) => {
                                 if journal.documents == Some(false) {
-                                    return Err(fail(format!("a Singer log shows documents, not events: {NEEDS_DOCUMENTS}")));
+                                    return Err(VerifyError::NoDocuments { sink: "a Singer log" });
                                 }
                                 follower.shows(&flat_id(&id), content, now_ms());
                             }
@@ -365,8 +365,6 @@ pub async fn follow(
     Ok(follower.lag(now_ms()))
 }
 
-const NEEDS_DOCUMENTS: &str = "following it needs the document each write left: write the journal with --journal-docs";
-
 /// The run's journal as it grows.
 struct JournalTail {
     tail: LineTail,
@@ -386,8 +384,7 @@ impl JournalTail {
                 let header: Option<Header> = serde_json::from_str(line).ok();
                 let documents = header.is_some_and(|h| h.documents);
                 if needs_documents && !documents {
-                    let sink = self.tail.path.display().to_string();
-                    return Err(VerifyError::Sink { sink, why: format!("a table shows documents: {NEEDS_DOCUMENTS}") });
+                    return Err(VerifyError::NoDocuments { sink: "a table" });
                 }
                 self.documents = Some(documents);
                 continue;

@@ -2,7 +2,7 @@
 
 use super::{Args, Sink};
 use crate::cli::error::Error;
-use crate::verify::{FollowSink, Lag, SinkTypes, follow};
+use crate::verify::{FollowSink, Lag, SinkTypes, VerifyError, follow};
 
 /// `forge verify --follow`: the lag, live on stderr, until the run is over.
 pub(super) fn run_follow(args: &Args, types: &SinkTypes) -> Result<Lag, Error> {
@@ -54,9 +54,15 @@ pub(super) fn run_follow(args: &Args, types: &SinkTypes) -> Result<Lag, Error> {
             let _ = tokio::signal::ctrl_c().await;
         };
         let tick = |lag: &Lag| errln!("[follow] {}", describe_lag(lag));
-        let lag = follow(journal, sink, args.idle, std::time::Duration::from_secs(1), shutdown, tick)
-            .await
-            .map_err(|e| Error::Runtime(format!("--follow: {e}")))?;
+        let lag =
+            follow(journal, sink, args.idle, std::time::Duration::from_secs(1), shutdown, tick).await.map_err(|e| {
+                match e {
+                    VerifyError::NoDocuments { .. } => {
+                        Error::Usage(format!("--follow: {e}; write it with --journal-docs"))
+                    }
+                    e => Error::Runtime(format!("--follow: {e}")),
+                }
+            })?;
         outln!("end-to-end lag: {}", describe_lag(&lag));
         Ok(lag)
     })
