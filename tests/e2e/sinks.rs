@@ -397,7 +397,8 @@ fn final_documents(journal: &Path) -> HashMap<String, (Bson, Option<Document>)> 
 
 /// `schema`.c read over TLS, by a role the test server admits only over TLS: with the
 /// URI's sslmode=require (encrypted, the server unchecked), and with the CA that
-/// signed its certificate (checked); a CA that did not is refused in one line.
+/// signed its certificate (checked, TLS required); a CA that did not is refused in
+/// one line.
 async fn assert_reads_it_over_tls(pg: &tokio_postgres::Client, journal: &Path, schema: &str, dir: &Path) {
     let grant = format!(
         "DO $$ BEGIN CREATE ROLE forge_tls LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
@@ -412,7 +413,8 @@ async fn assert_reads_it_over_tls(pg: &tokio_postgres::Client, journal: &Path, s
     };
     let out = verify(uri("require")).run_async().await;
     assert!(out.code == 0 && out.stdout.contains("everything matches"), "{}{}", out.stdout, out.stderr);
-    let out = verify(uri("prefer")).arg("--sink-ca", support::postgres_ca()).run_async().await;
+    // With the CA, TLS is required whatever the URI says.
+    let out = verify(uri("disable")).arg("--sink-ca", support::postgres_ca()).run_async().await;
     assert!(out.code == 0 && out.stdout.contains("everything matches"), "{}{}", out.stdout, out.stderr);
 
     // Those went over TLS: in plain text the server turns the role away.

@@ -88,9 +88,10 @@ pub struct Args {
     #[arg(long, value_name = "COLUMN", requires = "sink")]
     sink_document_column: Option<String>,
 
-    /// A PostgreSQL sink's CA certificates (PEM): the server's certificate and host
-    /// name are checked against them. Without it, TLS follows the URI's sslmode
-    /// (prefer by default, require, disable) and encrypts without checking who answers
+    /// A PostgreSQL sink's CA certificates (PEM): TLS is required, and the server's
+    /// certificate and host name are checked against them. Without it, TLS follows the
+    /// URI's sslmode (prefer by default, require, disable) and encrypts without
+    /// checking who answers
     #[arg(long, value_name = "FILE", requires = "sink")]
     sink_ca: Option<PathBuf>,
 

@@ -1,8 +1,8 @@
 //! The PostgreSQL server a sink table is read from, and how to reach it: TLS as
 //! libpq's `sslmode` says. `disable` speaks plain TCP; `prefer` (the default) and
 //! `require` encrypt without checking the server's certificate, as libpq does
-//! without a root certificate. A CA file given makes the certificate and
-//! the host name checked against them, as `verify-full` does.
+//! without a root certificate. A CA file given makes TLS required, and the
+//! certificate and the host name checked against it, as `verify-full` does.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,7 +30,12 @@ impl PgServer {
     /// that ends when the client is dropped.
     pub async fn connect(&self) -> Result<tokio_postgres::Client, String> {
         let tls = MakeRustlsConnect::new(self.tls_config()?);
-        let (client, connection) = tokio_postgres::connect(&self.uri, tls).await.map_err(|e| describe(&e))?;
+        let mut config: tokio_postgres::Config = self.uri.parse().map_err(|e| describe(&e))?;
+        // Roots to check the server against are pointless over plain text: TLS it is.
+        if self.ca.is_some() {
+            config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        }
+        let (client, connection) = config.connect(tls).await.map_err(|e| describe(&e))?;
         tokio::spawn(connection);
         Ok(client)
     }
