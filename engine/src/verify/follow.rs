@@ -164,6 +164,9 @@ impl Follower {
         let key = IdKey::of(id);
         match self.due.get_mut(&key).and_then(VecDeque::pop_front) {
             Some(write) => {
+                if self.due.get(&key).is_some_and(VecDeque::is_empty) {
+                    self.forget(&key);
+                }
                 self.outstanding.remove(&(write.acked_at_ms, write.seq));
                 self.record(seen_at_ms - write.acked_at_ms);
             }
@@ -208,18 +211,27 @@ impl Follower {
         };
         let since = shown.since_ms;
         let seen: Vec<Due> = writes.drain(..=last).collect();
-        if writes.is_empty() {
-            self.due.remove(key);
-            states.flats.remove(key);
-            states.keys.remove(flat);
-        }
+        let done = writes.is_empty().then(|| key.clone());
         // Kept only while no write accounts for it.
         states.shown.remove(flat);
+        if let Some(key) = done {
+            self.forget(&key);
+        }
         for write in seen {
             self.outstanding.remove(&(write.acked_at_ms, write.seq));
             self.record(since - write.acked_at_ms);
         }
         true
+    }
+
+    /// Drops what is kept of a document none of whose writes is due any more.
+    fn forget(&mut self, key: &IdKey) {
+        self.due.remove(key);
+        if let Some(states) = &mut self.states
+            && let Some(flat) = states.flats.remove(key)
+        {
+            states.keys.remove(&flat);
+        }
     }
 
     fn record(&mut self, lag_ms: i64) {
@@ -567,6 +579,13 @@ mod tests {
         f.entry(&write("update", 1, 7, 2600, Some(6)));
         poll(&mut f, &[("1", doc! { "_id": "1", "v": 6, "ref": "tampered" })], 2700);
         assert_eq!(f.lag(2700).behind_ops, 1);
+        assert_eq!(f.due_ids(), ["1"], "only documents with writes due are read");
+
+        // An event log (format known only once read) on the same follower: a document
+        // whose writes were all seen is forgotten.
+        f.entry(&write("insert", 3, 8, 2800, Some(1)));
+        f.sink_event(&Bson::Int32(3), 2900);
+        assert_eq!(f.due_ids(), ["1"]);
     }
 
     #[test]
