@@ -21,8 +21,7 @@ use bson::{Bson, Document};
 use super::bench_cdc::median;
 use super::error::Error;
 use crate::generate::Generator;
-use crate::journal::{Entry, doc_hash, encode_expect};
-use crate::materialize::model::Expect;
+use crate::journal::Entry;
 use crate::verify::{FinalState, FinalStateCheck, Follower, SinkTypes, flat_id};
 
 /// Rounds of each case, interleaved so that drift in the machine's load hits all alike.
@@ -58,20 +57,8 @@ impl Fixture {
 /// The journal line of an acknowledged insert of `doc`, as the writer makes it with
 /// `--journal-docs`.
 fn insert(seq: u64, doc: &Document) -> Entry {
-    Entry {
-        seq,
-        kind: "insert".into(),
-        write: "insert".into(),
-        id: doc.get("_id").cloned().unwrap_or(Bson::Null).into_canonical_extjson(),
-        acked_at_ms: ACKED_AT_MS + seq as i64,
-        matched: 1,
-        modified: 1,
-        expect: encode_expect(&Expect::Exists(doc_hash(doc, None))),
-        retried: false,
-        write_concern_failed: false,
-        document: None,
-    }
-    .with_document(doc)
+    let id = doc.get("_id").unwrap_or(&Bson::Null);
+    Entry::acked(seq, "insert", id, ACKED_AT_MS + seq as i64, doc).with_document(doc)
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -4,6 +4,7 @@
 use bson::{Bson, Document};
 use serde::{Deserialize, Serialize};
 
+use super::doc_hash;
 use crate::materialize::model::Expect;
 
 /// One operation the server applied.
@@ -54,6 +55,26 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl Entry {
+    /// The entry of write `seq`, `write` (of that kind) on document `id`,
+    /// acknowledged at `at_ms`, that matched and modified one document and left `doc`
+    /// (whose content hash it records; the document itself only through
+    /// [`Entry::with_document`]).
+    pub fn acked(seq: u64, write: &str, id: &Bson, at_ms: i64, doc: &Document) -> Entry {
+        Entry {
+            seq,
+            kind: write.into(),
+            write: write.into(),
+            id: id.clone().into_canonical_extjson(),
+            acked_at_ms: at_ms,
+            matched: 1,
+            modified: 1,
+            expect: encode_expect(&Expect::Exists(doc_hash(doc, None))),
+            retried: false,
+            write_concern_failed: false,
+            document: None,
+        }
+    }
+
     /// The document's state afterwards, decoded from [`Entry::expect`].
     pub fn state(&self) -> Expect {
         match self.expect.as_deref() {

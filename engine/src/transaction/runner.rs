@@ -22,8 +22,7 @@ use super::log::{LogLine, LogOp, LogWriter, Outcome};
 use super::report::{Latency, PhaseCount, TransactionReport};
 use super::{Planned, Spec};
 use crate::generate::Generator;
-use crate::journal::{Entry, JournalWriter, doc_hash, encode_expect};
-use crate::materialize::model::Expect;
+use crate::journal::{Entry, JournalWriter};
 use crate::metrics::report::Ending;
 use crate::rate::{Pace, Profile};
 
@@ -488,19 +487,7 @@ fn entry(
     at_ms: i64,
     doc: &Document,
 ) -> Entry {
-    let entry = Entry {
-        seq,
-        kind: write.into(),
-        write: write.into(),
-        id: id.cloned().unwrap_or(Bson::Null).into_canonical_extjson(),
-        acked_at_ms: at_ms,
-        matched: 1,
-        modified: 1,
-        expect: encode_expect(&Expect::Exists(doc_hash(doc, None))),
-        retried: false,
-        write_concern_failed: false,
-        document: None,
-    };
+    let entry = Entry::acked(seq, write, id.unwrap_or(&Bson::Null), at_ms, doc);
     if journal.as_ref().is_some_and(|j| j.documents()) { entry.with_document(doc) } else { entry }
 }
 
@@ -523,7 +510,7 @@ mod tests {
         let doc = doc! { "_id": 4, "stock": 9_i64 };
         let with = entry(&open("with", true), 7, "update", doc.get("_id"), 0, &doc);
         assert_eq!(with.bson_document().as_ref(), Some(&doc));
-        assert_eq!(with.state(), Expect::Exists(doc_hash(&doc, None)));
+        assert_eq!(with.state(), crate::materialize::model::Expect::Exists(crate::journal::doc_hash(&doc, None)));
         let without = entry(&open("without", false), 7, "update", doc.get("_id"), 0, &doc);
         assert_eq!(Entry { document: None, ..with }, without);
         assert_eq!(entry(&None, 7, "update", doc.get("_id"), 0, &doc), without);
