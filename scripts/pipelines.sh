@@ -152,19 +152,28 @@ EOF
 
 count_records() { grep -c '"type": "RECORD"' "$1" || true; }
 
+# One pass of a Singer pipeline: TAP | tee WORK/TAG.singer | TARGET, resuming from
+# WORK/state.json and keeping there the tap's last STATE. The target re-emits the tap's
+# state only after it flushed records; on a pass with no record its output keeps the
+# first STATE it saw (no resume token). Both exited 0, so everything the tap emitted is
+# loaded: the tap's last STATE is the state to keep.
+# $1=name (for errors) $2=tap $3=tap config $4=target $5=target config $6=WORK $7=tag
+pass() {
+  local name=$1 tap=$2 tap_config=$3 target=$4 target_config=$5 w=$6 tag=$7 state=()
+  [ -f "$w/state.json" ] && state=(--state "$w/state.json")
+  "$tap" -c "$tap_config" --catalog "$w/catalog.json" "${state[@]}" 2>"$w/$tag.tap.err" \
+    | tee "$w/$tag.singer" \
+    | "$target" -c "$target_config" >"$w/$tag.target-state" 2>"$w/$tag.target.err" \
+    || die "$name $tag pass failed: see $w/$tag.*.err"
+  last_state "$w/$tag.singer" "$w/state.json"
+}
+
 # pipelinewise: tap-mongodb | target-postgres, one pass. $1=DIR $2=WORK/pw $3=tag
 # [$4: the configs' suffix, tap$4.json and target$4.json]
 sync_pw() {
-  local dir=$1 w=$2 tag=$3 configs=${4:-} state=()
-  [ -f "$w/state.json" ] && state=(--state "$w/state.json")
-  "$dir/pw-tap/bin/tap-mongodb" -c "$w/tap$configs.json" --catalog "$w/catalog.json" "${state[@]}" 2>"$w/$tag.tap.err" \
-    | tee "$w/$tag.singer" \
-    | "$dir/pw-target/bin/target-postgres" -c "$w/target$configs.json" >"$w/$tag.target-state" 2>"$w/$tag.target.err" \
-    || die "pipelinewise $tag pass failed: see $w/$tag.*.err"
-  # The target re-emits the tap's state only after it flushed records; on a pass with no
-  # record its output keeps the first STATE it saw (no resume token). Both exited 0, so
-  # everything the tap emitted is loaded: the tap's last STATE is the state to keep.
-  last_state "$w/$tag.singer" "$w/state.json"
+  local dir=$1 w=$2 tag=$3 configs=${4:-}
+  pass pipelinewise "$dir/pw-tap/bin/tap-mongodb" "$w/tap$configs.json" \
+    "$dir/pw-target/bin/target-postgres" "$w/target$configs.json" "$w" "$tag"
 }
 
 # pipelinewise as a continuous pipeline: one pass that lasts until the change stream
@@ -187,13 +196,9 @@ EOF
 
 # singer-io: tap-mongodb | (target-mongo, and the same stream into target-jsonl). $1=DIR $2=WORK/si $3=tag
 sync_si() {
-  local dir=$1 w=$2 tag=$3 state=()
-  [ -f "$w/state.json" ] && state=(--state "$w/state.json")
-  "$dir/si-tap/bin/tap-mongodb" -c "$w/tap.json" --catalog "$w/catalog.json" "${state[@]}" 2>"$w/$tag.tap.err" \
-    | tee "$w/$tag.singer" \
-    | "$dir/si-mongo/bin/macrometa-target-mongo" -c "$w/target-mongo.json" >"$w/$tag.target-state" 2>"$w/$tag.target.err" \
-    || die "singer-io $tag pass failed: see $w/$tag.*.err"
-  last_state "$w/$tag.singer" "$w/state.json"
+  local dir=$1 w=$2 tag=$3
+  pass singer-io "$dir/si-tap/bin/tap-mongodb" "$w/tap.json" \
+    "$dir/si-mongo/bin/macrometa-target-mongo" "$w/target-mongo.json" "$w" "$tag"
 }
 
 sync_si_jsonl() {
