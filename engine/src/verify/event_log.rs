@@ -133,7 +133,7 @@ impl EventLog {
             (Format::Singer, [_, _, ..]) => Some(
                 streams
                     .iter()
-                    .find(|s| *s == collection || s.ends_with(&format!("-{collection}")))
+                    .find(|s| is_stream_of(s, collection))
                     .cloned()
                     .ok_or_else(|| EventLogError::Streams(streams.join(", "), collection.to_string()))?,
             ),
@@ -231,8 +231,7 @@ impl Tail {
             None => *self.format.insert(detect(&value).ok_or(EventLogError::UnknownFormat { line: n })?),
         };
         let stream = value.get("stream").and_then(Value::as_str);
-        let other_stream =
-            stream.is_some_and(|s| s != self.collection && !s.ends_with(&format!("-{}", self.collection)));
+        let other_stream = stream.is_some_and(|s| !is_stream_of(s, &self.collection));
         let change = match format {
             Format::Singer if other_stream => return Ok(None),
             Format::Singer => singer(&value, None),
@@ -245,6 +244,12 @@ impl Tail {
             _ => Seen::Event(c.id),
         }))
     }
+}
+
+/// Whether the Singer stream `stream` is the collection's: named after it, or
+/// `DB-COLLECTION` as taps name streams.
+fn is_stream_of(stream: &str, collection: &str) -> bool {
+    stream == collection || stream.strip_suffix(collection).is_some_and(|rest| rest.ends_with('-'))
 }
 
 /// A line as JSON: the value of a `key<TAB>value` line; None for a tombstone.

@@ -227,7 +227,7 @@ impl Comparison {
     pub fn document(&mut self, doc: &Document) {
         let (key, restored) = self.restore(doc);
         let doc = restored.as_ref().unwrap_or(doc);
-        if self.excluded.contains(&key) || (self.journaled_only && !self.pending.docs.contains_key(&key)) {
+        if self.passes_over(&key) {
             return;
         }
         self.check.documents += 1;
@@ -260,7 +260,7 @@ impl Comparison {
     /// updated a document it never carried): it must exist, in any shape.
     pub fn present(&mut self, id: &Bson) {
         let key = self.key_of(id);
-        if self.excluded.contains(&key) || (self.journaled_only && !self.pending.docs.contains_key(&key)) {
+        if self.passes_over(&key) {
             return;
         }
         self.check.documents += 1;
@@ -268,6 +268,12 @@ impl Comparison {
             None | Some(Expected { state: Expect::Gone, .. }) => self.check.extra.push(id.clone()),
             Some(_) => {}
         }
+    }
+
+    /// Whether the document keyed `key` is neither expected nor extra: left out by
+    /// `--since`, or unknown to the journal when only journaled documents count.
+    fn passes_over(&self, key: &IdKey) -> bool {
+        self.excluded.contains(key) || (self.journaled_only && !self.pending.docs.contains_key(key))
     }
 
     /// The journal's key for a sink's `_id`: as it is, or as the journaled `_id` a
