@@ -64,8 +64,20 @@ pub struct Lag {
 struct Due {
     acked_at_ms: i64,
     seq: u64,
-    /// For a sink of states: the document the write left, None after a delete.
-    after: Option<Document>,
+    /// For a sink of states: what the write left.
+    after: After,
+}
+
+/// What a write left, as a sink of states would show it.
+#[derive(Debug)]
+enum After {
+    /// The document, and its hash.
+    Document(Document, u64),
+    /// No document: it was deleted.
+    Gone,
+    /// Not known (a sink of events, or an entry without its document): no content
+    /// shows this write alone; a later write's does.
+    Unknown,
 }
 
 /// The matching of journaled writes with what the sink shows.
@@ -142,7 +154,14 @@ impl Follower {
             self.record(seen_at - entry.acked_at_ms);
             return;
         }
-        let after = if entry.write == "delete" { None } else { entry.bson_document() };
+        let after = match (&self.states, entry.write.as_str()) {
+            (None, _) => After::Unknown,
+            (Some(_), "delete") => After::Gone,
+            (Some(_), _) => entry.bson_document().map_or(After::Unknown, |d| {
+                let hash = doc_hash(&d, None);
+                After::Document(d, hash)
+            }),
+        };
         self.due.entry(key.clone()).or_default().push_back(Due {
             acked_at_ms: entry.acked_at_ms,
             seq: entry.seq,
@@ -206,7 +225,7 @@ impl Follower {
         let (Some(key), Some(shown)) = (states.keys.get(flat), states.shown.get(flat)) else { return false };
         let Some(writes) = self.due.get_mut(key) else { return false };
         let types = &states.types;
-        let Some(last) = writes.iter().rposition(|w| equals(types, w.after.as_ref(), shown.content.as_ref())) else {
+        let Some(last) = writes.iter().rposition(|w| equals(types, &w.after, shown.content.as_ref())) else {
             return false;
         };
         let since = shown.since_ms;
@@ -256,17 +275,17 @@ impl Follower {
     }
 }
 
-/// Whether a sink's `content` (None: no document) is the document a write left
-/// (`after`, None after a delete), once `types` restored its values.
-fn equals(types: &SinkTypes, after: Option<&Document>, content: Option<&Document>) -> bool {
+/// Whether a sink's `content` (None: no document) is what a write left, once `types`
+/// restored its values.
+fn equals(types: &SinkTypes, after: &After, content: Option<&Document>) -> bool {
     match (after, content) {
-        (None, None) => true,
-        (Some(after), Some(content)) => {
+        (After::Gone, None) => true,
+        (After::Document(after, hash), Some(content)) => {
             let mut restored = types.restore(after, content);
             if let Some(id) = after.get("_id") {
                 restored.insert("_id", id.clone());
             }
-            doc_hash(&restored, None) == doc_hash(after, None)
+            doc_hash(&restored, None) == *hash
         }
         _ => false,
     }
@@ -586,6 +605,19 @@ mod tests {
         f.entry(&write("insert", 3, 8, 2800, Some(1)));
         f.sink_event(&Bson::Int32(3), 2900);
         assert_eq!(f.due_ids(), ["1"]);
+
+        // A write whose entry lacks its document is not shown by an absent row; the
+        // next write's document shows both.
+        f.entry(&write("insert", 5, 12, 2910, None));
+        poll(&mut f, &[], 2920);
+        assert_eq!(f.lag(2920).behind_ops, 2, "the tampered one and the insert");
+        f.entry(&write("update", 5, 13, 2930, Some(2)));
+        let five = doc! { "_id": "5", "v": 2, "ref": reference.to_hex() };
+        poll(&mut f, &[("5", five)], 2940);
+        assert_eq!(f.lag(2940).behind_ops, 1);
+        f.entry(&write("update", 1, 14, 2950, Some(6)));
+        poll(&mut f, &[("1", row(6))], 2960);
+        assert_eq!(f.lag(2960).behind_ops, 0);
     }
 
     #[test]
